@@ -1,0 +1,50 @@
+/**
+ * Schema migrations and seed data. Migrations are listed here rather than discovered on
+ * disk, so they run the same under tsx, jest and a bundled image.
+ */
+import type { Knex } from 'knex';
+import * as m0001 from './migrations/0001_postgis_person_location';
+import starterSeed from './seed-data/starter-seed.json';
+
+const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Promise<void> }> = {
+  '0001_postgis_person_location': m0001,
+};
+
+const migrationSource: Knex.MigrationSource<string> = {
+  getMigrations: async () => Object.keys(migrations).sort(),
+  getMigrationName: (name) => name,
+  getMigration: async (name) => migrations[name]!,
+};
+
+/** Applies every pending migration; returns the names applied now (empty when up to date). */
+export async function migrateLatest(knex: Knex): Promise<string[]> {
+  const [, applied] = (await knex.migrate.latest({ migrationSource })) as [number, string[]];
+  return applied;
+}
+
+export interface SeedData {
+  persons: Array<{ id: number; first_name: string; last_name: string; company_name: string }>;
+  locations: Array<{ id: number; person_id: number; latitude: number; longitude: number; creation_time: string }>;
+}
+
+/**
+ * Loads the old system's persons and locations with their ids (idempotent), then moves the
+ * id sequences past them so the first POST does not collide with a seeded id.
+ */
+export async function seed(knex: Knex, data: SeedData = starterSeed): Promise<{ persons: number; locations: number }> {
+  return knex.transaction(async (trx) => {
+    await trx('person').insert(data.persons).onConflict('id').ignore();
+    for (const l of data.locations) {
+      // Seed event ids are derived from the location id, so re-seeding is a no-op.
+      await trx.raw(
+        `INSERT INTO location (id, person_id, coordinate, creation_time, event_id)
+         VALUES (?, ?, ST_SetSRID(ST_MakePoint(?, ?), 4326)::geography, ?, md5('udaconnect-seed-location-' || ?::text)::uuid)
+         ON CONFLICT DO NOTHING`,
+        [l.id, l.person_id, l.longitude, l.latitude, l.creation_time, l.id],
+      );
+    }
+    await trx.raw(`SELECT setval(pg_get_serial_sequence('person', 'id'), GREATEST((SELECT max(id) FROM person), 1))`);
+    await trx.raw(`SELECT setval(pg_get_serial_sequence('location', 'id'), GREATEST((SELECT max(id) FROM location), 1))`);
+    return { persons: data.persons.length, locations: data.locations.length };
+  });
+}

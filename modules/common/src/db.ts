@@ -1,0 +1,86 @@
+import knexFactory, { type Knex } from 'knex';
+import pg from 'pg';
+import type { Logger } from './logger';
+import { redactUrl } from './logger';
+import { retry } from './backoff';
+
+export type { Knex };
+
+// int8 (bigserial ids, counts) as JS numbers: ids stay far below 2^53.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number.parseInt(v, 10));
+
+export interface DatabaseOptions {
+  url: string;
+  logger: Logger;
+  poolMax?: number;
+  /** How long a query waits for a free connection before failing (→ 503), ms. */
+  acquireTimeoutMs?: number;
+  statementTimeoutMs?: number;
+  applicationName?: string;
+}
+
+export interface Database {
+  knex: Knex;
+  /** One cheap round trip; false while the server is unreachable. */
+  isReady(): Promise<boolean>;
+  /** Start-up: retries with jittered backoff until the server answers or the deadline passes. */
+  waitUntilReady(deadlineMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function createDatabase(opts: DatabaseOptions): Database {
+  const { logger } = opts;
+  const knex = knexFactory({
+    client: 'pg',
+    connection: {
+      connectionString: opts.url,
+      connectionTimeoutMillis: 2_000,
+      statement_timeout: opts.statementTimeoutMs ?? 15_000,
+      application_name: opts.applicationName ?? logger.bindings().service ?? 'udaconnect',
+    },
+    pool: {
+      min: 0,
+      max: opts.poolMax ?? 10,
+      // A pooled connection whose server went away emits 'error' while idle; without a
+      // listener that would crash the process. Knex then discards the connection.
+      afterCreate: (conn: pg.Client, done: (err: Error | null, conn: pg.Client) => void) => {
+        conn.on('error', (err) => logger.warn({ err: err.message }, 'database connection lost'));
+        done(null, conn);
+      },
+    },
+    acquireConnectionTimeout: opts.acquireTimeoutMs ?? 3_000,
+  });
+
+  const isReady = async () => {
+    try {
+      await knex.raw('select 1');
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  return {
+    knex,
+    isReady,
+    async waitUntilReady(deadlineMs = 60_000) {
+      await retry(() => knex.raw('select 1'), {
+        deadlineMs,
+        onRetry: (err, attempt, waitMs) =>
+          logger.warn({ err: (err as Error).message, attempt, waitMs, db: redactUrl(opts.url) }, 'database not ready, retrying'),
+      });
+    },
+    close: () => knex.destroy(),
+  };
+}
+
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', '57P01', '57P02', '57P03', '53300']);
+
+/** True for errors that mean "the database is down or overloaded", not "the query was wrong". */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  if (!err || typeof err !== 'object') return false;
+  const e = err as { code?: string; name?: string; message?: string };
+  if (e.code && (UNAVAILABLE_CODES.has(e.code) || e.code.startsWith('08'))) return true;
+  if (e.name === 'KnexTimeoutError') return true;
+  return /Connection terminated|connection timeout|Client has encountered a connection error/i.test(e.message ?? '');
+}

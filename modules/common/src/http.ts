@@ -1,0 +1,99 @@
+import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import { z } from 'zod';
+import type { Logger } from './logger';
+import { isDatabaseUnavailable } from './db';
+
+/** One bad field of a request, as listed in a problem's `errors`. */
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+/** An RFC 9457 problem; thrown by handlers, rendered by problemHandler. */
+export class HttpProblem extends Error {
+  constructor(
+    readonly status: number,
+    readonly title: string,
+    readonly detail?: string,
+    readonly errors?: FieldError[],
+  ) {
+    super(detail ?? title);
+    this.name = 'HttpProblem';
+  }
+}
+
+export const badRequest = (detail: string, errors?: FieldError[]) => new HttpProblem(400, 'Bad Request', detail, errors);
+export const notFound = (detail: string) => new HttpProblem(404, 'Not Found', detail);
+export const serviceUnavailable = (detail: string) => new HttpProblem(503, 'Service Unavailable', detail);
+
+/** Turns a zod error into field errors; `location` prefixes the field (e.g. "query"). */
+export function fieldErrors(error: z.ZodError, location?: string): FieldError[] {
+  return error.issues.map((issue) => {
+    const path = issue.path.map(String);
+    // Unknown keys are reported by zod on the parent object: name the keys themselves.
+    if (issue.code === 'unrecognized_keys') {
+      return { field: [...path, issue.keys.join(', ')].filter(Boolean).join('.'), message: `unknown field(s): ${issue.keys.join(', ')}` };
+    }
+    const field = path.join('.') || location || 'body';
+    return { field, message: issue.message };
+  });
+}
+
+/** Parses `value` with `schema` or throws a 400 problem naming each bad field. */
+export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, location: string): z.infer<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const errors = fieldErrors(result.error, location);
+  throw badRequest(`Invalid ${location}: ${errors.map((e) => `${e.field} (${e.message})`).join('; ')}`, errors);
+}
+
+export function sendProblem(res: Response, problem: HttpProblem, instance?: string): void {
+  res
+    .status(problem.status)
+    .type('application/problem+json')
+    .json({
+      type: 'about:blank',
+      title: problem.title,
+      status: problem.status,
+      detail: problem.detail ?? problem.title,
+      ...(instance ? { instance } : {}),
+      ...(problem.errors ? { errors: problem.errors } : {}),
+    });
+}
+
+export const notFoundRoute: RequestHandler = (req, res) => {
+  sendProblem(res, notFound(`No route for ${req.method} ${req.path}`), req.originalUrl);
+};
+
+/**
+ * Last express middleware: every error becomes problem+json. Errors from body parsing
+ * (malformed JSON, body too large) keep their 4xx status; a database outage is a 503;
+ * anything else is logged and is a 500 without internals.
+ */
+export function problemHandler(logger: Logger): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    if (res.headersSent) return;
+    const instance = req.originalUrl;
+    if (err instanceof HttpProblem) return sendProblem(res, err, instance);
+    const status = typeof err?.status === 'number' ? err.status : typeof err?.statusCode === 'number' ? err.statusCode : 500;
+    if (status >= 400 && status < 500) {
+      const detail =
+        err.type === 'entity.parse.failed'
+          ? 'Request body is not valid JSON'
+          : err.type === 'entity.too.large'
+            ? `Request body is larger than the limit of ${err.limit} bytes`
+            : err.type === 'encoding.unsupported' || err.type === 'charset.unsupported'
+              ? String(err.message)
+              : String(err.message ?? 'Bad request');
+      const title = status === 413 ? 'Content Too Large' : status === 415 ? 'Unsupported Media Type' : 'Bad Request';
+      return sendProblem(res, new HttpProblem(status, title, detail, [{ field: 'body', message: detail }]), instance);
+    }
+    if (isDatabaseUnavailable(err)) {
+      logger.warn({ err: err.message, path: req.path }, 'database unavailable');
+      res.setHeader('Retry-After', '5');
+      return sendProblem(res, serviceUnavailable('The database is unavailable; try again shortly'), instance);
+    }
+    logger.error({ err, path: req.path }, 'unhandled error');
+    return sendProblem(res, new HttpProblem(500, 'Internal Server Error', 'An unexpected error occurred'), instance);
+  };
+}

@@ -1,0 +1,231 @@
+/**
+ * The only module that knows the Kafka client library (kafkajs). Services see a small
+ * interface — topics, a batching producer, a batch consumer — so the client can be swapped.
+ */
+import { CompressionTypes, Kafka, logLevel, Partitioners, type Consumer, type LogEntry, type Producer } from 'kafkajs';
+import type { Logger } from './logger';
+
+export interface TopicSpec {
+  topic: string;
+  numPartitions?: number;
+  configs?: Record<string, string>;
+}
+
+export interface OutgoingMessage {
+  key: string | null;
+  value: Buffer;
+  headers?: Record<string, string>;
+}
+
+export interface IncomingMessage {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: string | null;
+  value: Buffer | null;
+  headers: Record<string, string>;
+  timestamp: string;
+}
+
+export interface MessageBatch {
+  topic: string;
+  partition: number;
+  messages: IncomingMessage[];
+  /** Keeps the consumer's group membership alive during long work on one batch. */
+  heartbeat(): Promise<void>;
+  /** True when the consumer is stopping or rebalancing: finish up, do not start new work. */
+  isStale(): boolean;
+}
+
+export interface BusProducer {
+  /** Resolves once every message is acknowledged by all in-sync replicas (acks=all). */
+  send(topic: string, messages: OutgoingMessage[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface BusConsumer {
+  /**
+   * Consumes `topics` batch by batch. A batch's offsets are committed only after `handler`
+   * resolves; if it throws, the batch is delivered again.
+   */
+  run(topics: string[], handler: (batch: MessageBatch) => Promise<void>, opts?: { fromBeginning?: boolean }): Promise<void>;
+  /** Called once if the client gives up (crash without restart): the process should exit non-zero. */
+  onCrash(listener: (err: Error) => void): void;
+  close(): Promise<void>;
+}
+
+export interface KafkaBus {
+  ensureTopics(topics: TopicSpec[]): Promise<void>;
+  producer(): Promise<BusProducer>;
+  consumer(opts: { groupId: string; maxBytesPerPartition?: number; maxWaitMs?: number }): BusConsumer;
+  /** True if a broker answers a metadata request within `timeoutMs`. */
+  isReachable(timeoutMs?: number): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+};
+
+function toHeaders(raw: Record<string, unknown> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(raw ?? {})) {
+    if (v === undefined) continue;
+    out[k] = Array.isArray(v) ? v.map(String).join(',') : Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
+  }
+  return out;
+}
+
+export function createKafkaBus(opts: { brokers: string[]; clientId: string; logger: Logger }): KafkaBus {
+  const log = opts.logger.child({ component: 'kafka' });
+  process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
+  const kafka = new Kafka({
+    clientId: opts.clientId,
+    brokers: opts.brokers,
+    connectionTimeout: 3_000,
+    requestTimeout: 30_000,
+    retry: { initialRetryTime: 200, maxRetryTime: 5_000, retries: 8 },
+    logLevel: logLevel.WARN,
+    logCreator:
+      () =>
+      ({ level, log: entry }: LogEntry) => {
+        const { message, ...rest } = entry;
+        log[LEVELS[level] ?? 'info'](rest, message);
+      },
+  });
+  const admin = kafka.admin();
+  let adminConnected: Promise<void> | undefined;
+  const connectAdmin = () => (adminConnected ??= admin.connect().catch((err) => {
+    adminConnected = undefined;
+    throw err;
+  }));
+  const producers = new Set<Producer>();
+  const consumers = new Set<Consumer>();
+
+  return {
+    async ensureTopics(topics) {
+      await connectAdmin();
+      const existing = new Set(await admin.listTopics());
+      const missing = topics.filter((t) => !existing.has(t.topic));
+      if (missing.length === 0) return;
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((t) => ({
+          topic: t.topic,
+          numPartitions: t.numPartitions ?? 6,
+          replicationFactor: 1,
+          configEntries: Object.entries(t.configs ?? {}).map(([name, value]) => ({ name, value })),
+        })),
+      });
+      log.info({ topics: missing.map((t) => t.topic) }, 'created topics');
+    },
+
+    async producer() {
+      // kafkajs has no linger setting: callers batch messages into one send, and concurrent
+      // sends are pipelined (idempotence keeps up to 5 requests in flight, in order).
+      const producer = kafka.producer({
+        idempotent: true,
+        maxInFlightRequests: 5,
+        createPartitioner: Partitioners.DefaultPartitioner,
+        allowAutoTopicCreation: false,
+      });
+      await producer.connect();
+      producers.add(producer);
+      return {
+        async send(topic, messages) {
+          await producer.send({
+            topic,
+            acks: -1,
+            compression: CompressionTypes.None,
+            messages: messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers })),
+          });
+        },
+        async close() {
+          producers.delete(producer);
+          await producer.disconnect();
+        },
+      };
+    },
+
+    consumer({ groupId, maxBytesPerPartition = 4 * 1024 * 1024, maxWaitMs = 100 }) {
+      const consumer = kafka.consumer({
+        groupId,
+        maxBytesPerPartition,
+        maxWaitTimeInMs: maxWaitMs,
+        allowAutoTopicCreation: false,
+        sessionTimeout: 30_000,
+        heartbeatInterval: 3_000,
+      });
+      consumers.add(consumer);
+      const crashListeners: Array<(err: Error) => void> = [];
+      consumer.on(consumer.events.CRASH, (event) => {
+        const { error, restart } = event.payload as { error: Error; restart: boolean };
+        if (restart) return;
+        for (const l of crashListeners) l(error);
+      });
+      return {
+        async run(topics, handler, { fromBeginning = true } = {}) {
+          await consumer.connect();
+          await consumer.subscribe({ topics, fromBeginning });
+          await consumer.run({
+            autoCommit: false,
+            eachBatchAutoResolve: false,
+            eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset, commitOffsetsIfNecessary }) => {
+              if (batch.messages.length === 0 || !isRunning() || isStale()) return;
+              await handler({
+                topic: batch.topic,
+                partition: batch.partition,
+                messages: batch.messages.map((m) => ({
+                  topic: batch.topic,
+                  partition: batch.partition,
+                  offset: m.offset,
+                  key: m.key ? m.key.toString('utf8') : null,
+                  value: m.value,
+                  headers: toHeaders(m.headers as Record<string, unknown>),
+                  timestamp: m.timestamp,
+                })),
+                heartbeat,
+                isStale: () => !isRunning() || isStale(),
+              });
+              resolveOffset(batch.lastOffset());
+              await commitOffsetsIfNecessary({
+                topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(batch.lastOffset()) + 1n).toString() }] }],
+              });
+            },
+          });
+        },
+        onCrash(listener) {
+          crashListeners.push(listener);
+        },
+        async close() {
+          consumers.delete(consumer);
+          await consumer.disconnect();
+        },
+      };
+    },
+
+    async isReachable(timeoutMs = 2_000) {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          connectAdmin().then(() => admin.describeCluster()),
+          new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('timeout')), timeoutMs))),
+        ]);
+        return true;
+      } catch {
+        return false;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+
+    async close() {
+      await Promise.allSettled([...consumers].map((c) => c.disconnect()));
+      await Promise.allSettled([...producers].map((p) => p.disconnect()));
+      if (adminConnected) await admin.disconnect().catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# Makes sure everything UdaConnect needs locally is installed and running:
+#   npm packages, PostgreSQL + PostGIS (Debian packages), a single-node Kafka broker (KRaft,
+#   jars from Maven Central). Idempotent: a second run only checks and returns in a second or two.
+# If DATABASE_URL / KAFKA_BROKERS are set and answer, they are used and nothing is installed.
+# Writes the resolved settings to .udaconnect/env, which start.sh and test.sh source.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+STATE="$ROOT/.udaconnect"
+PG_MAJOR=${PG_MAJOR:-15}
+KAFKA_VERSION=${KAFKA_VERSION:-4.3.1}
+KAFKA_HOME="$STATE/kafka"
+KAFKA_PORT=9092
+KAFKA_CONTROLLER_PORT=9093
+mkdir -p "$STATE"
+
+log() { printf '\033[1;34m[provision]\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[1;31m[provision] %s\033[0m\n' "$*" >&2; exit 1; }
+
+# True once a TCP port answers; tries for up to $3 seconds (0: a single try).
+wait_port() {
+  local host=$1 port=$2 secs=$3 i
+  for ((i = 0; ; i++)); do
+    if (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then return 0; fi
+    ((i < secs * 4)) || return 1
+    sleep 0.25
+  done
+}
+
+apt_install() {
+  if [ ! -f "$STATE/.apt-updated" ]; then
+    log "apt-get update"
+    apt-get update -qq >/dev/null
+    touch "$STATE/.apt-updated"
+  fi
+  log "apt-get install $*"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+ensure_node_modules() {
+  if [ ! -d "$ROOT/node_modules" ] || [ "$ROOT/package-lock.json" -nt "$ROOT/node_modules/.package-lock.json" ]; then
+    log "npm ci"
+    (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
+# ---------------------------------------------------------------- PostgreSQL + PostGIS
+pg_url_answers() {
+  command -v psql >/dev/null 2>&1 && psql "$1" -Atqc 'select 1' >/dev/null 2>&1
+}
+
+ensure_postgres() {
+  if [ -n "${DATABASE_URL:-}" ]; then
+    pg_url_answers "$DATABASE_URL" || die "DATABASE_URL is set but does not answer: $DATABASE_URL"
+    log "using PostgreSQL at DATABASE_URL"
+    return
+  fi
+  local pkgs=()
+  dpkg -s "postgresql-$PG_MAJOR" >/dev/null 2>&1 || pkgs+=("postgresql-$PG_MAJOR")
+  dpkg -s "postgresql-$PG_MAJOR-postgis-3" >/dev/null 2>&1 || pkgs+=("postgresql-$PG_MAJOR-postgis-3")
+  if [ ${#pkgs[@]} -gt 0 ]; then apt_install "${pkgs[@]}"; fi
+
+  if ! pg_lsclusters -h 2>/dev/null | awk '{print $1,$2}' | grep -qx "$PG_MAJOR main"; then
+    log "creating PostgreSQL cluster $PG_MAJOR/main"
+    pg_createcluster "$PG_MAJOR" main >/dev/null
+  fi
+  if ! pg_lsclusters -h | awk -v v="$PG_MAJOR" '$1==v && $2=="main" {print $4}' | grep -q online; then
+    log "starting PostgreSQL $PG_MAJOR"
+    pg_ctlcluster "$PG_MAJOR" main start
+  fi
+
+  # The password is generated once per machine and kept in the gitignored state folder.
+  local pwfile="$STATE/pg-password"
+  [ -s "$pwfile" ] || (umask 077 && head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$pwfile")
+  local pw
+  pw=$(cat "$pwfile")
+  su postgres -c "PGOPTIONS='-c client_min_messages=warning' psql -v ON_ERROR_STOP=1 -qAt" >/dev/null <<SQL
+DO \$\$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ct_admin') THEN
+    CREATE ROLE ct_admin LOGIN CREATEDB PASSWORD '$pw';
+  ELSE
+    ALTER ROLE ct_admin LOGIN CREATEDB PASSWORD '$pw';
+  END IF;
+END \$\$;
+SELECT 'CREATE DATABASE geoconnections OWNER ct_admin'
+  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'geoconnections') \gexec
+\c template1
+CREATE EXTENSION IF NOT EXISTS postgis;
+\c geoconnections
+CREATE EXTENSION IF NOT EXISTS postgis;
+SQL
+  DATABASE_URL="postgresql://ct_admin:$pw@localhost:5432/geoconnections"
+  pg_url_answers "$DATABASE_URL" || die "PostgreSQL started but $DATABASE_URL does not answer"
+  log "PostgreSQL $PG_MAJOR + PostGIS ready on localhost:5432"
+}
+
+# ---------------------------------------------------------------- Kafka (KRaft, single node)
+# The JVM command line shared by the storage tool and the broker.
+kafka_java_cmd() {
+  KAFKA_JAVA=(java -Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true
+    -Dlog4j2.configurationFile="$ROOT/scripts/kafka/log4j2.yaml"
+    -cp "$KAFKA_HOME/$KAFKA_VERSION/lib/*")
+}
+
+ensure_kafka() {
+  if [ -n "${KAFKA_BROKERS:-}" ]; then
+    local first=${KAFKA_BROKERS%%,*}
+    wait_port "${first%:*}" "${first##*:}" 5 || die "KAFKA_BROKERS is set but $first does not answer"
+    log "using Kafka at KAFKA_BROKERS=$KAFKA_BROKERS"
+    return
+  fi
+  KAFKA_BROKERS="localhost:$KAFKA_PORT"
+  if wait_port localhost "$KAFKA_PORT" 0; then
+    log "Kafka already answering on $KAFKA_BROKERS"
+    return
+  fi
+  command -v java >/dev/null || die "java (17+) is needed to run the Kafka broker"
+  local lib="$KAFKA_HOME/$KAFKA_VERSION/lib"
+  if [ ! -f "$lib/kafka_2.13-$KAFKA_VERSION.jar" ]; then
+    command -v mvn >/dev/null || die "mvn is needed to fetch the Kafka jars from Maven Central"
+    log "fetching org.apache.kafka:kafka_2.13:$KAFKA_VERSION with mvn"
+    rm -rf "$lib.tmp"
+    mvn -q -B -f "$ROOT/scripts/kafka/pom.xml" dependency:copy-dependencies \
+      -Dkafka.version="$KAFKA_VERSION" -DincludeScope=runtime -DoutputDirectory="$lib.tmp" >"$KAFKA_HOME.mvn.log" 2>&1 ||
+      { tail -20 "$KAFKA_HOME.mvn.log" >&2; die "mvn could not fetch the Kafka jars"; }
+    mv "$lib.tmp" "$lib"
+  fi
+
+  kafka_java_cmd
+  local conf="$KAFKA_HOME/server.properties" data="$KAFKA_HOME/data"
+  mkdir -p "$data"
+  cat >"$conf" <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@localhost:$KAFKA_CONTROLLER_PORT
+listeners=PLAINTEXT://localhost:$KAFKA_PORT,CONTROLLER://localhost:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://localhost:$KAFKA_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=$data
+num.partitions=6
+auto.create.topics.enable=false
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+log.retention.hours=168
+PROPS
+  if [ ! -f "$data/meta.properties" ]; then
+    log "formatting Kafka storage"
+    local id
+    id=$("${KAFKA_JAVA[@]}" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)
+    "${KAFKA_JAVA[@]}" kafka.tools.StorageTool format -t "$id" -c "$conf" >"$KAFKA_HOME/format.log" 2>&1 ||
+      { cat "$KAFKA_HOME/format.log" >&2; die "could not format Kafka storage"; }
+  fi
+  log "starting Kafka $KAFKA_VERSION (KRaft) on $KAFKA_BROKERS; log in .udaconnect/kafka/broker.log"
+  # setsid + all descriptors redirected: the broker outlives this script without holding its pipes.
+  setsid "${KAFKA_JAVA[@]}" kafka.Kafka "$conf" >"$KAFKA_HOME/broker.log" 2>&1 </dev/null &
+  echo $! >"$KAFKA_HOME/broker.pid"
+  local i
+  for ((i = 0; i < 360; i++)); do
+    wait_port localhost "$KAFKA_PORT" 0 && break
+    kill -0 "$(cat "$KAFKA_HOME/broker.pid")" 2>/dev/null || break
+    sleep 0.25
+  done
+  wait_port localhost "$KAFKA_PORT" 1 || { tail -30 "$KAFKA_HOME/broker.log" >&2; die "Kafka did not start within 90 s"; }
+  log "Kafka ready on $KAFKA_BROKERS"
+}
+
+ensure_node_modules
+ensure_postgres
+ensure_kafka
+
+cat >"$STATE/env" <<ENV
+DATABASE_URL=$DATABASE_URL
+KAFKA_BROKERS=$KAFKA_BROKERS
+ENV
+chmod 600 "$STATE/env"
