@@ -40,8 +40,10 @@ apt_install() {
 
 ensure_node_modules() {
   if [ ! -d "$ROOT/node_modules" ] || [ "$ROOT/package-lock.json" -nt "$ROOT/node_modules/.package-lock.json" ]; then
-    log "npm ci"
-    (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
+    # Not `npm ci`: the lockfile lacks other platforms' optional binaries (swc, buf) that the
+    # registry here does not serve, and ci refuses such a lockfile; install keeps it as it is.
+    log "npm install"
+    (cd "$ROOT" && npm install --no-audit --no-fund --loglevel=error)
   fi
 }
 

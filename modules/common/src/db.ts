@@ -49,6 +49,12 @@ export function createDatabase(opts: DatabaseOptions): Database {
       },
     },
     acquireConnectionTimeout: opts.acquireTimeoutMs ?? 3_000,
+    log: {
+      warn: (message: unknown) => logger.warn({ knex: String(message) }, 'knex warning'),
+      error: (message: unknown) => logger.error({ knex: String(message) }, 'knex error'),
+      deprecate: (message: unknown) => logger.debug({ knex: String(message) }, 'knex deprecation'),
+      debug: (message: unknown) => logger.debug({ knex: message }, 'knex debug'),
+    },
   });
 
   const isReady = async () => {

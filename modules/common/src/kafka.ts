@@ -104,6 +104,7 @@ export function createKafkaBus(opts: { brokers: string[]; clientId: string; logg
   }));
   const producers = new Set<Producer>();
   const consumers = new Set<Consumer>();
+  const probes = new Set<Promise<boolean>>();
 
   return {
     async ensureTopics(topics) {
@@ -208,21 +209,28 @@ export function createKafkaBus(opts: { brokers: string[]; clientId: string; logg
     },
 
     async isReachable(timeoutMs = 2_000) {
+      // A throwaway admin without retries: a probe must answer quickly and leave nothing behind.
+      const probe = kafka.admin({ retry: { retries: 0 } });
+      const attempt = probe
+        .connect()
+        .then(() => probe.describeCluster())
+        .then(() => true)
+        .catch(() => false)
+        .finally(() => probe.disconnect().catch(() => undefined));
+      // close() waits for probes that outlived their timeout, so no socket or timer is left.
+      probes.add(attempt);
+      void attempt.finally(() => probes.delete(attempt));
       let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
       try {
-        await Promise.race([
-          connectAdmin().then(() => admin.describeCluster()),
-          new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('timeout')), timeoutMs))),
-        ]);
-        return true;
-      } catch {
-        return false;
+        return await Promise.race([attempt, timeout]);
       } finally {
         clearTimeout(timer);
       }
     },
 
     async close() {
+      await Promise.allSettled(probes);
       await Promise.allSettled([...consumers].map((c) => c.disconnect()));
       await Promise.allSettled([...producers].map((p) => p.disconnect()));
       if (adminConnected) await admin.disconnect().catch(() => undefined);

@@ -1,0 +1,46 @@
+import type { Router } from 'express';
+import { z } from 'zod';
+import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
+import { sendProblem, serviceUnavailable } from '@udaconnect/common';
+import { addRoute, jsonResponse, problemResponse } from './http/typed-routes';
+
+/** Named dependency checks for /readyz; each resolves true when the dependency answers. */
+export type ReadinessChecks = Record<string, () => Promise<boolean>>;
+
+export function addHealthRoutes(router: Router, registry: OpenAPIRegistry, checks: ReadinessChecks): void {
+  const tags = ['Health'];
+  addRoute(router, registry, {
+    method: 'get',
+    path: '/health',
+    summary: 'Liveness, as the old API answered it',
+    tags,
+    responses: { 200: jsonResponse('Always "healthy" while the process runs', z.literal('healthy')) },
+    handler: ({ res }) => void res.json('healthy'),
+  });
+  addRoute(router, registry, {
+    method: 'get',
+    path: '/healthz',
+    summary: 'Liveness probe',
+    tags,
+    responses: { 200: jsonResponse('The process is alive', z.object({ status: z.literal('ok') })) },
+    handler: ({ res }) => void res.json({ status: 'ok' }),
+  });
+  addRoute(router, registry, {
+    method: 'get',
+    path: '/readyz',
+    summary: 'Readiness probe: every dependency answers',
+    tags,
+    responses: {
+      200: jsonResponse('Ready', z.object({ status: z.literal('ready'), checks: z.record(z.string(), z.boolean()) })),
+      503: problemResponse('A dependency is unreachable'),
+    },
+    handler: async ({ req, res }) => {
+      const names = Object.keys(checks);
+      const results = await Promise.all(names.map((n) => checks[n]!().catch(() => false)));
+      const state = Object.fromEntries(names.map((n, i) => [n, results[i]!]));
+      const down = names.filter((n) => !state[n]);
+      if (down.length === 0) return void res.json({ status: 'ready', checks: state });
+      sendProblem(res, serviceUnavailable(`Not ready: ${down.join(', ')} unreachable`), req.originalUrl);
+    },
+  });
+}

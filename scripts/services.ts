@@ -1,0 +1,16 @@
+/**
+ * The services `npm start` runs, each as its own process, and how to tell they are up.
+ * New services join this list as they land.
+ */
+export interface ServiceSpec {
+  name: string;
+  entry: string;
+  /** Port whose answer means "started"; also printed as the URL for HTTP services. */
+  port: number;
+  url?: string;
+  env?: Record<string, string>;
+}
+
+export const services: ServiceSpec[] = [
+  { name: 'person-api', entry: 'modules/person-api/src/main.ts', port: 30001, url: 'http://localhost:30001/' },
+];

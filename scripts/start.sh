@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# `npm start`: provision what is missing, migrate and seed, run every service; Ctrl-C stops them.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+# A broker we did not start (already running, or given by KAFKA_BROKERS) is left alone on exit.
+kafka_was_running=false
+if [ -n "${KAFKA_BROKERS:-}" ] || (exec 3<>/dev/tcp/localhost/9092) 2>/dev/null; then kafka_was_running=true; fi
+bash scripts/provision.sh
+set -a
+# shellcheck disable=SC1091
+. .udaconnect/env
+set +a
+node --import tsx db/cli.ts setup
+status=0
+node --import tsx scripts/run-services.ts || status=$?
+# Leave the machine as we found it: stop the broker if this run started it.
+if [ "$kafka_was_running" = false ]; then bash scripts/stop-infra.sh; fi
+exit $status

@@ -1,0 +1,63 @@
+import knexFactory, { type Knex } from 'knex';
+import { migrateLatest, seed } from '../../db';
+import seedData from '../../db/seed-data/starter-seed.json';
+import { createTestDatabase, type TestDatabase } from '../support/test-database';
+
+let testDb: TestDatabase;
+let knex: Knex;
+beforeAll(async () => {
+  testDb = await createTestDatabase('migrations');
+  knex = knexFactory({ client: 'pg', connection: testDb.url, pool: { min: 0, max: 2 } });
+});
+afterAll(async () => {
+  await knex.destroy();
+  await testDb.drop();
+});
+
+test('migrations and seed can run again without error or change', async () => {
+  expect(await migrateLatest(knex)).toEqual([]);
+  await seed(knex);
+  const { rows } = await knex.raw('SELECT (SELECT count(*) FROM person)::int AS persons, (SELECT count(*) FROM location)::int AS locations');
+  expect(rows[0]).toEqual({ persons: seedData.persons.length, locations: seedData.locations.length });
+});
+
+test('location matches the contract: geography(Point,4326), unique event_id, the three indexes', async () => {
+  const { rows: cols } = await knex.raw(
+    `SELECT column_name, udt_name, is_nullable FROM information_schema.columns WHERE table_name = 'location' ORDER BY ordinal_position`,
+  );
+  expect(cols).toEqual(
+    expect.arrayContaining([
+      { column_name: 'id', udt_name: 'int8', is_nullable: 'NO' },
+      { column_name: 'person_id', udt_name: 'int4', is_nullable: 'NO' },
+      { column_name: 'coordinate', udt_name: 'geography', is_nullable: 'NO' },
+      { column_name: 'creation_time', udt_name: 'timestamptz', is_nullable: 'NO' },
+      { column_name: 'event_id', udt_name: 'uuid', is_nullable: 'NO' },
+    ]),
+  );
+  const { rows: geo } = await knex.raw(`SELECT type, srid FROM geography_columns WHERE f_table_name = 'location'`);
+  expect(geo).toEqual([{ type: 'Point', srid: 4326 }]);
+  const { rows: idx } = await knex.raw(`SELECT indexdef FROM pg_indexes WHERE tablename = 'location'`);
+  const defs = idx.map((r: { indexdef: string }) => r.indexdef).join('\n');
+  expect(defs).toMatch(/USING gist \(coordinate\)/);
+  expect(defs).toMatch(/\(person_id, creation_time\)/);
+  expect(defs).toMatch(/btree \(creation_time\)/);
+  expect(defs).toMatch(/UNIQUE INDEX .* \(event_id\)/);
+});
+
+test('seeded coordinates are stored with X = longitude and Y = latitude', async () => {
+  const { rows } = await knex.raw(
+    `SELECT id::int AS id, ST_X(coordinate::geometry) AS x, ST_Y(coordinate::geometry) AS y, creation_time FROM location ORDER BY id`,
+  );
+  const byId = new Map(seedData.locations.map((l) => [l.id, l]));
+  for (const r of rows) {
+    const l = byId.get(r.id)!;
+    expect(r.x).toBeCloseTo(l.longitude, 7);
+    expect(r.y).toBeCloseTo(l.latitude, 7);
+    expect(r.creation_time.toISOString()).toBe(new Date(l.creation_time).toISOString());
+  }
+});
+
+test('the id sequences are past the seeded ids', async () => {
+  const [{ id }] = await knex('person').insert({ first_name: 'a', last_name: 'b', company_name: 'c' }).returning('id');
+  expect(id).toBe(Math.max(...seedData.persons.map((p) => p.id)) + 1);
+});

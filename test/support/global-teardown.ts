@@ -1,0 +1,20 @@
+/** Drops every database this run created (the template and the per-file copies). */
+import knexFactory from 'knex';
+import { infraEnv } from './test-env';
+
+export default async function globalTeardown(): Promise<void> {
+  const run = process.env.UDACONNECT_TEST_RUN;
+  if (!run) return;
+  const admin = knexFactory({ client: 'pg', connection: infraEnv().databaseUrl, pool: { min: 0, max: 1 } });
+  try {
+    const { rows } = await admin.raw<{ rows: Array<{ datname: string }> }>(
+      `SELECT datname FROM pg_database WHERE datname LIKE ?`,
+      [`udaconnect_test_${run}_%`],
+    );
+    for (const { datname } of rows) {
+      await admin.raw(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`);
+    }
+  } finally {
+    await admin.destroy();
+  }
+}

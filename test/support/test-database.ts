@@ -1,0 +1,36 @@
+/** A fresh copy of the migrated and seeded template database, private to one test file. */
+import knexFactory from 'knex';
+import { assertTestDatabaseName, infraEnv, runId, templateDatabaseName, withDatabase } from './test-env';
+
+let counter = 0;
+
+export interface TestDatabase {
+  name: string;
+  url: string;
+  drop(): Promise<void>;
+}
+
+export async function createTestDatabase(label: string): Promise<TestDatabase> {
+  const run = runId();
+  const name = `udaconnect_test_${run}_${label.replace(/[^a-z0-9]/gi, '').toLowerCase()}_${process.pid}_${++counter}`;
+  assertTestDatabaseName(name);
+  const { databaseUrl } = infraEnv();
+  const admin = knexFactory({ client: 'pg', connection: databaseUrl, pool: { min: 0, max: 1 } });
+  try {
+    await admin.raw(`CREATE DATABASE ${name} TEMPLATE ${templateDatabaseName(run)}`);
+  } finally {
+    await admin.destroy();
+  }
+  return {
+    name,
+    url: withDatabase(databaseUrl, name),
+    async drop() {
+      const a = knexFactory({ client: 'pg', connection: databaseUrl, pool: { min: 0, max: 1 } });
+      try {
+        await a.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await a.destroy();
+      }
+    },
+  };
+}
