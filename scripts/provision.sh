@@ -72,8 +72,11 @@ ensure_postgres() {
     pg_ctlcluster "$PG_MAJOR" main start
   fi
 
-  # The password is generated once per machine and kept in the gitignored state folder.
-  local pwfile="$STATE/pg-password"
+  # The password is generated once per machine (not per checkout: every clone shares the
+  # cluster's ct_admin role) and kept outside the repository.
+  local pwdir="${XDG_CONFIG_HOME:-$HOME/.config}/udaconnect" pwfile
+  pwfile="$pwdir/pg-password"
+  mkdir -p "$pwdir"
   [ -s "$pwfile" ] || (umask 077 && head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$pwfile")
   local pw
   pw=$(cat "$pwfile")

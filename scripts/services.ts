@@ -13,4 +13,5 @@ export interface ServiceSpec {
 
 export const services: ServiceSpec[] = [
   { name: 'person-api', entry: 'modules/person-api/src/main.ts', port: 30001, url: 'http://localhost:30001/' },
+  { name: 'location-ingest', entry: 'modules/location-ingest/src/main.ts', port: 30002, url: 'grpc://localhost:30002' },
 ];

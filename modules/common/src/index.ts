@@ -5,3 +5,5 @@ export * from './db';
 export * from './http';
 export * from './shutdown';
 export * from './kafka';
+export * from './location-pings';
+export * from './grpc-server';

@@ -1,19 +1,26 @@
 import express from 'express';
 import swaggerUi from 'swagger-ui-express';
-import { notFoundRoute, problemHandler, type Database, type Logger } from '@udaconnect/common';
+import { notFoundRoute, problemHandler, type Database, type Logger, type PersonDirectory, type PingPublisher } from '@udaconnect/common';
 import { addHealthRoutes } from './health-routes';
 import { createRegistry, openApiDocument } from './openapi';
 import { addPersonRoutes } from './person-routes';
 import { personRepository } from './person-repository';
+import { addLocationRoutes } from './location-routes';
+import { locationRepository } from './location-repository';
 
 export interface PersonApiDeps {
   db: Database;
   logger: Logger;
+  /** Publishes POST /api/locations pings to Kafka, as location-ingest does. */
+  publisher: PingPublisher;
+  personDirectory: PersonDirectory;
+  /** Extra /readyz checks (e.g. Kafka), next to the database. */
+  readinessChecks?: Record<string, () => Promise<boolean>>;
   bodyLimit?: string;
 }
 
 /** The whole REST API as an express app; main.ts only adds the port and signals. */
-export function createApp({ db, logger, bodyLimit = '16kb' }: PersonApiDeps) {
+export function createApp({ db, logger, publisher, personDirectory, readinessChecks = {}, bodyLimit = '16kb' }: PersonApiDeps) {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
@@ -21,8 +28,10 @@ export function createApp({ db, logger, bodyLimit = '16kb' }: PersonApiDeps) {
 
   const registry = createRegistry();
   const api = express.Router();
-  addHealthRoutes(api, registry, { database: db.isReady });
-  addPersonRoutes(api, registry, personRepository(db.knex));
+  addHealthRoutes(api, registry, { database: db.isReady, ...readinessChecks });
+  const persons = personRepository(db.knex);
+  addPersonRoutes(api, registry, persons);
+  addLocationRoutes(api, registry, { persons, locations: locationRepository(db.knex), personDirectory, publisher });
   app.use(api);
 
   const document = openApiDocument(registry);

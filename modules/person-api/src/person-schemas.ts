@@ -24,14 +24,17 @@ export const createPersonSchema = z
   })
   .meta({ id: 'NewPerson', example: { first_name: 'Ada', last_name: 'Lovelace', company_name: 'Analytical Engines' } });
 
-/** A positive PostgreSQL int4 written in decimal digits only ("1.5", "-1", "1e3" are refused). */
-export const int4Id = (description: string) =>
+/** A positive id written in decimal digits only ("1.5", "-1", "1e3" are refused), at most `max`. */
+export const positiveId = (description: string, max: number) =>
   z
     .string()
     .regex(/^[0-9]+$/, 'must be a positive integer')
     .transform(Number)
-    .pipe(z.number().int().min(1, 'must be a positive integer').max(2_147_483_647, 'is too large'))
+    .pipe(z.number().int().min(1, 'must be a positive integer').max(max, 'is too large'))
     .meta({ description, param: { in: 'path' }, example: '5' });
+
+/** person.id is a PostgreSQL int4. */
+export const int4Id = (description: string) => positiveId(description, 2_147_483_647);
 
 export const personIdParams = z.object({ id: int4Id('Person id') });
 

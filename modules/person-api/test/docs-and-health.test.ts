@@ -11,7 +11,16 @@ describe('OpenAPI and Swagger UI', () => {
   it('documents every route with its parameters and problem responses', async () => {
     const doc = (await request(h.app).get('/openapi.json').expect(200)).body;
     expect(doc.openapi).toBe('3.0.3');
-    expect(Object.keys(doc.paths).sort()).toEqual(['/api/persons', '/api/persons/{id}', '/health', '/healthz', '/readyz']);
+    expect(Object.keys(doc.paths).sort()).toEqual([
+      '/api/locations',
+      '/api/locations/{id}',
+      '/api/persons',
+      '/api/persons/{id}',
+      '/api/persons/{id}/locations',
+      '/health',
+      '/healthz',
+      '/readyz',
+    ]);
     expect(Object.keys(doc.paths['/api/persons']).sort()).toEqual(['get', 'post']);
     expect(doc.paths['/api/persons/{id}'].get.parameters).toEqual([expect.objectContaining({ name: 'id', in: 'path', required: true })]);
     expect(doc.paths['/api/persons'].get.parameters.map((p: { name: string }) => p.name).sort()).toEqual(['limit', 'offset']);
@@ -39,6 +48,6 @@ describe('health endpoints', () => {
   });
   it('/healthz is live and /readyz reports the database', async () => {
     await request(h.app).get('/healthz').expect(200, { status: 'ok' });
-    await request(h.app).get('/readyz').expect(200, { status: 'ready', checks: { database: true } });
+    await request(h.app).get('/readyz').expect(200, { status: 'ready', checks: { database: true, kafka: true } });
   });
 });

@@ -1,0 +1,68 @@
+/** Builds location-ingest from its config: DB (person cache), Kafka publisher, gRPC server, Kafka health. */
+import {
+  createDatabase,
+  createKafkaBus,
+  LOCATIONS_DLQ_TOPIC,
+  PersonDirectory,
+  PingPublisher,
+  startGrpcServer,
+  type Logger,
+} from '@udaconnect/common';
+import { LocationIngestDefinition } from '@udaconnect/proto';
+import type { IngestConfig } from './config';
+import { createIngestHandlers } from './ingest-handlers';
+
+export const INGEST_SERVICE_NAME = 'udaconnect.location.v1.LocationIngest';
+
+export async function startIngest(config: IngestConfig, logger: Logger) {
+  const db = createDatabase({ url: config.DATABASE_URL, logger, poolMax: 4 });
+  await db.waitUntilReady();
+  const persons = new PersonDirectory(db.knex);
+  await persons.start();
+
+  const bus = createKafkaBus({ brokers: config.KAFKA_BROKERS, clientId: 'location-ingest', logger });
+  await bus.ensureTopics([
+    { topic: config.LOCATIONS_TOPIC, numPartitions: config.LOCATIONS_PARTITIONS },
+    { topic: LOCATIONS_DLQ_TOPIC, numPartitions: 1 },
+  ]);
+  const producer = await bus.producer();
+  const publisher = new PingPublisher(producer, config.LOCATIONS_TOPIC, { maxBatch: config.PUBLISH_MAX_BATCH, lingerMs: config.PUBLISH_LINGER_MS });
+
+  let grpcServer: Awaited<ReturnType<typeof startGrpcServer>> | undefined;
+  const handlers = createIngestHandlers({
+    publisher,
+    persons,
+    logger,
+    onKafkaResult: (ok) => {
+      if (!ok) grpcServer?.setServing(false);
+    },
+  });
+  grpcServer = await startGrpcServer({
+    port: config.PORT,
+    logger,
+    services: [{ name: INGEST_SERVICE_NAME, protoFile: 'udaconnect/location/v1/location.proto', definition: LocationIngestDefinition, implementation: handlers }],
+  });
+  const server = grpcServer;
+
+  // Health follows Kafka: NOT_SERVING while no broker answers, SERVING again when one does.
+  let stopping = false;
+  const healthTimer = setInterval(() => {
+    void bus.isReachable(Math.min(2_000, config.KAFKA_HEALTH_INTERVAL_MS)).then((ok) => !stopping && server.setServing(ok));
+  }, config.KAFKA_HEALTH_INTERVAL_MS);
+
+  return {
+    port: server.port,
+    publisher,
+    /** Stop taking calls, let streams finish, flush to Kafka, close everything. */
+    async stop() {
+      stopping = true;
+      clearInterval(healthTimer);
+      await server.shutdown(config.DRAIN_TIMEOUT_MS);
+      await publisher.drain();
+      persons.stop();
+      await producer.close();
+      await bus.close();
+      await db.close();
+    },
+  };
+}

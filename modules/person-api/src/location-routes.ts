@@ -1,0 +1,104 @@
+import type { Router } from 'express';
+import { z } from 'zod';
+import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
+import { badRequest, HttpProblem, notFound, serviceUnavailable, checkPing, withEventId, type PersonDirectory, type PingPublisher } from '@udaconnect/common';
+import { addRoute, jsonResponse, problemResponse } from './http/typed-routes';
+import { dayRange, isoDate } from './date-range';
+import type { PersonRepository } from './person-repository';
+import { int4Id, positiveId } from './person-schemas';
+import { acceptedLocationSchema, locationSchema, newLocationSchema } from './location-schemas';
+import type { locationRepository } from './location-repository';
+
+export interface LocationRouteDeps {
+  persons: PersonRepository;
+  locations: ReturnType<typeof locationRepository>;
+  /** Same path as gRPC pings: validation rules, person cache and Kafka publisher. */
+  personDirectory: PersonDirectory;
+  publisher: PingPublisher;
+}
+
+const personLocationsQuery = z
+  .object({
+    start_date: isoDate('First day, UTC, included').optional(),
+    end_date: isoDate('Last day, UTC, included').optional(),
+    limit: z.coerce.number().int().min(1).max(10_000).default(1000),
+    offset: z.coerce.number().int().min(0).default(0),
+  })
+  .refine((q) => !q.start_date || !q.end_date || q.end_date >= q.start_date, { message: 'must not be before start_date', path: ['end_date'] });
+
+export function addLocationRoutes(router: Router, registry: OpenAPIRegistry, deps: LocationRouteDeps): void {
+  const tags = ['Locations'];
+  addRoute(router, registry, {
+    method: 'post',
+    path: '/api/locations',
+    summary: 'Record a location ping (old body); it goes through Kafka like every device ping',
+    description:
+      'Validated like a gRPC ping, then published to Kafka. 202 means Kafka has it durably; the row appears in ' +
+      'the database shortly after. Send the same event_id again to retry safely.',
+    tags,
+    body: newLocationSchema,
+    responses: {
+      202: jsonResponse('Accepted: durably in Kafka', acceptedLocationSchema),
+      400: problemResponse('A bad field'),
+      404: problemResponse('No person with this person_id'),
+      503: problemResponse('Kafka or the database is unavailable; retry with the same event_id'),
+    },
+    handler: async ({ body, res }) => {
+      const ping = withEventId({
+        eventId: body.event_id ?? '',
+        personId: body.person_id,
+        latitude: body.latitude,
+        longitude: body.longitude,
+        // No offset in the old body's times means UTC.
+        recordedAt: new Date(/[zZ]|[+-]\d{2}:?\d{2}$/.test(body.creation_time) ? body.creation_time : `${body.creation_time}Z`),
+      });
+      const problem = checkPing(ping);
+      if (problem) {
+        const field = problem.field === 'recorded_at' ? 'creation_time' : problem.field;
+        throw badRequest(problem.reason.replace(/^recorded_at/, 'creation_time'), [{ field, message: problem.reason }]);
+      }
+      if (!(await deps.personDirectory.exists(ping.personId))) {
+        throw new HttpProblem(404, 'Not Found', `No person with id ${ping.personId}`, [{ field: 'person_id', message: 'no such person' }]);
+      }
+      try {
+        await deps.publisher.publish(ping);
+      } catch {
+        res.setHeader('Retry-After', '5');
+        throw serviceUnavailable('Could not hand the location to Kafka; retry later with the same event_id');
+      }
+      res.status(202).json({ event_id: ping.eventId });
+    },
+  });
+  addRoute(router, registry, {
+    method: 'get',
+    path: '/api/locations/{id}',
+    summary: 'Get one location',
+    tags,
+    params: z.object({ id: positiveId('Location id', Number.MAX_SAFE_INTEGER) }),
+    responses: { 200: jsonResponse('The location', locationSchema), 400: problemResponse('Bad id'), 404: problemResponse('No location with this id') },
+    handler: async ({ params, res }) => {
+      const location = await deps.locations.findById(params.id);
+      if (!location) throw notFound(`No location with id ${params.id}`);
+      res.json(location);
+    },
+  });
+  addRoute(router, registry, {
+    method: 'get',
+    path: '/api/persons/{id}/locations',
+    summary: "A person's pings, ordered by time",
+    tags,
+    params: z.object({ id: int4Id('Person id') }),
+    query: personLocationsQuery,
+    responses: {
+      200: jsonResponse('The locations', z.array(locationSchema)),
+      400: problemResponse('Bad id, date or paging parameter'),
+      404: problemResponse('No person with this id'),
+    },
+    handler: async ({ params, query, res }) => {
+      if (!(await deps.persons.findById(params.id))) throw notFound(`No person with id ${params.id}`);
+      const start = query.start_date ? dayRange(query.start_date, query.start_date).start : undefined;
+      const end = query.end_date ? dayRange(query.end_date, query.end_date).end : undefined;
+      res.json(await deps.locations.forPerson(params.id, { start, end }, query.limit, query.offset));
+    },
+  });
+}
