@@ -19,21 +19,31 @@ export async function healthStatus(port: number, serviceName = ''): Promise<stri
   }
 }
 
-export async function reflectedServices(port: number): Promise<string[]> {
-  const protoPath = join(dirname(require.resolve('@grpc/reflection/package.json')), 'build/proto/grpc/reflection/v1/reflection.proto');
-  const def = grpc.loadPackageDefinition(protoLoader.loadSync(protoPath, { keepCase: true })) as any;
-  const client = new def.grpc.reflection.v1.ServerReflection(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+type ReflectionVersion = 'v1' | 'v1alpha';
+
+/** Asks the server reflection service (as grpcurl does, on one stream) and returns its answers, in order. */
+export async function reflect(port: number, requests: object[], version: ReflectionVersion = 'v1'): Promise<any[]> {
+  const protoRoot = join(dirname(require.resolve('@grpc/reflection/package.json')), 'build/proto');
+  const def = grpc.loadPackageDefinition(
+    protoLoader.loadSync(`grpc/reflection/${version}/reflection.proto`, { includeDirs: [protoRoot], keepCase: true, oneofs: true }),
+  ) as any;
+  const client = new def.grpc.reflection[version].ServerReflection(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
   try {
     return await new Promise((resolve, reject) => {
+      const answers: any[] = [];
       const call = client.ServerReflectionInfo();
-      call.on('data', (res: any) => {
-        resolve(res.list_services_response.service.map((s: { name: string }) => s.name).sort());
-        call.end();
-      });
+      call.on('data', (res: any) => answers.push(res));
+      call.on('end', () => resolve(answers));
       call.on('error', reject);
-      call.write({ list_services: '' });
+      for (const r of requests) call.write(r);
+      call.end();
     });
   } finally {
     client.close();
   }
+}
+
+export async function reflectedServices(port: number, version: ReflectionVersion = 'v1'): Promise<string[]> {
+  const [res] = await reflect(port, [{ list_services: '' }], version);
+  return res.list_services_response.service.map((s: { name: string }) => s.name).sort();
 }

@@ -1,20 +1,23 @@
 /**
  * gRPC server bootstrap shared by every gRPC service: the standard grpc.health.v1 service
- * (for grpcurl and Kubernetes `grpc:` probes), server reflection from protos/, and a
- * shutdown that lets in-flight calls and streams finish.
+ * (for grpcurl and Kubernetes `grpc:` probes), server reflection from the descriptor sets
+ * buf builds from protos/, and a shutdown that lets in-flight calls and streams finish.
  */
+import fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import { ReflectionService } from '@grpc/reflection';
-import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
-import { protoDir } from '@udaconnect/proto';
+import { HealthImplementation } from 'grpc-health-check';
+import { descriptorSetFiles } from '@udaconnect/proto';
+import { addReflection } from './grpc-reflection';
 import type { Logger } from './logger';
 
+const HEALTH_SERVICE_NAME = 'grpc.health.v1.Health';
+
 export interface GrpcServiceRegistration {
-  /** Fully qualified name, e.g. udaconnect.location.v1.LocationIngest (used for health). */
+  /**
+   * Fully qualified name, e.g. udaconnect.location.v1.LocationIngest: its health status,
+   * and what reflection lists and describes (from @udaconnect/proto's descriptor sets).
+   */
   name: string;
-  /** Its .proto file, relative to protos/: reflection describes what this server serves. */
-  protoFile: string;
   definition: grpc.ServiceDefinition;
   implementation: grpc.UntypedServiceImplementation;
 }
@@ -46,11 +49,10 @@ export async function startGrpcServer(opts: {
   const health = new HealthImplementation(Object.fromEntries([['', status(initial)], ...opts.services.map((s) => [s.name, status(initial)])]));
   health.addToServer(server);
 
-  const packageDefinition = protoLoader.loadSync([...opts.services.map((s) => s.protoFile), healthProtoPath], {
-    includeDirs: [protoDir],
-    keepCase: true,
+  addReflection(server, {
+    services: [...opts.services.map((s) => s.name), HEALTH_SERVICE_NAME],
+    descriptorSets: Object.values(descriptorSetFiles).map((file) => fs.readFileSync(file)),
   });
-  new ReflectionService(packageDefinition).addToServer(server);
 
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${opts.host ?? '0.0.0.0'}:${opts.port}`, grpc.ServerCredentials.createInsecure(), (err, bound) =>

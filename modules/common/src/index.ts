@@ -7,3 +7,4 @@ export * from './shutdown';
 export * from './kafka';
 export * from './location-pings';
 export * from './grpc-server';
+export * from './grpc-reflection';

@@ -40,7 +40,7 @@ export async function startIngest(config: IngestConfig, logger: Logger) {
   grpcServer = await startGrpcServer({
     port: config.PORT,
     logger,
-    services: [{ name: INGEST_SERVICE_NAME, protoFile: 'udaconnect/location/v1/location.proto', definition: LocationIngestDefinition, implementation: handlers }],
+    services: [{ name: INGEST_SERVICE_NAME, definition: LocationIngestDefinition, implementation: handlers }],
   });
   const server = grpcServer;
 

@@ -34,7 +34,7 @@ export {
 } from './gen/udaconnect/connection/v1/connection';
 export type { ConnectionServiceServer } from './gen/udaconnect/connection/v1/connection';
 
-/** The protos/ directory, for tools that load .proto files at run time (e.g. server reflection). */
+/** The protos/ directory, for tools that load .proto files at run time. */
 export const protoDir = path.resolve(__dirname, '../../../protos');
 
 /** The contract's .proto files, relative to protoDir. */
@@ -42,3 +42,16 @@ export const protoFiles = [
   'udaconnect/location/v1/location.proto',
   'udaconnect/connection/v1/connection.proto',
 ] as const;
+
+/**
+ * Binary google.protobuf.FileDescriptorSets written by `npm run proto:gen` (`buf build`,
+ * imports and source info included) for gRPC server reflection: real file names and
+ * dependencies, so grpcurl can resolve every type. grpcHealth and grpcReflection are
+ * built from the .proto files shipped in the installed grpc-health-check and
+ * @grpc/reflection packages.
+ */
+export const descriptorSetFiles = {
+  udaconnect: path.join(__dirname, 'gen/descriptors/udaconnect.binpb'),
+  grpcHealth: path.join(__dirname, 'gen/descriptors/grpc-health.binpb'),
+  grpcReflection: path.join(__dirname, 'gen/descriptors/grpc-reflection.binpb'),
+} as const;
