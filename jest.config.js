@@ -4,7 +4,8 @@ module.exports = {
   rootDir: __dirname,
   roots: ['<rootDir>/modules', '<rootDir>/test', '<rootDir>/db'],
   testMatch: ['**/test/**/*.test.ts', '<rootDir>/test/**/*.test.ts'],
-  testPathIgnorePatterns: ['/node_modules/', '/dist/', '<rootDir>/modules/frontend/'],
+  // test/faults stops shared servers: it runs afterwards, alone (jest.faults.config.js).
+  testPathIgnorePatterns: ['/node_modules/', '/dist/', '<rootDir>/modules/frontend/', '<rootDir>/test/faults/'],
   transform: { '^.+\\.tsx?$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }] },
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',

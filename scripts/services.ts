@@ -14,4 +14,5 @@ export interface ServiceSpec {
 export const services: ServiceSpec[] = [
   { name: 'person-api', entry: 'modules/person-api/src/main.ts', port: 30001, url: 'http://localhost:30001/' },
   { name: 'location-ingest', entry: 'modules/location-ingest/src/main.ts', port: 30002, url: 'grpc://localhost:30002' },
+  { name: 'location-writer', entry: 'modules/location-writer/src/main.ts', port: 30004, url: 'http://localhost:30004/metrics' },
 ];

@@ -13,7 +13,24 @@ echo "[test] type-checking"
 npx tsc -p tsconfig.json --noEmit
 echo "[test] jest"
 status=0
-npx jest "$@" || status=$?
+mkdir -p test-output
+rm -f test-output/jest-*.json
+npx jest --json --outputFile=test-output/jest-main.json "$@" || status=$?
+if [ $# -eq 0 ]; then
+  # Fault injection (writer killed, broker restarted, PostgreSQL stopped): alone, after the rest.
+  echo "[test] jest: fault-injection suite"
+  npx jest -c jest.faults.config.js --json --outputFile=test-output/jest-faults.json || status=$?
+fi
+# One closing line for both runs: "tests: N passed, N failed, N skipped".
+node -e '
+  const fs = require("fs");
+  let p = 0, f = 0, s = 0;
+  for (const file of fs.readdirSync("test-output").filter((n) => /^jest-.*\.json$/.test(n))) {
+    const r = JSON.parse(fs.readFileSync("test-output/" + file, "utf8"));
+    p += r.numPassedTests; f += r.numFailedTests + (r.numRuntimeErrorTestSuites || 0); s += r.numPendingTests;
+  }
+  console.log(`tests: ${p} passed, ${f} failed, ${s} skipped`);
+' || true
 if [ "${CI:-}" = "true" ]; then bash scripts/stop-infra.sh || true; fi
 echo "[test] finished in $(($(date +%s) - start)) s"
 exit $status

@@ -1,0 +1,209 @@
+/**
+ * What the writer does with one Kafka batch, independent of the Kafka client: decode and
+ * re-check every ping, write the good ones with one statement, dead-letter the ones that can
+ * never be written, and wait out a database outage without skipping anything. The batch's
+ * offsets are committed by the caller only after `process` resolves.
+ */
+import { performance } from 'node:perf_hooks';
+import {
+  backoffDelay,
+  checkPing,
+  decodePing,
+  isDatabaseUnavailable,
+  type IncomingMessage,
+  type LocationPing,
+  type Logger,
+  type MessageBatch,
+  type OutgoingMessage,
+} from '@udaconnect/common';
+import type { InsertResult, PingStore } from './location-store';
+import type { WriterMetrics } from './metrics';
+
+export interface BatchProcessorDeps {
+  store: PingStore;
+  /** Sends to the dead-letter topic; resolves once Kafka has acknowledged every message. */
+  sendToDeadLetter(messages: OutgoingMessage[]): Promise<void>;
+  metrics: WriterMetrics;
+  logger: Logger;
+  /** Clock for the dead-letter timestamp; tests may fix it. */
+  now?: () => number;
+  /** Wait before retry number `attempt` while the database is unavailable. */
+  retryDelayMs?: (attempt: number) => number;
+}
+
+export interface BatchProcessor {
+  process(batch: MessageBatch): Promise<void>;
+  /** False from the first failed attempt of an outage until an attempt succeeds again. */
+  readonly databaseAvailable: boolean;
+}
+
+interface Parsed {
+  message: IncomingMessage;
+  ping: LocationPing;
+}
+
+/** Thrown to hand a batch back to Kafka (it is delivered again) when the consumer stops or rebalances mid-outage. */
+export class BatchAbandonedError extends Error {
+  constructor(cause: unknown) {
+    super('consumer is stopping or rebalancing while the database is unavailable; the batch will be delivered again', { cause });
+    this.name = 'BatchAbandonedError';
+  }
+}
+
+/** Decodes one message and re-checks it as ingest did, except the "not in the future" rule (a replay may be old or late). */
+export function parseMessage(message: IncomingMessage): LocationPing | { reason: string } {
+  let ping: LocationPing;
+  try {
+    ping = decodePing(message.value);
+  } catch (err) {
+    return { reason: `undecodable: not a LocationPing protobuf (${(err as Error).message})` };
+  }
+  const problem = checkPing(ping, Date.now(), Number.POSITIVE_INFINITY);
+  if (problem) return { reason: `invalid: ${problem.reason}` };
+  // Ingest always assigns one; without it a replay could not be recognised as one.
+  if (ping.eventId === '') return { reason: 'invalid: event_id: is empty; the writer needs it to store the ping exactly once' };
+  return ping;
+}
+
+/** Keeps the first message of each event id (ids compared as PostgreSQL compares uuids, case-insensitively). */
+export function dedupeByEventId<T extends { ping: LocationPing }>(items: readonly T[]): { unique: T[]; repeated: T[] } {
+  const seen = new Set<string>();
+  const unique: T[] = [];
+  const repeated: T[] = [];
+  for (const item of items) {
+    const id = item.ping.eventId.toLowerCase();
+    if (seen.has(id)) repeated.push(item);
+    else {
+      seen.add(id);
+      unique.push(item);
+    }
+  }
+  return { unique, repeated };
+}
+
+/** The same key and value bytes, the original headers, and headers saying where it came from and why it failed. */
+export function deadLetterMessage(message: IncomingMessage, reason: string, failedAt: Date): OutgoingMessage {
+  return {
+    key: message.key,
+    value: message.value ?? Buffer.alloc(0),
+    headers: {
+      ...message.headers,
+      'dlq-reason': reason,
+      'dlq-original-topic': message.topic,
+      'dlq-original-partition': String(message.partition),
+      'dlq-original-offset': message.offset,
+      'dlq-failed-at': failedAt.toISOString(),
+    },
+  };
+}
+
+const SLICE_MS = 250;
+
+export function createBatchProcessor(deps: BatchProcessorDeps): BatchProcessor {
+  const { store, metrics } = deps;
+  const logger = deps.logger.child({ component: 'batch-processor' });
+  const retryDelayMs = deps.retryDelayMs ?? ((attempt: number) => backoffDelay(attempt, 200, 5_000));
+  let databaseAvailable = true;
+
+  const setDatabaseAvailable = (up: boolean) => {
+    if (up === databaseAvailable) return;
+    databaseAvailable = up;
+    metrics.databaseUp = up ? 1 : 0;
+    if (up) logger.info('database available again; writing resumes');
+  };
+
+  /** Waits `ms`, keeping the group membership alive; returns early if the batch went stale. */
+  const waitWithHeartbeats = async (batch: MessageBatch, ms: number) => {
+    const end = Date.now() + ms;
+    while (!batch.isStale()) {
+      await batch.heartbeat();
+      const left = end - Date.now();
+      if (left <= 0) return;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(SLICE_MS, left)));
+    }
+  };
+
+  /** Runs `work` until it succeeds; an unavailable database is waited out, anything else is thrown. */
+  const untilDatabaseAnswers = async <T>(batch: MessageBatch, work: () => Promise<T>): Promise<T> => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const value = await work();
+        setDatabaseAvailable(true);
+        return value;
+      } catch (err) {
+        const where = { topic: batch.topic, partition: batch.partition, firstOffset: batch.messages[0]?.offset };
+        if (!isDatabaseUnavailable(err)) {
+          logger.error({ err, ...where }, 'writing the batch failed; it will be delivered again');
+          throw err;
+        }
+        metrics.dbRetries++;
+        setDatabaseAvailable(false);
+        if (batch.isStale()) throw new BatchAbandonedError(err);
+        const waitMs = retryDelayMs(attempt);
+        logger.warn({ err: (err as Error).message, attempt, waitMs, ...where }, 'database unavailable; retrying the batch');
+        await waitWithHeartbeats(batch, waitMs);
+        if (batch.isStale()) throw new BatchAbandonedError(err);
+      }
+    }
+  };
+
+  const process = async (batch: MessageBatch): Promise<void> => {
+    const dead: Array<{ message: IncomingMessage; reason: string }> = [];
+    const valid: Parsed[] = [];
+    for (const message of batch.messages) {
+      const parsed = parseMessage(message);
+      if ('reason' in parsed) dead.push({ message, reason: parsed.reason });
+      else valid.push({ message, ping: parsed });
+    }
+    const { unique, repeated } = dedupeByEventId(valid);
+
+    let written: InsertResult = { inserted: 0, duplicates: 0 };
+    if (unique.length > 0) {
+      const { known, result } = await untilDatabaseAnswers(batch, async () => {
+        const started = performance.now();
+        const known = await store.existingPersonIds([...new Set(unique.map((u) => u.ping.personId))]);
+        const result = await store.insertPings(unique.filter((u) => known.has(u.ping.personId)).map((u) => u.ping));
+        metrics.observeInsert((performance.now() - started) / 1000);
+        return { known, result };
+      });
+      written = result;
+      for (const u of unique) {
+        if (!known.has(u.ping.personId)) dead.push({ message: u.message, reason: `unknown person: person_id ${u.ping.personId} does not exist` });
+      }
+    }
+
+    if (dead.length > 0) {
+      // In offset order, so the dead-letter topic keeps the order of the original partition.
+      dead.sort((a, b) => (BigInt(a.message.offset) < BigInt(b.message.offset) ? -1 : 1));
+      const failedAt = new Date(deps.now?.() ?? Date.now());
+      await deps.sendToDeadLetter(dead.map((d) => deadLetterMessage(d.message, d.reason, failedAt)));
+      logger.warn(
+        {
+          count: dead.length,
+          topic: batch.topic,
+          partition: batch.partition,
+          examples: dead.slice(0, 3).map((d) => ({ offset: d.message.offset, reason: d.reason })),
+        },
+        'sent messages that can never be written to the dead-letter topic',
+      );
+    }
+
+    metrics.batches++;
+    metrics.lastBatchSize = batch.messages.length;
+    metrics.messages += batch.messages.length;
+    metrics.rowsInserted += written.inserted;
+    metrics.duplicates += written.duplicates + repeated.length;
+    metrics.deadLettered += dead.length;
+    logger.debug(
+      { topic: batch.topic, partition: batch.partition, size: batch.messages.length, inserted: written.inserted, duplicates: written.duplicates + repeated.length, dead: dead.length },
+      'batch written',
+    );
+  };
+
+  return {
+    process,
+    get databaseAvailable() {
+      return databaseAvailable;
+    },
+  };
+}

@@ -1,0 +1,25 @@
+import { z } from 'zod';
+import { env, LOCATIONS_DLQ_TOPIC, LOCATIONS_TOPIC } from '@udaconnect/common';
+
+// Kafka's own rule for topic and group names.
+const kafkaName = (fallback: string) =>
+  z
+    .string()
+    .regex(/^[a-zA-Z0-9._-]{1,249}$/, 'must be 1–249 characters of letters, digits, ".", "_" or "-"')
+    .default(fallback);
+
+export const locationWriterConfigSchema = z.object({
+  /** Port of the /healthz, /readyz and /metrics server. */
+  PORT: env.port(30004),
+  DATABASE_URL: env.databaseUrl(),
+  KAFKA_BROKERS: env.kafkaBrokers(),
+  LOG_LEVEL: env.logLevel(),
+  KAFKA_GROUP_ID: kafkaName('location-writer'),
+  LOCATIONS_TOPIC: kafkaName(LOCATIONS_TOPIC),
+  LOCATIONS_DLQ_TOPIC: kafkaName(LOCATIONS_DLQ_TOPIC),
+  /** Partitions of the topics when this service creates them (existing topics are left as they are). */
+  LOCATIONS_PARTITIONS: env.positiveInt(6),
+  DB_POOL_MAX: env.positiveInt(5),
+});
+
+export type LocationWriterConfig = z.infer<typeof locationWriterConfigSchema>;

@@ -1,0 +1,56 @@
+/** The writer's SQL: which persons exist, and the idempotent batch insert into `location`. */
+import type { Knex, LocationPing } from '@udaconnect/common';
+
+export interface InsertResult {
+  /** Rows written now. */
+  inserted: number;
+  /** Pings whose event_id was already stored (a replay): nothing written for them. */
+  duplicates: number;
+}
+
+/** The ids among `ids` that exist in `person`, in one query. */
+export async function existingPersonIds(knex: Knex, ids: readonly number[]): Promise<Set<number>> {
+  if (ids.length === 0) return new Set();
+  const { rows } = await knex.raw<{ rows: Array<{ id: number }> }>('SELECT id FROM person WHERE id = ANY(?::int[])', [[...ids]]);
+  return new Set(rows.map((r) => r.id));
+}
+
+/**
+ * Writes every ping with one statement in one transaction; a ping whose event_id is already
+ * stored is skipped (ON CONFLICT), so replaying the topic changes nothing. The caller passes
+ * pings with distinct, non-empty event ids (one statement must not see an id twice).
+ * Values are bound as arrays and unnested by PostgreSQL: X = longitude, Y = latitude, and the
+ * time travels as an ISO string so its milliseconds survive.
+ */
+export async function insertPings(knex: Knex, pings: readonly LocationPing[]): Promise<InsertResult> {
+  if (pings.length === 0) return { inserted: 0, duplicates: 0 };
+  const personIds = pings.map((p) => p.personId);
+  const longitudes = pings.map((p) => p.longitude);
+  const latitudes = pings.map((p) => p.latitude);
+  const times = pings.map((p) => p.recordedAt!.toISOString());
+  const eventIds = pings.map((p) => p.eventId);
+  const result = await knex.transaction((trx) =>
+    trx.raw<{ rowCount: number }>(
+      `INSERT INTO location (person_id, coordinate, creation_time, event_id)
+       SELECT p, ST_SetSRID(ST_MakePoint(lon, lat), 4326)::geography, t, e
+         FROM unnest(?::int[], ?::float8[], ?::float8[], ?::timestamptz[], ?::uuid[]) AS u(p, lon, lat, t, e)
+       ON CONFLICT (event_id) DO NOTHING`,
+      [personIds, longitudes, latitudes, times, eventIds],
+    ),
+  );
+  const inserted = result.rowCount ?? 0;
+  return { inserted, duplicates: pings.length - inserted };
+}
+
+/** The two functions above bound to one connection pool, as the batch processor uses them. */
+export interface PingStore {
+  existingPersonIds(ids: readonly number[]): Promise<Set<number>>;
+  insertPings(pings: readonly LocationPing[]): Promise<InsertResult>;
+}
+
+export function pingStore(knex: Knex): PingStore {
+  return {
+    existingPersonIds: (ids) => existingPersonIds(knex, ids),
+    insertPings: (pings) => insertPings(knex, pings),
+  };
+}

@@ -1,0 +1,130 @@
+/**
+ * The writer assembled from its parts: database pool, Kafka bus, batch processor, health
+ * server. main.ts adds only the process wiring; tests start the same thing in-process with
+ * port 0, their own database, group id and topic names.
+ */
+import {
+  closeHttpServer,
+  createDatabase,
+  createKafkaBus,
+  listen,
+  type Database,
+  type Logger,
+  type ShutdownStep,
+} from '@udaconnect/common';
+import { createBatchProcessor } from './batch-processor';
+import type { LocationWriterConfig } from './config';
+import { createHealthServer } from './health-server';
+import { pingStore } from './location-store';
+import { WriterMetrics } from './metrics';
+
+export interface LocationWriter {
+  /** Port of the health/metrics server. */
+  port: number;
+  metrics: WriterMetrics;
+  db: Database;
+  /** True while the consumer is in its group and the database answers (what /readyz says). */
+  isReady(): Promise<boolean>;
+  /**
+   * In order: stop consuming (the batch in flight finishes and is committed, or is handed
+   * back), then close the HTTP server, the database pool and the Kafka clients.
+   */
+  shutdownSteps: ShutdownStep[];
+  /** Runs shutdownSteps; rejects with the first failure after trying them all. */
+  stop(): Promise<void>;
+  /** `listener` is called once if the Kafka consumer gives up for good (no automatic restart). */
+  onCrash(listener: (err: Error) => void): void;
+}
+
+export async function startLocationWriter(config: LocationWriterConfig, logger: Logger): Promise<LocationWriter> {
+  const db = createDatabase({ url: config.DATABASE_URL, logger, poolMax: config.DB_POOL_MAX });
+  const bus = createKafkaBus({ brokers: config.KAFKA_BROKERS, clientId: 'location-writer', logger });
+  const metrics = new WriterMetrics();
+  const consumer = bus.consumer({ groupId: config.KAFKA_GROUP_ID });
+
+  let consuming = false;
+  let crashed: Error | undefined;
+  const crashListeners: Array<(err: Error) => void> = [];
+  consumer.onCrash((err) => {
+    consuming = false;
+    crashed = err;
+    if (crashListeners.length === 0) logger.error({ err }, 'Kafka consumer crashed');
+    for (const l of crashListeners) l(err);
+  });
+
+  // Created before the processor exists so that /healthz answers during start-up.
+  let processor: ReturnType<typeof createBatchProcessor> | undefined;
+  const checks = {
+    consumer: () => consuming,
+    database: async () => (processor?.databaseAvailable ?? true) && (await db.isReady()),
+  };
+  const server = createHealthServer({ checks, metrics, logger });
+
+  // A failed start leaves nothing open behind it.
+  const closeAll = async () => {
+    await consumer.close().catch(() => undefined);
+    if (server.listening) await closeHttpServer(server).catch(() => undefined);
+    await db.close().catch(() => undefined);
+    await bus.close().catch(() => undefined);
+  };
+
+  let port: number;
+  try {
+    port = await listen(server, config.PORT);
+    await bus.ensureTopics([
+      { topic: config.LOCATIONS_TOPIC, numPartitions: config.LOCATIONS_PARTITIONS },
+      { topic: config.LOCATIONS_DLQ_TOPIC, numPartitions: config.LOCATIONS_PARTITIONS },
+    ]);
+    const deadLetterProducer = await bus.producer();
+    const batchProcessor = createBatchProcessor({
+      store: pingStore(db.knex),
+      sendToDeadLetter: (messages) => deadLetterProducer.send(config.LOCATIONS_DLQ_TOPIC, messages),
+      metrics,
+      logger,
+    });
+    processor = batchProcessor;
+    await consumer.run([config.LOCATIONS_TOPIC], (batch) => batchProcessor.process(batch));
+    consuming = crashed === undefined;
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+
+  const shutdownSteps: ShutdownStep[] = [
+    {
+      name: 'kafka consumer',
+      run: async () => {
+        consuming = false; // not ready from now on
+        await consumer.close();
+      },
+    },
+    { name: 'http', run: () => closeHttpServer(server) },
+    { name: 'database', run: () => db.close() },
+    { name: 'kafka', run: () => bus.close() },
+  ];
+
+  return {
+    port,
+    metrics,
+    db,
+    async isReady() {
+      return consuming && (await checks.database());
+    },
+    shutdownSteps,
+    async stop() {
+      let firstError: unknown;
+      for (const step of shutdownSteps) {
+        try {
+          await step.run();
+        } catch (err) {
+          firstError ??= err;
+        }
+      }
+      if (firstError) throw firstError;
+    },
+    onCrash(listener) {
+      if (crashed) listener(crashed);
+      else crashListeners.push(listener);
+    },
+  };
+}

@@ -1,0 +1,222 @@
+/**
+ * Faults while pings flow: the writer killed, the broker restarted, PostgreSQL stopped for 20 s.
+ * Each must end with every acknowledged ping stored exactly once. These tests stop shared
+ * servers, so they run alone, after the other suites (jest.faults.config.js).
+ *
+ * The device here behaves like a real one: it streams batches and re-sends, with the same
+ * event ids, whatever was not acknowledged (a failed call or a per-ping rejection).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import knexFactory, { type Knex } from 'knex';
+import { createLogger, parseConfig } from '@udaconnect/common';
+import { LocationIngestClient, type LocationPing, type StreamSummary } from '@udaconnect/proto';
+import { ingestConfigSchema } from '../../modules/location-ingest/src/config';
+import { startIngest } from '../../modules/location-ingest/src/ingest-service';
+import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { infraEnv, ROOT, runId } from '../support/test-env';
+import { eventually } from '../support/eventually';
+
+jest.setTimeout(240_000);
+const logger = createLogger('faults-test', process.env.TEST_LOG_LEVEL ?? 'silent');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** location-writer as a real process, restarted when it dies, as Kubernetes would. */
+class WriterProcess {
+  child: ChildProcess | undefined;
+  restarts = 0;
+  private stopping = false;
+  constructor(private readonly env: Record<string, string>) {}
+  start(): void {
+    this.stopping = false;
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'modules/location-writer/src/main.ts')], {
+      cwd: ROOT,
+      env: { ...process.env, ...this.env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    child.stderr!.resume();
+    child.once('exit', () => {
+      if (this.child === child && !this.stopping) {
+        this.restarts++;
+        setTimeout(() => !this.stopping && this.start(), 500);
+      }
+    });
+    this.child = child;
+  }
+  kill(signal: NodeJS.Signals): Promise<void> {
+    const child = this.child!;
+    this.stopping = true;
+    return new Promise((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill(signal);
+    });
+  }
+}
+
+/** Streams batches of pings; keeps every ping until it is acknowledged. */
+class Device {
+  acked = new Set<string>();
+  private unacked: LocationPing[] = [];
+  private running = false;
+  private loop: Promise<void> | undefined;
+  sent = 0;
+  failures = 0;
+  constructor(private readonly client: LocationIngestClient) {}
+
+  private stream(pings: LocationPing[]): Promise<StreamSummary> {
+    return new Promise((resolve, reject) => {
+      const call = this.client.recordStream({ deadline: Date.now() + 20_000 }, (err, res) => (err ? reject(err) : resolve(res)));
+      for (const p of pings) call.write(p);
+      call.end();
+    });
+  }
+
+  start(ratePerBatch = 100, intervalMs = 50): void {
+    this.running = true;
+    this.loop = (async () => {
+      let i = 0;
+      while (this.running) {
+        const fresh = Array.from({ length: ratePerBatch }, () => ({
+          eventId: randomUUID(),
+          personId: [1, 5, 6, 8, 9][i++ % 5]!,
+          latitude: 37.55 + Math.random() * 1e-3,
+          longitude: -122.29 + Math.random() * 1e-3,
+          recordedAt: new Date(),
+        }));
+        await this.send([...this.unacked.splice(0), ...fresh]);
+        await sleep(intervalMs);
+      }
+    })();
+  }
+
+  private async send(batch: LocationPing[]): Promise<void> {
+    this.sent += batch.length;
+    try {
+      const summary = await this.stream(batch);
+      const rejected = new Set(summary.rejections.map((r) => Number(r.index)));
+      batch.forEach((p, idx) => (rejected.has(idx) ? this.unacked.push(p) : this.acked.add(p.eventId)));
+    } catch {
+      this.failures++;
+      this.unacked.push(...batch);
+    }
+  }
+
+  /** Stops producing new pings, then re-sends until everything is acknowledged. */
+  async finish(deadlineMs = 60_000): Promise<void> {
+    this.running = false;
+    await this.loop;
+    const end = Date.now() + deadlineMs;
+    while (this.unacked.length && Date.now() < end) {
+      await this.send(this.unacked.splice(0));
+      if (this.unacked.length) await sleep(500);
+    }
+    if (this.unacked.length) throw new Error(`${this.unacked.length} pings were never acknowledged`);
+  }
+}
+
+let testDb: TestDatabase;
+let knex: Knex;
+let ingest: Awaited<ReturnType<typeof startIngest>>;
+let client: LocationIngestClient;
+let writer: WriterProcess;
+const unique = `${runId()}.faults.${process.pid}`;
+const topic = `test.${unique}.locations`;
+
+beforeAll(async () => {
+  testDb = await createTestDatabase('faults');
+  knex = knexFactory({ client: 'pg', connection: testDb.url, pool: { min: 0, max: 2 } });
+  const { kafkaBrokers } = infraEnv();
+  const env = { DATABASE_URL: testDb.url, KAFKA_BROKERS: kafkaBrokers, LOCATIONS_TOPIC: topic, LOCATIONS_PARTITIONS: '3' };
+  ingest = await startIngest(parseConfig(ingestConfigSchema, { ...env, PORT: '0', KAFKA_HEALTH_INTERVAL_MS: '1000' }), logger);
+  client = new LocationIngestClient(`127.0.0.1:${ingest.port}`, grpc.credentials.createInsecure());
+  writer = new WriterProcess({ ...env, PORT: '0', KAFKA_GROUP_ID: `test.${unique}.writer`, LOCATIONS_DLQ_TOPIC: `${topic}.dlq`, LOG_LEVEL: 'warn' });
+  writer.start();
+});
+
+afterAll(async () => {
+  await writer?.kill('SIGTERM');
+  client?.close();
+  await ingest?.stop();
+  await knex?.destroy();
+  await testDb?.drop();
+});
+
+/** Every acknowledged ping is a row, once; and no row exists that was not acknowledged. */
+async function expectExactlyOnce(device: Device): Promise<void> {
+  const ids = [...device.acked];
+  await eventually(async () => {
+    const { rows } = await knex.raw('SELECT count(*)::int AS n FROM location WHERE event_id = ANY(?::uuid[])', [ids]);
+    expect(rows[0].n).toBe(ids.length);
+  }, 120_000, 500);
+  const { rows } = await knex.raw(
+    `SELECT count(*)::int AS total, count(DISTINCT event_id)::int AS distinct_ids FROM location WHERE creation_time > now() - interval '1 hour'`,
+  );
+  expect(rows[0].total).toBe(rows[0].distinct_ids);
+  expect(rows[0].total).toBeGreaterThanOrEqual(ids.length);
+}
+
+test('the writer killed with SIGKILL mid-stream and started again: no loss, no duplicates', async () => {
+  const device = new Device(client);
+  device.start();
+  await sleep(2_000);
+  await writer.kill('SIGKILL');
+  await sleep(2_000);
+  writer.start();
+  await sleep(2_000);
+  await device.finish();
+  expect(device.acked.size).toBeGreaterThan(1_000);
+  await expectExactlyOnce(device);
+});
+
+const ownBroker = () => {
+  const pidfile = join(ROOT, '.udaconnect', 'kafka', 'broker.pid');
+  return existsSync(pidfile) && spawnSync('kill', ['-0', readFileSync(pidfile, 'utf8').trim()]).status === 0;
+};
+const brokerTest = ownBroker() ? test : test.skip;
+
+brokerTest('the Kafka broker restarted mid-stream: every acknowledged ping stored once', async () => {
+  const device = new Device(client);
+  device.start();
+  await sleep(2_000);
+  const stop = spawnSync('bash', [join(ROOT, 'scripts/stop-infra.sh')], { encoding: 'utf8' });
+  expect(stop.status).toBe(0);
+  await sleep(3_000);
+  const env = { ...process.env };
+  delete env.KAFKA_BROKERS;
+  delete env.DATABASE_URL;
+  const start = spawnSync('bash', [join(ROOT, 'scripts/provision.sh')], { encoding: 'utf8', env });
+  expect(start.status).toBe(0);
+  await sleep(3_000);
+  await device.finish(120_000);
+  expect(device.acked.size).toBeGreaterThan(1_000);
+  await expectExactlyOnce(device);
+});
+
+const pgCluster = () => {
+  const r = spawnSync('pg_lsclusters', ['-h'], { encoding: 'utf8' });
+  const line = r.status === 0 ? r.stdout.split('\n').find((l) => /\bonline\b/.test(l) && /\s5432\s/.test(l)) : undefined;
+  return line && process.getuid?.() === 0 ? line.split(/\s+/).slice(0, 2) : undefined;
+};
+const cluster = pgCluster();
+const pgTest = cluster ? test : test.skip;
+
+pgTest('PostgreSQL stopped for 20 s mid-stream: once it is back, every acknowledged ping stored once', async () => {
+  const [version, name] = cluster!;
+  const device = new Device(client);
+  device.start();
+  await sleep(2_000);
+  expect(spawnSync('pg_ctlcluster', [version!, name!, 'stop', '-m', 'fast']).status).toBe(0);
+  try {
+    await sleep(20_000);
+  } finally {
+    expect(spawnSync('pg_ctlcluster', [version!, name!, 'start']).status).toBe(0);
+  }
+  await sleep(2_000);
+  await device.finish(120_000);
+  expect(device.acked.size).toBeGreaterThan(1_000);
+  await expectExactlyOnce(device);
+});

@@ -1,0 +1,90 @@
+/**
+ * The whole pipeline in-process — location-ingest, location-writer and person-api — on one
+ * private test database and private topic names, over the real broker and PostGIS.
+ */
+import http from 'node:http';
+import * as grpc from '@grpc/grpc-js';
+import knexFactory, { type Knex } from 'knex';
+import { createDatabase, createLogger, listen, parseConfig, closeHttpServer } from '@udaconnect/common';
+import { LocationIngestClient, type LocationPing, type StreamSummary } from '@udaconnect/proto';
+import { ingestConfigSchema } from '../../modules/location-ingest/src/config';
+import { startIngest } from '../../modules/location-ingest/src/ingest-service';
+import { locationWriterConfigSchema } from '../../modules/location-writer/src/config';
+import { startLocationWriter, type LocationWriter } from '../../modules/location-writer/src/location-writer';
+import { createApp } from '../../modules/person-api/src/app';
+import { startPingPublishing } from '../../modules/person-api/src/pings';
+import { createTestDatabase, type TestDatabase } from './test-database';
+import { infraEnv, runId } from './test-env';
+
+const logger = createLogger('pipeline-test', process.env.TEST_LOG_LEVEL ?? 'silent');
+
+export interface Pipeline {
+  knex: Knex;
+  testDb: TestDatabase;
+  ingestPort: number;
+  apiUrl: string;
+  client: LocationIngestClient;
+  record(ping: LocationPing): Promise<{ eventId: string }>;
+  recordStream(pings: LocationPing[]): Promise<StreamSummary>;
+  startWriter(): Promise<LocationWriter>;
+  stopWriter(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startPipeline(label: string): Promise<Pipeline> {
+  const testDb = await createTestDatabase(label);
+  const { kafkaBrokers } = infraEnv();
+  const unique = `${runId()}.${label}.${process.pid}`;
+  const topic = `test.${unique}.locations`;
+  const common = { DATABASE_URL: testDb.url, KAFKA_BROKERS: kafkaBrokers, LOCATIONS_TOPIC: topic, LOCATIONS_PARTITIONS: '3' };
+
+  const ingest = await startIngest(parseConfig(ingestConfigSchema, { ...common, PORT: '0' }), logger);
+  const writerConfig = parseConfig(locationWriterConfigSchema, {
+    ...common,
+    PORT: '0',
+    KAFKA_GROUP_ID: `test.${unique}.writer`,
+    LOCATIONS_DLQ_TOPIC: `${topic}.dlq`,
+  });
+  let writer: LocationWriter | undefined = await startLocationWriter(writerConfig, logger);
+
+  const db = createDatabase({ url: testDb.url, logger, poolMax: 3 });
+  const pings = await startPingPublishing({ brokers: kafkaBrokers.split(','), topic, partitions: 3, knex: db.knex, logger });
+  const server = http.createServer(createApp({ db, logger, ...pings }));
+  const apiPort = await listen(server, 0, '127.0.0.1');
+
+  const knex = knexFactory({ client: 'pg', connection: testDb.url, pool: { min: 0, max: 2 } });
+  const client = new LocationIngestClient(`127.0.0.1:${ingest.port}`, grpc.credentials.createInsecure());
+
+  return {
+    knex,
+    testDb,
+    ingestPort: ingest.port,
+    apiUrl: `http://127.0.0.1:${apiPort}`,
+    client,
+    record: (ping) => new Promise((resolve, reject) => client.record(ping, (err, res) => (err ? reject(err) : resolve(res)))),
+    recordStream: (list) =>
+      new Promise((resolve, reject) => {
+        const call = client.recordStream((err, res) => (err ? reject(err) : resolve(res)));
+        for (const p of list) call.write(p);
+        call.end();
+      }),
+    async startWriter() {
+      writer = await startLocationWriter(writerConfig, logger);
+      return writer;
+    },
+    async stopWriter() {
+      await writer?.stop();
+      writer = undefined;
+    },
+    async close() {
+      client.close();
+      await closeHttpServer(server);
+      await pings.close();
+      await db.close();
+      await writer?.stop();
+      await ingest.stop();
+      await knex.destroy();
+      await testDb.drop();
+    },
+  };
+}
