@@ -13,6 +13,7 @@ import { locationWriterConfigSchema } from '../../modules/location-writer/src/co
 import { startLocationWriter, type LocationWriter } from '../../modules/location-writer/src/location-writer';
 import { createApp } from '../../modules/person-api/src/app';
 import { startPingPublishing } from '../../modules/person-api/src/pings';
+import { connectionServiceClient } from '../../modules/person-api/src/connection-client';
 import { createTestDatabase, type TestDatabase } from './test-database';
 import { infraEnv, runId } from './test-env';
 
@@ -49,7 +50,8 @@ export async function startPipeline(label: string): Promise<Pipeline> {
 
   const db = createDatabase({ url: testDb.url, logger, poolMax: 3 });
   const pings = await startPingPublishing({ brokers: kafkaBrokers.split(','), topic, partitions: 3, knex: db.knex, logger });
-  const server = http.createServer(createApp({ db, logger, ...pings }));
+  const connections = connectionServiceClient('127.0.0.1:1', 1_000);
+  const server = http.createServer(createApp({ db, logger, ...pings, connections }));
   const apiPort = await listen(server, 0, '127.0.0.1');
 
   const knex = knexFactory({ client: 'pg', connection: testDb.url, pool: { min: 0, max: 2 } });
@@ -79,6 +81,7 @@ export async function startPipeline(label: string): Promise<Pipeline> {
     async close() {
       client.close();
       await closeHttpServer(server);
+      connections.close();
       await pings.close();
       await db.close();
       await writer?.stop();

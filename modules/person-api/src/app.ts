@@ -7,6 +7,8 @@ import { addPersonRoutes } from './person-routes';
 import { personRepository } from './person-repository';
 import { addLocationRoutes } from './location-routes';
 import { locationRepository } from './location-repository';
+import { addConnectionRoutes } from './connection-routes';
+import type { ConnectionFinder } from './connection-client';
 
 export interface PersonApiDeps {
   db: Database;
@@ -14,13 +16,15 @@ export interface PersonApiDeps {
   /** Publishes POST /api/locations pings to Kafka, as location-ingest does. */
   publisher: PingPublisher;
   personDirectory: PersonDirectory;
-  /** Extra /readyz checks (e.g. Kafka), next to the database. */
-  readinessChecks?: Record<string, () => Promise<boolean>>;
+  /** Answers GET /api/persons/{id}/connection (connection-service over gRPC). */
+  connections: ConnectionFinder;
+  /** Dependencies reported by /readyz without failing it (Kafka, connection-service). */
+  degradedChecks?: Record<string, () => Promise<boolean>>;
   bodyLimit?: string;
 }
 
 /** The whole REST API as an express app; main.ts only adds the port and signals. */
-export function createApp({ db, logger, publisher, personDirectory, readinessChecks = {}, bodyLimit = '16kb' }: PersonApiDeps) {
+export function createApp({ db, logger, publisher, personDirectory, connections, degradedChecks, bodyLimit = '16kb' }: PersonApiDeps) {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
@@ -28,10 +32,11 @@ export function createApp({ db, logger, publisher, personDirectory, readinessChe
 
   const registry = createRegistry();
   const api = express.Router();
-  addHealthRoutes(api, registry, { database: db.isReady, ...readinessChecks });
+  addHealthRoutes(api, registry, { database: db.isReady }, degradedChecks);
   const persons = personRepository(db.knex);
   addPersonRoutes(api, registry, persons);
   addLocationRoutes(api, registry, { persons, locations: locationRepository(db.knex), personDirectory, publisher });
+  addConnectionRoutes(api, registry, persons, connections);
   app.use(api);
 
   const document = openApiDocument(registry);

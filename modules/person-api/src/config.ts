@@ -11,6 +11,8 @@ export const personApiConfigSchema = z.object({
   KAFKA_BROKERS: env.kafkaBrokers(),
   LOCATIONS_TOPIC: z.string().min(1).default(LOCATIONS_TOPIC),
   LOCATIONS_PARTITIONS: env.positiveInt(6),
+  /** host:port of connection-service (gRPC). */
+  CONNECTION_SERVICE_ADDRESS: z.string().regex(/^[^:\s]+:\d+$/, 'must be host:port').default('localhost:30003'),
 });
 
 export type PersonApiConfig = z.infer<typeof personApiConfigSchema>;

@@ -7,7 +7,13 @@ import { addRoute, jsonResponse, problemResponse } from './http/typed-routes';
 /** Named dependency checks for /readyz; each resolves true when the dependency answers. */
 export type ReadinessChecks = Record<string, () => Promise<boolean>>;
 
-export function addHealthRoutes(router: Router, registry: OpenAPIRegistry, checks: ReadinessChecks): void {
+/**
+ * `required` checks decide readiness (the database: without it nothing works). `degraded`
+ * checks are reported but do not fail it: with Kafka or connection-service down only their
+ * endpoints answer 503, and taking the whole API out of service would be worse.
+ */
+export function addHealthRoutes(router: Router, registry: OpenAPIRegistry, required: ReadinessChecks, degraded: ReadinessChecks = {}): void {
+  const checks = { ...required, ...degraded };
   const tags = ['Health'];
   addRoute(router, registry, {
     method: 'get',
@@ -28,7 +34,7 @@ export function addHealthRoutes(router: Router, registry: OpenAPIRegistry, check
   addRoute(router, registry, {
     method: 'get',
     path: '/readyz',
-    summary: 'Readiness probe: every dependency answers',
+    summary: 'Readiness probe: the database answers (Kafka and connection-service are reported, not required)',
     tags,
     responses: {
       200: jsonResponse('Ready', z.object({ status: z.literal('ready'), checks: z.record(z.string(), z.boolean()) })),
@@ -38,7 +44,7 @@ export function addHealthRoutes(router: Router, registry: OpenAPIRegistry, check
       const names = Object.keys(checks);
       const results = await Promise.all(names.map((n) => checks[n]!().catch(() => false)));
       const state = Object.fromEntries(names.map((n, i) => [n, results[i]!]));
-      const down = names.filter((n) => !state[n]);
+      const down = Object.keys(required).filter((n) => !state[n]);
       if (down.length === 0) return void res.json({ status: 'ready', checks: state });
       sendProblem(res, serviceUnavailable(`Not ready: ${down.join(', ')} unreachable`), req.originalUrl);
     },

@@ -3,6 +3,7 @@ import { closeHttpServer, createDatabase, createLogger, installShutdown, listen,
 import { createApp } from './app';
 import { personApiConfigSchema } from './config';
 import { startPingPublishing } from './pings';
+import { connectionServiceClient } from './connection-client';
 
 async function main() {
   const config = loadConfigOrExit('person-api', personApiConfigSchema);
@@ -16,13 +17,22 @@ async function main() {
     knex: db.knex,
     logger,
   });
-  const app = createApp({ db, logger, bodyLimit: config.BODY_LIMIT, ...pings, readinessChecks: { kafka: () => pings.bus.isReachable() } });
+  const connections = connectionServiceClient(config.CONNECTION_SERVICE_ADDRESS);
+  const app = createApp({
+    db,
+    logger,
+    bodyLimit: config.BODY_LIMIT,
+    ...pings,
+    connections,
+    degradedChecks: { kafka: () => pings.bus.isReachable(), connection_service: () => connections.isReachable() },
+  });
   const server = http.createServer(app);
   const port = await listen(server, config.PORT);
   logger.info({ port }, `person-api listening on http://localhost:${port}/`);
   installShutdown(logger, [
     { name: 'http', run: () => closeHttpServer(server) },
     { name: 'kafka', run: () => pings.close() },
+    { name: 'connection-service client', run: () => connections.close() },
     { name: 'database', run: () => db.close() },
   ]);
 }

@@ -10,11 +10,13 @@ let proxy: TcpProxy;
 beforeAll(async () => {
   const pg = new URL(infraEnv().databaseUrl);
   proxy = await startTcpProxy(pg.hostname, Number(pg.port || 5432));
-  h = await startPersonApi('outage', (url) => {
-    const u = new URL(url);
-    u.hostname = '127.0.0.1';
-    u.port = String(proxy.port);
-    return u.toString();
+  h = await startPersonApi('outage', {
+    urlOverride: (url) => {
+      const u = new URL(url);
+      u.hostname = '127.0.0.1';
+      u.port = String(proxy.port);
+      return u.toString();
+    },
   });
 });
 afterAll(async () => {

@@ -1,0 +1,44 @@
+/** person-api's side of the internal gRPC call to connection-service. */
+import * as grpc from '@grpc/grpc-js';
+import { ConnectionServiceClient, type FindConnectionsRequest, type FindConnectionsResponse } from '@udaconnect/proto';
+import { HttpProblem, notFound, serviceUnavailable, badRequest } from '@udaconnect/common';
+
+export interface ConnectionFinder {
+  find(request: FindConnectionsRequest): Promise<FindConnectionsResponse>;
+  /** True when the service answers its health check in time. */
+  isReachable(): Promise<boolean>;
+  close(): void;
+}
+
+export function connectionServiceClient(address: string, timeoutMs = 10_000): ConnectionFinder {
+  const client = new ConnectionServiceClient(address, grpc.credentials.createInsecure());
+  return {
+    find(request) {
+      return new Promise((resolve, reject) => {
+        client.findConnections(request, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) =>
+          err ? reject(toProblem(err)) : resolve(res),
+        );
+      });
+    },
+    isReachable() {
+      return new Promise((resolve) => client.waitForReady(Date.now() + 1_000, (err) => resolve(!err)));
+    },
+    close: () => client.close(),
+  };
+}
+
+/** gRPC status → the REST problem a client of person-api should see. */
+function toProblem(err: grpc.ServiceError): HttpProblem {
+  switch (err.code) {
+    case grpc.status.NOT_FOUND:
+      return notFound(err.details);
+    case grpc.status.INVALID_ARGUMENT: {
+      const field = /^(\w+):/.exec(err.details)?.[1] ?? 'query';
+      return badRequest(err.details, [{ field, message: err.details }]);
+    }
+    case grpc.status.DEADLINE_EXCEEDED:
+      return serviceUnavailable('connection-service did not answer in time; try again');
+    default:
+      return serviceUnavailable(`connection-service is unavailable (${grpc.status[err.code] ?? err.code}); the rest of the API still works`);
+  }
+}
