@@ -1,0 +1,129 @@
+/**
+ * `npm run simulate -- --persons 200 --rate 2000 --duration 60`
+ *
+ * Conference attendees walking through a venue, their phones streaming location pings to
+ * location-ingest over gRPC. The persons come from person-api (missing ones are created).
+ * Ctrl-C stops sending early; the pings already sent are still awaited and summarised.
+ */
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { ensurePersons, PersonApiUnreachableError } from './simulator/persons';
+import { IngestUnreachableError, runSimulation, type Progress, type SimulationStats } from './simulator/simulator';
+
+const USAGE = `usage: npm run simulate -- [options]
+
+  --persons N     simulated attendees (persons; missing ones are created)   default 200
+  --rate N        pings per second, all devices together                     default 2000
+  --duration S    seconds to run                                             default 60
+  --target H:P    location-ingest gRPC address                               default localhost:30002
+  --api URL       person-api base URL                                        default http://localhost:30001
+  --streams N     concurrent RecordStream calls                              default 4
+  --batch N       pings per RecordStream call                                default 500
+  --seed N        seed of the venue model (same seed, same walks)            default 1
+  --help`;
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const argsSchema = z.strictObject({
+  persons: int(1, 10_000).default(200),
+  rate: z.coerce.number().positive().max(1_000_000).default(2000),
+  duration: z.coerce.number().positive().max(7 * 24 * 3600).default(60),
+  target: z.string().regex(/^[^\s:/]+:\d+$/, 'must be host:port').default('localhost:30002'),
+  api: z.url({ protocol: /^https?$/ }).default('http://localhost:30001'),
+  streams: int(1, 64).default(4),
+  batch: int(1, 100_000).default(500),
+  seed: int(0, 2 ** 32 - 1).default(1),
+});
+
+function parseCommandLine() {
+  const { values } = parseArgs({
+    options: {
+      persons: { type: 'string' },
+      rate: { type: 'string' },
+      duration: { type: 'string' },
+      target: { type: 'string' },
+      api: { type: 'string' },
+      streams: { type: 'string' },
+      batch: { type: 'string' },
+      seed: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const { help: _help, ...rest } = values;
+  const parsed = argsSchema.safeParse(rest);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) console.error(`simulate: --${issue.path.join('.')}: ${issue.message}`);
+    console.error(USAGE);
+    process.exit(2);
+  }
+  return parsed.data;
+}
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+function progressLine(p: Progress): string {
+  return (
+    `${(p.elapsedMs / 1000).toFixed(0).padStart(4)} s  sent ${fmt(p.sent)}  acked ${fmt(p.acked)}  rejected ${fmt(p.rejected)}` +
+    `${p.failed ? `  failed ${fmt(p.failed)}` : ''}  rate ${fmt(p.sendRate)}/s (acked ${fmt(p.ackRate)}/s)`
+  );
+}
+
+function summary(s: SimulationStats, persons: number, target: string): string {
+  const lines = [
+    `sent ${fmt(s.sent)} pings of ${persons} persons to ${target} in ${(s.sendingMs / 1000).toFixed(1)} s`,
+    `acknowledged ${fmt(s.acked)} (${fmt(s.achievedRate)}/s)   rejected ${fmt(s.rejected)}   failed ${fmt(s.failed)}`,
+  ];
+  for (const r of s.rejections) lines.push(`  rejected ${r.eventId || '(no event id)'}: ${r.reason}`);
+  for (const e of s.errors) lines.push(`  error: ${e}`);
+  return lines.join('\n');
+}
+
+async function main() {
+  const args = parseCommandLine();
+  const tty = process.stdout.isTTY === true;
+
+  let personIds: number[];
+  try {
+    personIds = await ensurePersons(args.api, args.persons, {
+      onCreated: (done, missing) => {
+        if (tty) process.stdout.write(`\rcreating persons ${done}/${missing}`);
+        else if (done === missing) console.log(`created ${missing} persons`);
+      },
+    });
+  } catch (err) {
+    console.error(`simulate: ${(err as Error).message}`);
+    process.exit(1);
+  }
+  if (tty) process.stdout.write('\r\x1b[K');
+  console.log(`simulating ${personIds.length} persons (ids ${personIds[0]}…${personIds[personIds.length - 1]}) at ${fmt(args.rate)} pings/s for ${args.duration} s → ${args.target}`);
+
+  const abort = new AbortController();
+  process.once('SIGINT', () => {
+    abort.abort();
+    process.once('SIGINT', () => process.exit(130));
+  });
+
+  let stats: SimulationStats;
+  try {
+    stats = await runSimulation(
+      { target: args.target, personIds, rate: args.rate, durationMs: args.duration * 1000, streams: args.streams, batch: args.batch, seed: args.seed, signal: abort.signal },
+      (p) => {
+        if (tty) process.stdout.write(`\r\x1b[K${progressLine(p)}`);
+        else console.log(progressLine(p));
+      },
+    );
+  } catch (err) {
+    if (tty) process.stdout.write('\n');
+    console.error(`simulate: ${err instanceof IngestUnreachableError || err instanceof PersonApiUnreachableError ? err.message : (err as Error).stack}`);
+    process.exit(1);
+  }
+  if (tty) process.stdout.write('\n');
+  console.log(summary(stats, personIds.length, args.target));
+  // Pings lost in transit mean the run did not do what was asked.
+  process.exit(stats.failed > 0 ? 1 : 0);
+}
+
+void main();
