@@ -87,6 +87,8 @@ async function main() {
   console.log('\n\x1b[1mUdaConnect is running\x1b[0m');
   for (const s of services) console.log(`  ${s.name.padEnd(20)} ${s.url ?? `localhost:${s.port}`}`);
   console.log('  try:                 curl localhost:30001/api/persons');
+  console.log('  simulate devices:    npm run simulate -- --persons 200 --rate 2000 --duration 60');
+  console.log('  send one ping:       see README.md, "Sending location pings" (grpcurl)');
   console.log('Press Ctrl-C to stop.\n');
 }
 
