@@ -2,7 +2,6 @@
 import {
   createDatabase,
   createKafkaBus,
-  LOCATIONS_DLQ_TOPIC,
   PersonDirectory,
   PingPublisher,
   startGrpcServer,
@@ -21,11 +20,17 @@ export async function startIngest(config: IngestConfig, logger: Logger) {
   await persons.start();
 
   const bus = createKafkaBus({ brokers: config.KAFKA_BROKERS, clientId: 'location-ingest', logger });
-  await bus.ensureTopics([
-    { topic: config.LOCATIONS_TOPIC, numPartitions: config.LOCATIONS_PARTITIONS },
-    { topic: LOCATIONS_DLQ_TOPIC, numPartitions: 1 },
-  ]);
-  const producer = await bus.producer();
+  // The DLQ belongs to location-writer, which creates it.
+  const producer = await bus
+    .ensureTopics([{ topic: config.LOCATIONS_TOPIC, numPartitions: config.LOCATIONS_PARTITIONS }])
+    .then(() => bus.producer())
+    .catch(async (err) => {
+      // Leave nothing open behind a failed start.
+      persons.stop();
+      await bus.close();
+      await db.close();
+      throw err;
+    });
   const publisher = new PingPublisher(producer, config.LOCATIONS_TOPIC, { maxBatch: config.PUBLISH_MAX_BATCH, lingerMs: config.PUBLISH_LINGER_MS });
 
   let grpcServer: Awaited<ReturnType<typeof startGrpcServer>> | undefined;

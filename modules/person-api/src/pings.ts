@@ -1,13 +1,15 @@
 /** The Kafka side of person-api: the same topic set-up, person cache and publisher as location-ingest. */
-import { createKafkaBus, LOCATIONS_DLQ_TOPIC, PersonDirectory, PingPublisher, type Knex, type Logger } from '@udaconnect/common';
+import { createKafkaBus, PersonDirectory, PingPublisher, type Knex, type Logger } from '@udaconnect/common';
 
 export async function startPingPublishing(opts: { brokers: string[]; topic: string; partitions: number; knex: Knex; logger: Logger }) {
   const bus = createKafkaBus({ brokers: opts.brokers, clientId: 'person-api', logger: opts.logger });
-  await bus.ensureTopics([
-    { topic: opts.topic, numPartitions: opts.partitions },
-    { topic: LOCATIONS_DLQ_TOPIC, numPartitions: 1 },
-  ]);
-  const producer = await bus.producer();
+  const producer = await bus
+    .ensureTopics([{ topic: opts.topic, numPartitions: opts.partitions }])
+    .then(() => bus.producer())
+    .catch(async (err) => {
+      await bus.close();
+      throw err;
+    });
   const publisher = new PingPublisher(producer, opts.topic);
   const personDirectory = new PersonDirectory(opts.knex);
   await personDirectory.start();
