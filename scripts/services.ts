@@ -14,5 +14,6 @@ export interface ServiceSpec {
 export const services: ServiceSpec[] = [
   { name: 'person-api', entry: 'modules/person-api/src/main.ts', port: 30001, url: 'http://localhost:30001/' },
   { name: 'location-ingest', entry: 'modules/location-ingest/src/main.ts', port: 30002, url: 'grpc://localhost:30002' },
+  { name: 'connection-service', entry: 'modules/connection-service/src/main.ts', port: 30003, url: 'grpc://localhost:30003 (internal)' },
   { name: 'location-writer', entry: 'modules/location-writer/src/main.ts', port: 30004, url: 'http://localhost:30004/metrics' },
 ];

@@ -10,8 +10,13 @@ export interface ConnectionFinder {
   close(): void;
 }
 
-export function connectionServiceClient(address: string, timeoutMs = 10_000): ConnectionFinder {
-  const client = new ConnectionServiceClient(address, grpc.credentials.createInsecure());
+// A little longer than connection-service's statement timeout (10 s), so its own
+// "took too long" answer arrives rather than our deadline.
+export function connectionServiceClient(address: string, timeoutMs = 12_000): ConnectionFinder {
+  // Busy ranges can return tens of thousands of connections: allow large responses.
+  const client = new ConnectionServiceClient(address, grpc.credentials.createInsecure(), {
+    'grpc.max_receive_message_length': 256 * 1024 * 1024,
+  });
   return {
     find(request) {
       return new Promise((resolve, reject) => {
@@ -37,7 +42,11 @@ function toProblem(err: grpc.ServiceError): HttpProblem {
       return badRequest(err.details, [{ field, message: err.details }]);
     }
     case grpc.status.DEADLINE_EXCEEDED:
-      return serviceUnavailable('connection-service did not answer in time; try again');
+      return serviceUnavailable(err.details && !/deadline/i.test(err.details) ? err.details : 'connection-service did not answer in time; try again');
+    case grpc.status.RESOURCE_EXHAUSTED:
+      return badRequest('The result is too large; narrow the date range or the distance', [
+        { field: 'query', message: 'result too large' },
+      ]);
     default:
       return serviceUnavailable(`connection-service is unavailable (${grpc.status[err.code] ?? err.code}); the rest of the API still works`);
   }

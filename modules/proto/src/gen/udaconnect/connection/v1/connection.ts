@@ -132,11 +132,17 @@ export interface PersonSummary {
   lastMet?:
     | Date
     | undefined;
-  /** Number of the other person's matching locations. */
+  /**
+   * Number of the other person's matching locations (all of them, even beyond the
+   * 100 listed in meeting_points).
+   */
   matchCount: number;
   /** Smallest geodesic distance in meters between any matching pair. */
   closestDistanceMeters: number;
-  /** The other person's matching locations, ordered by creation_time, then id. */
+  /**
+   * The other person's matching locations, ordered by creation_time, then id; at most
+   * the first 100 (match_count, first_met and last_met cover all of them).
+   */
   meetingPoints: Location[];
 }
 

@@ -1,0 +1,17 @@
+import { z } from 'zod';
+import { env } from '@udaconnect/common';
+
+export const connectionConfigSchema = z.object({
+  PORT: env.port(30003),
+  DATABASE_URL: env.databaseUrl(),
+  LOG_LEVEL: env.logLevel(),
+  DB_POOL_MAX: env.positiveInt(10),
+  /** A proximity query running longer than this is cancelled by PostgreSQL (→ DEADLINE_EXCEEDED). */
+  STATEMENT_TIMEOUT_MS: env.positiveInt(10_000),
+  /** How often the database is checked for the gRPC health status. */
+  DB_HEALTH_INTERVAL_MS: env.positiveInt(3_000),
+  /** How long SIGTERM waits for in-flight calls. */
+  DRAIN_TIMEOUT_MS: env.positiveInt(15_000),
+});
+
+export type ConnectionConfig = z.infer<typeof connectionConfigSchema>;

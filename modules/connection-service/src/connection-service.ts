@@ -1,0 +1,63 @@
+/** Builds connection-service from its config: database pool, gRPC server (health, reflection), DB health polling. */
+import { createDatabase, startGrpcServer, type GrpcServerHandle, type Logger } from '@udaconnect/common';
+import { ConnectionServiceDefinition } from '@udaconnect/proto';
+import type { ConnectionConfig } from './config';
+import { createConnectionHandlers } from './connection-handlers';
+
+export const CONNECTION_SERVICE_NAME = 'udaconnect.connection.v1.ConnectionService';
+
+export interface ConnectionService {
+  port: number;
+  /** Stop taking calls, let in-flight ones finish, close the pool. */
+  stop(): Promise<void>;
+}
+
+export async function startConnectionService(config: ConnectionConfig, logger: Logger): Promise<ConnectionService> {
+  const db = createDatabase({
+    url: config.DATABASE_URL,
+    logger,
+    poolMax: config.DB_POOL_MAX,
+    statementTimeoutMs: config.STATEMENT_TIMEOUT_MS,
+    applicationName: 'connection-service',
+  });
+  // The service starts even while the database is down: it answers NOT_SERVING (so Kubernetes
+  // keeps it out of rotation) and turns SERVING once the database answers.
+  const databaseUp = await db.isReady();
+  if (!databaseUp) logger.warn('database unreachable at start-up; health is NOT_SERVING until it answers');
+
+  let server: GrpcServerHandle | undefined;
+  const handlers = createConnectionHandlers({
+    knex: db.knex,
+    logger,
+    statementTimeoutMs: config.STATEMENT_TIMEOUT_MS,
+    onDatabaseUnavailable: () => server?.setServing(false),
+  });
+  server = await startGrpcServer({
+    port: config.PORT,
+    logger,
+    serving: databaseUp,
+    services: [{ name: CONNECTION_SERVICE_NAME, definition: ConnectionServiceDefinition, implementation: handlers }],
+  });
+  const grpcServer = server;
+
+  let stopping = false;
+  let checking = false;
+  const healthTimer = setInterval(() => {
+    if (checking) return;
+    checking = true;
+    void db
+      .isReady()
+      .then((ok) => !stopping && grpcServer.setServing(ok))
+      .finally(() => (checking = false));
+  }, config.DB_HEALTH_INTERVAL_MS);
+
+  return {
+    port: grpcServer.port,
+    async stop() {
+      stopping = true;
+      clearInterval(healthTimer);
+      await grpcServer.shutdown(config.DRAIN_TIMEOUT_MS);
+      await db.close();
+    },
+  };
+}

@@ -1,0 +1,94 @@
+/** GET /api/persons/{id}/connection through person-api and a real connection-service, on the seed data. */
+import request from 'supertest';
+import { createLogger, parseConfig } from '@udaconnect/common';
+import { connectionConfigSchema } from '../../connection-service/src/config';
+import { startConnectionService, type ConnectionService } from '../../connection-service/src/connection-service';
+import { vincentyMeters } from '../../connection-service/test/geodesic';
+import seed from '../../../db/seed-data/starter-seed.json';
+import { startPersonApi, type Harness } from './harness';
+
+let h: Harness;
+let service: ConnectionService;
+beforeAll(async () => {
+  h = await startPersonApi('connrest', {
+    connectionAddress: async (dbUrl) => {
+      service = await startConnectionService(
+        parseConfig(connectionConfigSchema, { PORT: '0', DATABASE_URL: dbUrl }),
+        createLogger('connection-service-test', process.env.TEST_LOG_LEVEL ?? 'silent'),
+      );
+      return `127.0.0.1:${service.port}`;
+    },
+  });
+});
+afterAll(async () => {
+  await h.close();
+  await service.stop();
+});
+
+const oldQuery = 'start_date=2020-01-01&end_date=2020-12-30&distance=5';
+const personById = new Map(seed.persons.map((p) => [p.id, p]));
+
+/** Independent check: geodesic distance over the seed JSON, both ends of the range included. */
+function expected(personId: number, distance: number) {
+  const inRange = (t: string) => t >= '2020-01-01' && t < '2020-12-31';
+  const own = seed.locations.filter((l) => l.person_id === personId && inRange(l.creation_time));
+  return seed.locations
+    .filter((l) => l.person_id !== personId && inRange(l.creation_time) && own.some((m) => vincentyMeters(m, l) <= distance))
+    .sort((a, b) => a.creation_time.localeCompare(b.creation_time) || a.id - b.id);
+}
+
+describe.each(seed.persons.map((p) => [p.id]))('seed person %i, the old frontend query', (personId) => {
+  it('returns exactly the expected locations, once each, in the old shape', async () => {
+    const res = await request(h.app).get(`/api/persons/${personId}/connection?${oldQuery}`).expect(200);
+    const want = expected(personId, 5);
+    expect(res.body.map((c: { location: { id: number } }) => c.location.id)).toEqual(want.map((l) => l.id));
+    for (const c of res.body) {
+      const l = seed.locations.find((x) => x.id === c.location.id)!;
+      expect(c).toEqual({
+        person: personById.get(l.person_id),
+        location: { id: l.id, person_id: l.person_id, latitude: String(l.latitude), longitude: String(l.longitude), creation_time: l.creation_time },
+      });
+    }
+  });
+});
+
+test('Taco Fargo (5) is connected to four people, grouped by person', async () => {
+  const res = await request(h.app).get(`/api/persons/5/connection?${oldQuery}&group_by=person`).expect(200);
+  const wantIds = [...new Set(expected(5, 5).map((l) => l.person_id))].sort();
+  expect(res.body.map((g: { person: { id: number } }) => g.person.id).sort()).toEqual(wantIds);
+  expect(wantIds).toHaveLength(4);
+  for (const g of res.body) {
+    const theirs = expected(5, 5).filter((l) => l.person_id === g.person.id);
+    expect(g.match_count).toBe(theirs.length);
+    expect(g.first_met).toBe(theirs[0]!.creation_time);
+    expect(g.last_met).toBe(theirs[theirs.length - 1]!.creation_time);
+    expect(g.closest_distance_meters).toBeGreaterThanOrEqual(0);
+    expect(g.closest_distance_meters).toBeLessThanOrEqual(5);
+    expect(g.meeting_points.map((l: { id: number }) => l.id)).toEqual(theirs.map((l) => l.id));
+  }
+});
+
+test('a larger distance finds more, a tiny one fewer', async () => {
+  const count = async (d: string) =>
+    (await request(h.app).get(`/api/persons/5/connection?start_date=2020-01-01&end_date=2020-12-30&distance=${d}`).expect(200)).body.length;
+  const [small, normal, large] = [await count('0.5'), await count('5'), await count('10000')];
+  expect(small).toBe(expected(5, 0.5).length);
+  expect(normal).toBe(expected(5, 5).length);
+  expect(large).toBe(expected(5, 10000).length);
+  expect(large).toBeGreaterThan(normal);
+});
+
+test('dates are whole UTC days with both ends included', async () => {
+  // Seed person 1 has pings on 2020-08-18; person 5 at the same spot on 2020-08-15.
+  const day = async (from: string, to: string) =>
+    (await request(h.app).get(`/api/persons/1/connection?start_date=${from}&end_date=${to}&distance=5`).expect(200)).body.length;
+  const want = (from: string, to: string) => {
+    const inR = (t: string) => t >= from && t < new Date(Date.parse(`${to}T00:00:00Z`) + 86_400_000).toISOString();
+    const own = seed.locations.filter((l) => l.person_id === 1 && inR(l.creation_time));
+    return seed.locations.filter((l) => l.person_id !== 1 && inR(l.creation_time) && own.some((m) => vincentyMeters(m, l) <= 5)).length;
+  };
+  for (const [from, to] of [['2020-08-15', '2020-08-15'], ['2020-07-07', '2020-07-07'], ['2020-07-06', '2020-07-08']]) {
+    expect(await day(from!, to!)).toBe(want(from!, to!));
+  }
+  expect(want('2020-08-15', '2020-08-15')).toBeGreaterThan(0);
+});
