@@ -12,6 +12,7 @@ export interface ServiceSpec {
 }
 
 export const services: ServiceSpec[] = [
+  { name: 'frontend', entry: 'modules/frontend/server/main.ts', port: 30000, url: 'http://localhost:30000/' },
   { name: 'person-api', entry: 'modules/person-api/src/main.ts', port: 30001, url: 'http://localhost:30001/' },
   { name: 'location-ingest', entry: 'modules/location-ingest/src/main.ts', port: 30002, url: 'grpc://localhost:30002' },
   { name: 'connection-service', entry: 'modules/connection-service/src/main.ts', port: 30003, url: 'grpc://localhost:30003 (internal)' },

@@ -12,6 +12,8 @@ set -a
 . .udaconnect/env
 set +a
 node --import tsx db/cli.ts setup
+# The page is served from modules/frontend/dist: build it so it matches the sources.
+npm run --silent build -w @udaconnect/frontend >/dev/null
 status=0
 node --import tsx scripts/run-services.ts || status=$?
 # Leave the machine as we found it: stop the broker if this run started it.

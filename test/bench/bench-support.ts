@@ -7,6 +7,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
+import { Kafka, logLevel } from 'kafkajs';
+import knexFactory, { type Knex } from 'knex';
 
 // ---------------------------------------------------------------- child processes
 
@@ -242,4 +244,64 @@ export function writeDocSection(file: string, heading: string, body: string): vo
   const before = lines.slice(0, start).join('\n').trimEnd();
   const after = lines.slice(end).join('\n').trim();
   writeFileSync(file, `${before ? `${before}\n\n` : ''}${section}${after ? `\n${after}\n` : ''}`);
+}
+
+// ---------------------------------------------------------------- infrastructure and bench databases
+
+/** Runs scripts/provision.sh (idempotent: installs or starts PostgreSQL and Kafka if needed). */
+export function provision(root: string): void {
+  const prov = spawnSync('bash', [`${root}/scripts/provision.sh`], { cwd: root, stdio: 'inherit' });
+  if (prov.status !== 0) throw new Error(`provisioning failed (exit ${prov.status})`);
+}
+
+/** DATABASE_URL and KAFKA_BROKERS from the file provision.sh writes (.udaconnect/env). */
+export function readInfraEnv(file: string): { DATABASE_URL: string; KAFKA_BROKERS: string } {
+  const vars: Record<string, string> = {};
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const m = /^([A-Z_]+)=(.*)$/.exec(line.trim());
+    if (m) vars[m[1]!] = m[2]!;
+  }
+  if (!vars.DATABASE_URL || !vars.KAFKA_BROKERS) throw new Error(`${file} lacks DATABASE_URL or KAFKA_BROKERS`);
+  return { DATABASE_URL: vars.DATABASE_URL, KAFKA_BROKERS: vars.KAFKA_BROKERS };
+}
+
+/** The same server URL with another database name. */
+export function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+/** Benchmark databases only: the name is checked before anything is created or dropped. */
+const BENCH_DATABASE = /^udaconnect_bench_[a-z0-9_]+$/;
+
+/** A short-lived connection to the server's default database, for CREATE/DROP DATABASE. */
+async function onServer<T>(serverUrl: string, run: (admin: Knex) => Promise<T>): Promise<T> {
+  const admin = knexFactory({ client: 'pg', connection: serverUrl, pool: { min: 0, max: 1 } });
+  try {
+    return await run(admin);
+  } finally {
+    await admin.destroy();
+  }
+}
+
+export async function createBenchDatabase(serverUrl: string, name: string): Promise<void> {
+  if (!BENCH_DATABASE.test(name)) throw new Error(`refusing to create ${name}: not a benchmark database name`);
+  await onServer(serverUrl, (admin) => admin.raw(`CREATE DATABASE ${name}`));
+}
+
+export async function dropBenchDatabase(serverUrl: string, name: string): Promise<void> {
+  if (!BENCH_DATABASE.test(name)) throw new Error(`refusing to drop ${name}: not a benchmark database name`);
+  await onServer(serverUrl, (admin) => admin.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+}
+
+/** Deletes a topic a benchmark created (absent: nothing to do). */
+export async function deleteKafkaTopic(brokers: string, topic: string): Promise<void> {
+  const admin = new Kafka({ clientId: 'udaconnect-bench', brokers: brokers.split(','), logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    if ((await admin.listTopics()).includes(topic)) await admin.deleteTopics({ topics: [topic], timeout: 10_000 });
+  } finally {
+    await admin.disconnect();
+  }
 }

@@ -1,0 +1,50 @@
+import { vi } from 'vitest';
+import type { Location, Person, PersonConnection } from '../src/api';
+
+export const persons: Person[] = [
+  { id: 1, first_name: 'Pam', last_name: 'Trexler', company_name: 'Hampton, Hampton and McQuill' },
+  { id: 5, first_name: 'Taco', last_name: 'Fargo', company_name: 'Alpha Omega Upholstery' },
+  { id: 6, first_name: 'Frank', last_name: 'Shader', company_name: 'USDA' },
+];
+
+export const loc = (id: number, person_id: number, t: string): Location => ({
+  id,
+  person_id,
+  latitude: '37.553441',
+  longitude: '-122.290524',
+  creation_time: t,
+});
+
+export const connections: PersonConnection[] = [
+  {
+    person: persons[0]!,
+    first_met: '2020-08-15T10:37:06Z',
+    last_met: '2020-08-18T10:37:06Z',
+    match_count: 2,
+    closest_distance_meters: 0,
+    meeting_points: [loc(30, 1, '2020-08-15T10:37:06Z'), loc(31, 1, '2020-08-18T10:37:06Z')],
+  },
+];
+
+type Handler = (url: URL) => { status?: number; body: unknown } | Promise<{ status?: number; body: unknown }>;
+
+/** Stubs fetch with a router over the request URL; returns the mock to inspect calls. */
+export function stubApi(handler: Handler) {
+  const mock = vi.fn(async (input: RequestInfo | URL) => {
+    const url = new URL(String(input), 'http://test.local');
+    const { status = 200, body } = await handler(url);
+    return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+  });
+  vi.stubGlobal('fetch', mock);
+  return mock;
+}
+
+export const calledUrls = (mock: ReturnType<typeof stubApi>) => mock.mock.calls.map((c) => new URL(String(c[0]), 'http://test.local'));
+
+/** The default API: three persons, person 5 met person 1. */
+export const defaultApi: Handler = (url) => {
+  if (url.pathname === '/api/persons') return { body: persons };
+  if (/^\/api\/persons\/\d+\/connection$/.test(url.pathname)) return { body: url.pathname.includes('/5/') ? connections : [] };
+  if (/^\/api\/persons\/\d+\/locations$/.test(url.pathname)) return { body: [loc(40, 5, '2020-08-15T10:37:06Z')] };
+  return { status: 404, body: { title: 'Not Found', status: 404 } };
+};

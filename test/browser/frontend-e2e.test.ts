@@ -1,0 +1,208 @@
+/**
+ * The web page end to end: Debian's Chromium (driven by playwright-core) → the frontend server
+ * (modules/frontend/server/main.ts, a real child process) → person-api (in-process, on a private
+ * copy of the seeded test database) → connection-service (in-process, real PostGIS).
+ * Screenshots go to test-output/browser/.
+ */
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import readline from 'node:readline';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { createLogger, parseConfig } from '@udaconnect/common';
+import { connectionConfigSchema } from '../../modules/connection-service/src/config';
+import { startConnectionService, type ConnectionService } from '../../modules/connection-service/src/connection-service';
+import { startPersonApi, type Harness } from '../../modules/person-api/test/harness';
+import seed from '../../db/seed-data/starter-seed.json';
+
+const ROOT = join(__dirname, '..', '..');
+const SHOTS = join(ROOT, 'test-output', 'browser');
+const CHROMIUM = '/usr/bin/chromium';
+
+let h: Harness;
+let service: ConnectionService;
+let api: http.Server;
+let apiUrl: string;
+let frontend: ChildProcess;
+let frontendUrl: string;
+let frontendLog = '';
+let browser: Browser;
+let page: Page;
+
+function ensureChromium() {
+  try {
+    execFileSync('bash', [join(ROOT, 'scripts', 'ensure-chromium.sh')], { stdio: 'pipe', encoding: 'utf8' });
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string; message: string };
+    throw new Error(`Chromium is required for the browser test and could not be installed:\n${e.stderr ?? ''}${e.stdout ?? ''}${e.message}`);
+  }
+}
+
+function startFrontend(personApiUrl: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    frontend = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'modules/frontend/server/main.ts')], {
+      cwd: ROOT,
+      env: { ...process.env, PORT: '0', PERSON_API_URL: personApiUrl, API_BASE_URL: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const timer = setTimeout(() => reject(new Error(`frontend did not start in 90 s:\n${frontendLog}`)), 90_000);
+    frontend.once('exit', (code) => reject(new Error(`frontend exited (${code}) before listening:\n${frontendLog}`)));
+    for (const s of [frontend.stdout!, frontend.stderr!]) {
+      readline.createInterface({ input: s }).on('line', (line) => {
+        frontendLog += `${line}\n`;
+        const m = /listening on (http:\/\/localhost:\d+\/)/.exec(line);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]!);
+        }
+      });
+    }
+  });
+}
+
+beforeAll(async () => {
+  ensureChromium();
+  mkdirSync(SHOTS, { recursive: true });
+  h = await startPersonApi('frontend', {
+    connectionAddress: async (dbUrl) => {
+      service = await startConnectionService(
+        parseConfig(connectionConfigSchema, { PORT: '0', DATABASE_URL: dbUrl }),
+        createLogger('connection-service-test', process.env.TEST_LOG_LEVEL ?? 'silent'),
+      );
+      return `127.0.0.1:${service.port}`;
+    },
+  });
+  api = http.createServer(h.app);
+  await new Promise<void>((r) => api.listen(0, '127.0.0.1', r));
+  apiUrl = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
+  // Build the page from the current source (the server would only build when dist/ is missing).
+  const build = spawnSync(process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build'], { cwd: join(ROOT, 'modules/frontend'), encoding: 'utf8' });
+  if (build.status !== 0) throw new Error(`vite build failed:\n${build.stdout}\n${build.stderr}`);
+  frontendUrl = await startFrontend(apiUrl);
+  // launch() gives Chromium a fresh, empty --user-data-dir of its own (and adds --headless).
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  // No network here: OSM tiles fail fast, and the points must still show.
+  await page.route(/tile\.openstreetmap\.org/, (r) => r.abort());
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close().catch(() => undefined);
+  if (frontend && frontend.exitCode === null && frontend.signalCode === null) {
+    await new Promise<void>((r) => {
+      frontend.once('exit', () => r());
+      frontend.kill('SIGTERM');
+    });
+  }
+  if (api?.listening) {
+    api.closeAllConnections();
+    await new Promise((r) => api.close(r));
+  }
+  await h?.close();
+  await service?.stop();
+}, 60_000);
+
+interface Group {
+  person: { id: number; first_name: string; last_name: string };
+  match_count: number;
+}
+async function apiGroups(distance: string): Promise<Group[]> {
+  const res = await fetch(`${apiUrl}/api/persons/5/connection?start_date=2020-01-01&end_date=2020-12-30&distance=${distance}&group_by=person`);
+  expect(res.status).toBe(200);
+  return (await res.json()) as Group[];
+}
+
+async function poll<T>(read: () => Promise<T>, want: T, timeoutMs = 15_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  let last: T = await read();
+  while (JSON.stringify(last) !== JSON.stringify(want) && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 200));
+    last = await read();
+  }
+  expect(last).toEqual(want);
+}
+
+const connectionRows = () => page.getByRole('list', { name: 'Connections' }).getByRole('button');
+async function waitForResults() {
+  await page.getByText('Loading connections…').waitFor({ state: 'detached' });
+}
+
+test('the page lists the five seed persons', async () => {
+  await page.goto(frontendUrl);
+  const options = page.getByRole('listbox', { name: 'People' }).getByRole('option');
+  await options.first().waitFor();
+  expect(await options.count()).toBe(5);
+  const text = await options.allTextContents();
+  for (const p of seed.persons) expect(text.some((t) => t.includes(`${p.first_name} ${p.last_name}`) && t.includes(p.company_name))).toBe(true);
+  await page.screenshot({ path: join(SHOTS, '01-people.png'), fullPage: true });
+});
+
+test('selecting Taco Fargo shows the four people he met, and their points on the map', async () => {
+  await page.getByRole('option', { name: /Taco Fargo/ }).click();
+  expect(await page.getByRole('option', { name: /Taco Fargo/ }).getAttribute('aria-selected')).toBe('true');
+  await connectionRows().first().waitFor();
+  await waitForResults();
+  const want = await apiGroups('5');
+  expect(want).toHaveLength(4);
+  expect(await connectionRows().count()).toBe(4);
+  const rows = await connectionRows().allTextContents();
+  for (const g of want) expect(rows.some((r) => r.includes(`${g.person.first_name} ${g.person.last_name}`))).toBe(true);
+  // Leaflet draws circle markers as SVG paths even without tiles.
+  await page.locator('.map path.leaflet-interactive').first().waitFor();
+  expect(await page.locator('.map path.meeting-point').count()).toBe(want.reduce((n, g) => n + g.match_count, 0));
+  expect(await page.locator('.map path.ping').count()).toBeGreaterThan(0);
+  expect(await page.locator('.leaflet-control-attribution').textContent()).toContain('OpenStreetMap');
+
+  await connectionRows().first().click();
+  expect(await connectionRows().first().getAttribute('aria-pressed')).toBe('true');
+  const firstPoints = want.find((g) => rows[0]!.includes(`${g.person.first_name} ${g.person.last_name}`))!;
+  await page.locator('.map path.meeting-point.highlighted').first().waitFor();
+  expect(await page.locator('.map path.meeting-point.highlighted').count()).toBe(firstPoints.match_count);
+  await page.screenshot({ path: join(SHOTS, '02-taco-fargo.png'), fullPage: true });
+});
+
+test('changing the distance changes the result', async () => {
+  const totalShown = async () => {
+    await waitForResults();
+    const texts = await connectionRows().allTextContents();
+    return { people: texts.length, matches: texts.reduce((n, t) => n + Number(/(\d+) match/.exec(t)?.[1] ?? 0), 0) };
+  };
+  const sum = (gs: Group[]) => ({ people: gs.length, matches: gs.reduce((n, g) => n + g.match_count, 0) });
+  const at5 = await totalShown();
+
+  await page.getByLabel('Distance (m)').fill('10000');
+  const want10k = sum(await apiGroups('10000'));
+  await poll(totalShown, want10k);
+  expect(want10k).not.toEqual(at5);
+  await page.screenshot({ path: join(SHOTS, '03-distance-10000.png'), fullPage: true });
+
+  await page.getByLabel('Distance (m)').fill('0.5');
+  const wantSmall = sum(await apiGroups('0.5'));
+  await poll(totalShown, wantSmall);
+  if (wantSmall.people === 0) expect(await page.getByText('No connections in this range').isVisible()).toBe(true);
+});
+
+test('when person-api is down, reloading shows the error banner, not a blank page', async () => {
+  api.closeAllConnections();
+  await new Promise((r) => api.close(r));
+  await page.reload();
+  const alert = page.getByRole('alert');
+  await alert.waitFor();
+  expect(await alert.textContent()).toContain('Could not load people');
+  expect(await page.getByRole('heading', { name: 'UdaConnect' }).isVisible()).toBe(true);
+  await page.screenshot({ path: join(SHOTS, '04-api-down.png'), fullPage: true });
+});
