@@ -305,3 +305,14 @@ export async function deleteKafkaTopic(brokers: string, topic: string): Promise<
     await admin.disconnect();
   }
 }
+
+/** The body of the section headed `heading` (without the heading), or undefined when absent. */
+export function readDocSection(file: string, heading: string): string | undefined {
+  if (!existsSync(file)) return undefined;
+  const lines = readFileSync(file, 'utf8').split('\n');
+  const start = lines.findIndex((l) => l.trim() === heading);
+  if (start < 0) return undefined;
+  let end = lines.findIndex((l, i) => i > start && /^## /.test(l));
+  if (end < 0) end = lines.length;
+  return lines.slice(start + 1, end).join('\n').trim();
+}

@@ -36,6 +36,7 @@ import {
   machineDescription,
   percentile,
   provision,
+  readDocSection,
   readInfraEnv,
   startService,
   stopService,
@@ -73,8 +74,9 @@ const optionsSchema = z.object({
   'booth-share': z.coerce.number().min(0).max(1).default(0.7),
   distance: z.coerce.number().positive().max(10_000).default(5),
   'window-days': z.coerce.number().int().min(1).max(YEAR.days).default(30),
-  /** Seconds the old algorithm may take in all; it runs the queries in order until then (at least 5). */
+  /** Seconds the old algorithm may take in all; it runs the queries in order until then (at least --old-min). */
   'old-budget': z.coerce.number().positive().default(300),
+  'old-min': z.coerce.number().int().min(1).default(5),
   /** Queries whose location-id sets are compared between the old and the new algorithm. */
   'agreement-sample': z.coerce.number().int().min(0).default(20),
   seed: z.coerce.number().int().min(0).default(1),
@@ -212,7 +214,7 @@ async function main() {
     for (const q of measured) sql.push(await sqlQuery(sqlKnex, q, opts.distance));
     const countMismatch = measured.filter((_, i) => rest[i]!.rows !== sql[i]!.rows.length).length;
 
-    console.log(`[bench] old algorithm: the same queries in order, within ${opts['old-budget']} s (at least 5)`);
+    console.log(`[bench] old algorithm: the same queries in order, within ${opts['old-budget']} s (at least ${opts['old-min']})`);
     const oldKnex = knexFactory({
       client: 'pg',
       connection: benchUrl,
@@ -230,7 +232,7 @@ async function main() {
     const old: OldResult[] = [];
     const oldStarted = performance.now();
     for (const q of measured) {
-      if (old.length >= 5 && performance.now() - oldStarted > opts['old-budget'] * 1000) break;
+      if (old.length >= opts['old-min'] && performance.now() - oldStarted > opts['old-budget'] * 1000) break;
       old.push(await oldQuery(oldKnex, q, opts.distance));
       if (old.length % 25 === 0) console.log(`[bench]   ${old.length}/${measured.length}  p50 so far ${fmt(percentile(old.map((r) => r.ms), 50))} ms`);
     }
@@ -249,8 +251,11 @@ async function main() {
 
     const report = renderReport({ command, machine, loadBefore, date: new Date(), opts, load, measured, rest, sql, old, countMismatch, agreement, typical, plan, oldPlan });
     console.log(`\n${report}`);
-    writeDocSection(DOC, HEADING, report);
-    console.log(`[bench] written to ${DOC}`);
+    if (opts.quick) console.log('[bench] --quick: docs/benchmarks.md left as it is');
+    else {
+      writeDocSection(DOC, HEADING, mergeRuns(readDocSection(DOC, HEADING), runHeading(opts.pings), report));
+      console.log(`[bench] written to ${DOC} (${HEADING}, ${runHeading(opts.pings)})`);
+    }
   } finally {
     for (const k of knexes) await k.destroy().catch(() => undefined);
     await cleanUp();
@@ -671,7 +676,7 @@ function renderReport(r: ReportInput): string {
   const lines = [
     `Measured ${r.date.toISOString().slice(0, 16).replace('T', ' ')} UTC with \`${r.command}\`: HTTP → person-api → gRPC → connection-service → PostGIS, each service its own process, on a database created for the run.`,
     '',
-    '### Dataset',
+    '#### Dataset',
     '',
     `- ${fmt(opts.persons)} persons, **${fmt(opts.pings)} pings** (${fmt(load.personsWithPings)} persons have pings, ${fmt(opts.pings / opts.persons)} each on average), generated inside PostgreSQL (\`INSERT … SELECT generate_series\`, \`setseed\`, deterministic for \`--seed ${opts.seed}\`).`,
     `- Times: over ${YEAR.start} … ${addDays(YEAR.start, YEAR.days - 1)}, rising with the row number (random within each row's slot), so the table is in time order as a live table is.`,
@@ -680,7 +685,7 @@ function renderReport(r: ReportInput): string {
       `indexes rebuilt with their migration names (${load.indexes.map((i) => `${i.name} ${fmt(i.s, 1)} s`).join(', ')}); old_location copy ${fmt(load.oldCopyS, 1)} s (in parallel with the GiST build); VACUUM ANALYZE ${fmt(load.vacuumS, 1)} s; **total ${fmt(load.totalS, 1)} s**.`,
     `- Sizes: ${load.sizes.map((s) => `${s.name} ${s.size}`).join(', ')}.`,
     '',
-    '### Queries',
+    '#### Queries',
     '',
     `${fmt(r.measured.length)} queries (after ${opts.warmup} unmeasured warm-up queries), one at a time: a random person with pings, a random ${opts['window-days']}-day window inside the year (\`start_date\` … \`end_date\`, both included), \`distance=${opts.distance}\`. ` +
       `Results: mean ${fmt(mean(rowsOf), 1)} connections per query (p50 ${fmt(p(rowsOf, 50))}, p95 ${fmt(p(rowsOf, 95))}, max ${fmt(Math.max(...rowsOf))}), mean response ${fmt(mean(r.rest.map((x) => x.bytes)) / 1024, 1)} KiB.` +
@@ -709,19 +714,19 @@ function renderReport(r: ReportInput): string {
     `Agreement of the sets of other persons' location ids, first ${a.queries} queries: identical for ${a.identical} of ${a.queries}; ${fmt(a.both)} ids found by both, ${fmt(a.onlyOld)} only by the old algorithm, ${fmt(a.onlyNew)} only by the new one ` +
       `(${fmt((100 * a.both) / Math.max(1, a.both + a.onlyOld + a.onlyNew), 1)} % of all ids found agree). They are not expected to agree exactly: the old storage swaps the axes, so its "geodesic" distances are computed on coerced points (latitude −122.42 folded to −57.58) and stretched differently along each axis, and the old algorithm leaves out the person's own pings on \`end_date\` (contract §8).`,
     '',
-    '### Targets',
+    '#### Targets',
     '',
     `- **p95 ≤ ${target} ms through REST at ${opts.pings >= 10_000_000 ? '10M' : '1M'} pings**${opts.pings !== 1_000_000 && opts.pings !== 10_000_000 ? ` (this run: ${fmt(opts.pings)} pings)` : ''}: **${latencyMet ? 'met' : 'not met'}** (p95 ${ms1(p95)} ms).`,
     `- **≥ ${SPEEDUP_TARGET}× faster than the old algorithm on the same queries**: **${speedMet ? 'met' : 'not met'}** (p50 ${times(ratioP50)}, total ${times(ratioTotal)}, REST against the old SQL without HTTP).`,
     '',
-    '### Where the time goes',
+    '#### Where the time goes',
     '',
     `- SQL alone (findConnections: a read-only transaction, \`SET LOCAL jit = off\`, the query, rows parsed by node-postgres) p50 ${ms1(p(sqlMs, 50))} ms / p95 ${ms1(p(sqlMs, 95))} ms; ` +
       `REST adds p50 ${ms1(p(overhead, 50))} ms / p95 ${ms1(p(overhead, 95))} ms per query (express, the person look-up, gRPC, protobuf, JSON), so SQL is ${fmt((100 * sum(sqlMs)) / sum(restMs))} % of the REST time in total.`,
     `- The plan below: PostgreSQL's own execution time for the typical query was ${execTime ?? '?'} ms; the rest of "SQL alone" is the round trips (BEGIN, SET, query, COMMIT) and row decoding.`,
     `- Latency follows the result size: the ${fmt(Math.ceil(r.rest.length / 10))} queries with most connections (mean ${fmt(mean(topBy(r.rest, (x) => x.rows, 0.1).map((x) => x.rows)))} rows) took mean ${ms1(mean(topBy(r.rest, (x) => x.rows, 0.1).map((x) => x.ms)))} ms through REST, the others ${ms1(mean(bottomBy(r.rest, (x) => x.rows, 0.9).map((x) => x.ms)))} ms.`,
     '',
-    `### Query plan`,
+    '#### Query plan',
     '',
     `The typical query (the REST median, ${ms1(r.rest[typicalIdx]!.ms)} ms): person ${r.typical.personId}, ${r.typical.startDate} … ${r.typical.endDate}, ${opts.distance} m, ${fmt(r.rest[typicalIdx]!.rows)} connections. ` +
       '`EXPLAIN (ANALYZE, BUFFERS)` of exactly the SQL connection-service runs (`buildConnectionQuery`), in a read-only transaction with `SET LOCAL jit = off`, as the service runs it:',
@@ -743,6 +748,22 @@ function renderReport(r: ReportInput): string {
     '```',
   ];
   return lines.join('\n');
+}
+
+/** One run's sub-heading: runs of other sizes stay in the section beside it. */
+const runHeading = (pings: number) => `### ${fmt(pings)} pings`;
+
+/** The section's runs (by "### N pings"), ours replacing the one of the same size, ordered by size. */
+function mergeRuns(section: string | undefined, heading: string, report: string): string {
+  const runs = new Map<string, string>();
+  for (const block of (section ?? '').split(/^(?=### )/m)) {
+    const first = block.split('\n', 1)[0]!.trim();
+    if (/^### [\d,]+ pings$/.test(first)) runs.set(first, block.trim());
+  }
+  runs.set(heading, `${heading}\n\n${report.trim()}`);
+  const size = (h: string) => Number(h.replace(/\D/g, ''));
+  const intro = 'Written by `npm run bench:connections` (`test/bench/connections-bench.ts`); one sub-section per dataset size (`--pings`), each rewritten by its own run.';
+  return [intro, ...[...runs.keys()].sort((a, b) => size(a) - size(b)).map((h) => runs.get(h)!)].join('\n\n');
 }
 
 /** The top `share` of items by `key` (at least one). */

@@ -1,0 +1,83 @@
+# syntax=docker/dockerfile:1
+# One image per service, all from this file: docker build --target <service> -t udaconnect/<service>:<version> .
+# (scripts/build-images.sh builds every target.) Targets: person-api, location-ingest,
+# location-writer, connection-service, migrate.
+#
+# Runtime approach (docs/decisions.md): services run from source with `node --import tsx`, exactly
+# as in development and in the tests. The final stages hold production dependencies only, plus tsx
+# (and the esbuild it uses) as the single extra runtime dependency. Bundling was rejected because
+# the code finds files next to its sources at run time (protos/, the reflection descriptor sets,
+# @grpc/reflection's protos via require.resolve, swagger-ui-dist's assets), which a bundle moves.
+
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+# ---------------------------------------------------------------- build: every dependency
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+ENV npm_config_update_notifier=false
+COPY package.json package-lock.json ./
+COPY modules/common/package.json modules/common/
+COPY modules/proto/package.json modules/proto/
+COPY modules/person-api/package.json modules/person-api/
+COPY modules/location-ingest/package.json modules/location-ingest/
+COPY modules/location-writer/package.json modules/location-writer/
+COPY modules/connection-service/package.json modules/connection-service/
+# Not `npm ci`: the lockfile lacks other platforms' optional binaries (swc, buf, esbuild), and
+# `npm ci` refuses such a lockfile; `npm install` resolves the same pinned versions and adds the
+# binaries for the image's platform (same reason as scripts/provision.sh).
+RUN npm install --no-audit --no-fund --loglevel=error
+
+# ---------------------------------------------------------------- prod-deps: production node_modules
+FROM build AS prod-deps
+RUN npm prune --omit=dev --no-audit --no-fund --loglevel=error
+
+# ---------------------------------------------------------------- runtime: shared base of every service
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production \
+    npm_config_update_notifier=false
+WORKDIR /app
+COPY --from=prod-deps /app/node_modules ./node_modules
+# tsx is a devDependency at the root: copy it and its only dependency (esbuild with the
+# platform binary in @esbuild/) from the full install.
+COPY --from=build /app/node_modules/tsx ./node_modules/tsx
+COPY --from=build /app/node_modules/esbuild ./node_modules/esbuild
+COPY --from=build /app/node_modules/@esbuild ./node_modules/@esbuild
+COPY package.json tsconfig.json tsconfig.base.json ./
+# protos/ and modules/proto/src/gen/descriptors are read at run time (gRPC reflection).
+COPY protos ./protos
+COPY modules/common ./modules/common
+COPY modules/proto ./modules/proto
+# Files are owned by root and read-only for the app user; tsx's cache goes to $TMPDIR
+# (an emptyDir in Kubernetes, where the root filesystem is read-only).
+ENV TMPDIR=/tmp
+USER 10001:10001
+
+FROM runtime AS person-api
+COPY modules/person-api ./modules/person-api
+EXPOSE 30001
+# Exec form: node is PID 1 and receives SIGTERM itself (graceful drain in src/main.ts).
+CMD ["node", "--import", "tsx", "modules/person-api/src/main.ts"]
+
+FROM runtime AS location-ingest
+COPY modules/location-ingest ./modules/location-ingest
+EXPOSE 30002
+CMD ["node", "--import", "tsx", "modules/location-ingest/src/main.ts"]
+
+FROM runtime AS location-writer
+COPY modules/location-writer ./modules/location-writer
+EXPOSE 30004
+CMD ["node", "--import", "tsx", "modules/location-writer/src/main.ts"]
+
+FROM runtime AS connection-service
+COPY modules/connection-service ./modules/connection-service
+EXPOSE 30003
+CMD ["node", "--import", "tsx", "modules/connection-service/src/main.ts"]
+
+# Migrations + seed (idempotent), run by the db-migrate Job.
+FROM runtime AS migrate
+COPY db ./db
+CMD ["node", "--import", "tsx", "db/cli.ts", "setup"]
+
+# frontend: joins later (issue 6) as another target here, e.g.
+#   FROM build AS frontend-build … RUN npm run build -w @udaconnect/frontend
+#   FROM nginxinc/nginx-unprivileged:stable-alpine AS frontend … (port 30000, USER 101)

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Builds the images, imports them into K3s, generates the secrets if missing, applies
+# deployment/ and waits until everything runs. Works from the host (VM via `vagrant ssh`)
+# or on a K3s host itself (`k3s ctr images import` directly).
+#   SKIP_BUILD=1   reuse images already built     KUBECTL=…   kubectl command to use
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+NS=udaconnect
+log() { printf '\033[1;34m[k3s-deploy]\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[1;31m[k3s-deploy] %s\033[0m\n' "$*" >&2; exit 1; }
+
+if [ -z "${KUBECONFIG:-}" ] && [ -f "$ROOT/.udaconnect/kubeconfig" ]; then export KUBECONFIG="$ROOT/.udaconnect/kubeconfig"; fi
+KUBECTL=${KUBECTL:-kubectl}
+if ! command -v kubectl >/dev/null 2>&1 && command -v k3s >/dev/null 2>&1; then KUBECTL="sudo k3s kubectl"; fi
+
+# 1. Images
+VERSION=$(node -p 'require("./package.json").version')
+TARGETS=(person-api location-ingest location-writer connection-service migrate)
+IMAGES=()
+for t in "${TARGETS[@]}"; do IMAGES+=("udaconnect/$t:$VERSION"); done
+if [ -z "${SKIP_BUILD:-}" ]; then
+  log "building images $VERSION"
+  REGISTRY='' bash scripts/build-images.sh "${TARGETS[@]}" >/dev/null
+fi
+
+# 2. Import into K3s's containerd (imagePullPolicy IfNotPresent: nothing is pulled)
+if command -v k3s >/dev/null 2>&1; then
+  log "importing images into the local k3s"
+  docker save "${IMAGES[@]}" | sudo k3s ctr images import -
+elif command -v vagrant >/dev/null 2>&1 && [ -f Vagrantfile ]; then
+  log "importing images into the Vagrant VM's k3s"
+  docker save "${IMAGES[@]}" | vagrant ssh -c 'sudo k3s ctr images import -'
+else
+  die "neither k3s nor vagrant found: cannot import the images"
+fi
+
+# 3. Secrets (gitignored) and manifests
+bash scripts/k3s-secrets.sh
+# A Job's pod template is immutable: remove the finished migration job so it runs again.
+$KUBECTL -n "$NS" delete job db-migrate --ignore-not-found >/dev/null 2>&1 || true
+log "kubectl apply -k deployment/"
+$KUBECTL apply -k deployment/
+
+# 4. Wait
+log "waiting for postgis and kafka"
+$KUBECTL -n "$NS" rollout status statefulset/postgis --timeout=300s
+$KUBECTL -n "$NS" rollout status statefulset/kafka --timeout=300s
+log "waiting for the db-migrate job"
+$KUBECTL -n "$NS" wait --for=condition=complete job/db-migrate --timeout=300s \
+  || { $KUBECTL -n "$NS" logs job/db-migrate --tail=50 || true; die "db-migrate did not complete"; }
+for d in connection-service location-writer location-ingest person-api; do
+  $KUBECTL -n "$NS" rollout status "deployment/$d" --timeout=300s
+done
+$KUBECTL -n "$NS" get pods -o wide
+
+cat >&2 <<TXT
+
+UdaConnect is running on K3s:
+  Swagger UI / REST API   http://localhost:30001/        (curl localhost:30001/api/persons)
+  location-ingest (gRPC)  localhost:30002                (grpcurl -plaintext localhost:30002 list)
+  simulate devices        npm run simulate -- --target localhost:30002 --api http://localhost:30001
+  frontend                http://localhost:30000/        (once its manifest is added)
+TXT
