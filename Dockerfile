@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # One image per service, all from this file: docker build --target <service> -t udaconnect/<service>:<version> .
 # (scripts/build-images.sh builds every target.) Targets: person-api, location-ingest,
-# location-writer, connection-service, migrate.
+# location-writer, connection-service, migrate, frontend.
 #
 # Runtime approach (docs/decisions.md): services run from source with `node --import tsx`, exactly
 # as in development and in the tests. The final stages hold production dependencies only, plus tsx
@@ -22,6 +22,7 @@ COPY modules/person-api/package.json modules/person-api/
 COPY modules/location-ingest/package.json modules/location-ingest/
 COPY modules/location-writer/package.json modules/location-writer/
 COPY modules/connection-service/package.json modules/connection-service/
+COPY modules/frontend/package.json modules/frontend/
 # Not `npm ci`: the lockfile lacks other platforms' optional binaries (swc, buf, esbuild), and
 # `npm ci` refuses such a lockfile; `npm install` resolves the same pinned versions and adds the
 # binaries for the image's platform (same reason as scripts/provision.sh).
@@ -78,6 +79,18 @@ FROM runtime AS migrate
 COPY db ./db
 CMD ["node", "--import", "tsx", "db/cli.ts", "setup"]
 
-# frontend: joins later (issue 6) as another target here, e.g.
-#   FROM build AS frontend-build … RUN npm run build -w @udaconnect/frontend
-#   FROM nginxinc/nginx-unprivileged:stable-alpine AS frontend … (port 30000, USER 101)
+# ---------------------------------------------------------------- frontend: page built at image build time
+# vite (a devDependency) builds dist/ here; the final stage gets dist/ only, so server/main.ts
+# finds dist/index.html and never builds at run time (the root filesystem is read-only).
+FROM build AS frontend-build
+COPY tsconfig.json tsconfig.base.json ./
+COPY modules/frontend ./modules/frontend
+RUN npm run build -w @udaconnect/frontend
+
+FROM runtime AS frontend
+COPY modules/frontend/package.json modules/frontend/tsconfig.json ./modules/frontend/
+COPY modules/frontend/server ./modules/frontend/server
+COPY --from=frontend-build /app/modules/frontend/dist ./modules/frontend/dist
+EXPOSE 30000
+# Exec form: node is PID 1 and receives SIGTERM itself (server/main.ts closes the server, ≤ 5 s).
+CMD ["node", "--import", "tsx", "modules/frontend/server/main.ts"]

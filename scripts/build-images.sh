@@ -7,8 +7,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 
-TARGETS=(person-api location-ingest location-writer connection-service migrate)
-# frontend: add here once modules/frontend exists (issue 6).
+TARGETS=(frontend person-api location-ingest location-writer connection-service migrate)
 if [ $# -gt 0 ]; then TARGETS=("$@"); fi
 
 VERSION=${VERSION:-$(node -p 'require("./package.json").version')}

@@ -16,7 +16,7 @@ if ! command -v kubectl >/dev/null 2>&1 && command -v k3s >/dev/null 2>&1; then 
 
 # 1. Images
 VERSION=$(node -p 'require("./package.json").version')
-TARGETS=(person-api location-ingest location-writer connection-service migrate)
+TARGETS=(frontend person-api location-ingest location-writer connection-service migrate)
 IMAGES=()
 for t in "${TARGETS[@]}"; do IMAGES+=("udaconnect/$t:$VERSION"); done
 if [ -z "${SKIP_BUILD:-}" ]; then
@@ -49,7 +49,7 @@ $KUBECTL -n "$NS" rollout status statefulset/kafka --timeout=300s
 log "waiting for the db-migrate job"
 $KUBECTL -n "$NS" wait --for=condition=complete job/db-migrate --timeout=300s \
   || { $KUBECTL -n "$NS" logs job/db-migrate --tail=50 || true; die "db-migrate did not complete"; }
-for d in connection-service location-writer location-ingest person-api; do
+for d in connection-service location-writer location-ingest person-api frontend; do
   $KUBECTL -n "$NS" rollout status "deployment/$d" --timeout=300s
 done
 $KUBECTL -n "$NS" get pods -o wide
@@ -60,5 +60,5 @@ UdaConnect is running on K3s:
   Swagger UI / REST API   http://localhost:30001/        (curl localhost:30001/api/persons)
   location-ingest (gRPC)  localhost:30002                (grpcurl -plaintext localhost:30002 list)
   simulate devices        npm run simulate -- --target localhost:30002 --api http://localhost:30001
-  frontend                http://localhost:30000/        (once its manifest is added)
+  frontend                http://localhost:30000/
 TXT

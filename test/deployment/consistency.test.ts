@@ -44,6 +44,12 @@ const EXPECTED: Expected[] = [
   { workload: 'db-migrate', kind: 'Job', schema: migrateConfigSchema, shutdownMs: 0 },
 ];
 
+/**
+ * The frontend has no zod schema: server/main.ts reads PORT (default 30000) and PERSON_API_URL
+ * (default http://localhost:30001) by hand and exits on a bad value; these are its defaults.
+ */
+const FRONTEND = { workload: 'frontend', defaultPort: 30000, shutdownMs: 5_000 };
+
 const docs = loadManifests();
 const configMaps = new Map(byKind(docs, 'ConfigMap').map((c) => [c.metadata.name, (c.data ?? {}) as Record<string, string>]));
 const secretExample = parseEnvFile(fs.readFileSync(path.join(DEPLOYMENT_DIR, 'secrets.env.example'), 'utf8'));
@@ -188,6 +194,45 @@ describe('workloads against the services’ config schemas', () => {
     expect(db.pathname).toBe(`/${cm.POSTGRES_DB}`);
   });
 
+  it('frontend: PORT, containerPort, Service, probes and NodePort agree with server/main.ts; PERSON_API_URL is person-api’s Service', () => {
+    const w = workload(FRONTEND.workload);
+    expect(w.kind).toBe('Deployment');
+    const c = container(FRONTEND.workload);
+    const src = fs.readFileSync(path.join(ROOT, 'modules/frontend/server/main.ts'), 'utf8');
+    // The defaults the checks below rely on are still the code's.
+    expect(src).toContain(`env('PORT', '${FRONTEND.defaultPort}')`);
+    expect(src).toContain("env('PERSON_API_URL',");
+    expect(src).toMatch(/app\.get\('\/healthz'/);
+
+    const env = resolveEnv(c);
+    expect(Object.keys(env).sort()).toEqual(['PERSON_API_URL', 'PORT']);
+    expect(Number(env.PORT)).toBe(FRONTEND.defaultPort);
+    expect(c.ports.map((p: { containerPort: number }) => p.containerPort)).toEqual([FRONTEND.defaultPort]);
+
+    const svc = service(FRONTEND.workload);
+    expect(svc.spec.type).toBe('NodePort');
+    expect(svc.spec.ports).toHaveLength(1);
+    const sp = svc.spec.ports[0];
+    expect(sp.port).toBe(FRONTEND.defaultPort);
+    expect(portNumber(c, sp.targetPort ?? sp.port)).toBe(FRONTEND.defaultPort);
+    expect(sp.nodePort).toBe(FRONTEND.defaultPort);
+
+    for (const probeName of ['readinessProbe', 'livenessProbe', 'startupProbe']) {
+      const probe = c[probeName];
+      if (!probe) continue;
+      expect({ probeName, port: portNumber(c, probe.httpGet?.port) }).toEqual({ probeName, port: FRONTEND.defaultPort });
+    }
+    expect(c.livenessProbe.httpGet.path).toBe('/healthz');
+    expect(['/healthz', '/']).toContain(c.readinessProbe.httpGet.path);
+
+    // The /api proxy target: plain http to person-api's Service and port.
+    const api = new URL(env.PERSON_API_URL!);
+    expect(api.protocol).toBe('http:');
+    expect(api.hostname.split('.')[0]).toBe('person-api');
+    expect(Number(api.port)).toBe(service('person-api').spec.ports[0].port);
+    expect(env.API_BASE_URL).toBeUndefined();
+  });
+
   it('terminationGracePeriodSeconds outlasts each service’s own drain and hard stop', () => {
     for (const e of EXPECTED.filter((x) => x.kind === 'Deployment')) {
       const grace = podSpec(workload(e.workload)).terminationGracePeriodSeconds as number;
@@ -196,6 +241,7 @@ describe('workloads against the services’ config schemas', () => {
       expect({ w: e.workload, longer: grace * 1000 > e.shutdownMs }).toEqual({ w: e.workload, longer: true });
     }
     expect(podSpec(workload('location-ingest')).terminationGracePeriodSeconds).toBe(30);
+    expect(podSpec(workload(FRONTEND.workload)).terminationGracePeriodSeconds * 1000).toBeGreaterThan(FRONTEND.shutdownMs);
   });
 });
 
@@ -205,7 +251,7 @@ describe('images and the Dockerfile', () => {
 
   it('every service has its own image', () => {
     expect(ours.map((i) => i.image.split(':')[0]).sort()).toEqual(
-      ['udaconnect/connection-service', 'udaconnect/location-ingest', 'udaconnect/location-writer', 'udaconnect/migrate', 'udaconnect/person-api'],
+      ['udaconnect/connection-service', 'udaconnect/frontend', 'udaconnect/location-ingest', 'udaconnect/location-writer', 'udaconnect/migrate', 'udaconnect/person-api'],
     );
     const infra = images.filter((i) => !i.image.startsWith('udaconnect/')).map((i) => i.image).sort();
     expect(infra[0]).toMatch(/^apache\/kafka:4\.\d+\.\d+$/);
@@ -243,6 +289,17 @@ describe('images and the Dockerfile', () => {
       expect(fs.existsSync(path.join(ROOT, `modules/${svc}/src/main.ts`))).toBe(true);
     }
     expect(JSON.parse(dockerStages.get('migrate')!.cmd!)).toEqual(['node', '--import', 'tsx', 'db/cli.ts', 'setup']);
+    // frontend: dist/ is built in the image build and copied into the final stage, so the server
+    // never runs vite at start (read-only root filesystem); express is a declared dependency so
+    // `npm prune --omit=dev` keeps it.
+    expect(JSON.parse(dockerStages.get('frontend')!.cmd!)).toEqual(['node', '--import', 'tsx', 'modules/frontend/server/main.ts']);
+    expect(dockerStages.get('frontend')!.from).toBe('runtime');
+    expect(dockerStages.get('frontend-build')!.from).toBe('build');
+    expect(text).toMatch(/^COPY modules\/frontend\/package\.json modules\/frontend\/$/m);
+    expect(text).toMatch(/^RUN npm run build -w @udaconnect\/frontend$/m);
+    expect(text).toMatch(/^COPY --from=frontend-build \/app\/modules\/frontend\/dist \.\/modules\/frontend\/dist$/m);
+    const fe = JSON.parse(fs.readFileSync(path.join(ROOT, 'modules/frontend/package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    expect(fe.dependencies.express).toBeDefined();
     // Not `npm ci` (see the comment in the Dockerfile); no dev dependencies in the final stages.
     expect(text).not.toMatch(/^RUN npm ci/m);
     expect(text).toMatch(/npm prune --omit=dev/);
@@ -367,6 +424,8 @@ describe('network policies', () => {
     const expected = [
       'any -> person-api:30001',
       'any -> location-ingest:30002',
+      'any -> frontend:30000',
+      'frontend -> person-api:30001',
       'person-api -> connection-service:30003',
       ...['person-api', 'location-ingest', 'location-writer', 'connection-service', 'db-migrate'].map((s) => `${s} -> postgis:5432`),
       ...['person-api', 'location-ingest', 'location-writer'].map((s) => `${s} -> kafka:9092`),
@@ -374,7 +433,7 @@ describe('network policies', () => {
       'kafka -> kafka:9093',
     ];
     expect([...flows].sort()).toEqual(expected.sort());
-    expect(allPods.sort()).toEqual(['connection-service', 'db-migrate', 'kafka', 'location-ingest', 'location-writer', 'person-api', 'postgis']);
+    expect(allPods.sort()).toEqual(['connection-service', 'db-migrate', 'frontend', 'kafka', 'location-ingest', 'location-writer', 'person-api', 'postgis']);
   });
 
   it('allowed ports are the ports the target containers listen on', () => {
