@@ -723,7 +723,7 @@ function renderReport(r: ReportInput): string {
     '',
     `- SQL alone (findConnections: a read-only transaction, \`SET LOCAL jit = off\`, the query, rows parsed by node-postgres) p50 ${ms1(p(sqlMs, 50))} ms / p95 ${ms1(p(sqlMs, 95))} ms; ` +
       `REST adds p50 ${ms1(p(overhead, 50))} ms / p95 ${ms1(p(overhead, 95))} ms per query (express, the person look-up, gRPC, protobuf, JSON), so SQL is ${fmt((100 * sum(sqlMs)) / sum(restMs))} % of the REST time in total.`,
-    `- The plan below: PostgreSQL's own execution time for the typical query was ${execTime ?? '?'} ms; the rest of "SQL alone" is the round trips (BEGIN, SET, query, COMMIT) and row decoding.`,
+    `- The plan below: PostgreSQL's own execution time for the typical query was ${execTime ?? '?'} ms under EXPLAIN ANALYZE, whose per-node timing inflates it; "SQL alone" also includes the round trips (BEGIN, SET, query, COMMIT) and row decoding.`,
     `- Latency follows the result size: the ${fmt(Math.ceil(r.rest.length / 10))} queries with most connections (mean ${fmt(mean(topBy(r.rest, (x) => x.rows, 0.1).map((x) => x.rows)))} rows) took mean ${ms1(mean(topBy(r.rest, (x) => x.rows, 0.1).map((x) => x.ms)))} ms through REST, the others ${ms1(mean(bottomBy(r.rest, (x) => x.rows, 0.9).map((x) => x.ms)))} ms.`,
     '',
     '#### Query plan',
