@@ -52,6 +52,28 @@ pg_url_answers() {
   command -v psql >/dev/null 2>&1 && psql "$1" -Atqc 'select 1' >/dev/null 2>&1
 }
 
+# Settings for the cluster we install (never for one found through DATABASE_URL): Debian's
+# defaults (shared_buffers 128 MB, random_page_cost 4) suit a small machine with spinning disks.
+# Connection queries probe a GiST index and fetch scattered rows; a quarter of the memory (at
+# most 4 GiB) keeps index and table pages in PostgreSQL's own cache (docs/benchmarks.md).
+# Returns 0 when the file changed (the cluster must restart), 1 when it was already so.
+tune_postgres() {
+  local mem_mb conf="/etc/postgresql/$PG_MAJOR/main/conf.d/udaconnect.conf" want
+  mem_mb=$(awk '/^MemTotal:/ {print int($2 / 1024)}' /proc/meminfo)
+  local shared=$((mem_mb / 4)) cache=$((mem_mb / 2))
+  [ "$shared" -gt 4096 ] && shared=4096
+  [ "$shared" -lt 128 ] && shared=128
+  want="# Written by UdaConnect's scripts/provision.sh; rewritten when it changes.
+shared_buffers = ${shared}MB
+effective_cache_size = ${cache}MB
+random_page_cost = 1.1
+"
+  [ "$(cat "$conf" 2>/dev/null)" = "${want%$'\n'}" ] && return 1
+  printf '%s' "$want" >"$conf"
+  log "PostgreSQL settings: shared_buffers ${shared}MB, effective_cache_size ${cache}MB, random_page_cost 1.1 ($conf)"
+  return 0
+}
+
 ensure_postgres() {
   if [ -n "${DATABASE_URL:-}" ]; then
     pg_url_answers "$DATABASE_URL" || die "DATABASE_URL is set but does not answer: $DATABASE_URL"
@@ -67,7 +89,12 @@ ensure_postgres() {
     log "creating PostgreSQL cluster $PG_MAJOR/main"
     pg_createcluster "$PG_MAJOR" main >/dev/null
   fi
-  if ! pg_lsclusters -h | awk -v v="$PG_MAJOR" '$1==v && $2=="main" {print $4}' | grep -q online; then
+  local online=false
+  pg_lsclusters -h | awk -v v="$PG_MAJOR" '$1==v && $2=="main" {print $4}' | grep -q online && online=true
+  if tune_postgres && $online; then
+    log "restarting PostgreSQL $PG_MAJOR for the new memory settings"
+    pg_ctlcluster "$PG_MAJOR" main restart
+  elif ! $online; then
     log "starting PostgreSQL $PG_MAJOR"
     pg_ctlcluster "$PG_MAJOR" main start
   fi

@@ -20,10 +20,15 @@ export interface Service {
   exited?: { code: number | null; signal: NodeJS.Signals | null };
 }
 
-/** Runs `node --import tsx <entry>` with `env`, its output appended to `logFile`. */
+/**
+ * Runs `node --import tsx <entry>` with `env`, its output appended to `logFile`. Extra node flags
+ * for the services come from BENCH_NODE_FLAGS, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see
+ * where a service spends its time (NODE_OPTIONS refuses --cpu-prof).
+ */
 export function startService(name: string, entry: string, env: Record<string, string>, cwd: string, logFile: string): Service {
   const log = createWriteStream(logFile, { flags: 'a' });
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+  const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  const child = spawn(process.execPath, [...flags, '--import', 'tsx', entry], {
     cwd,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

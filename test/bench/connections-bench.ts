@@ -58,6 +58,8 @@ const SPEEDUP_TARGET = 100;
 const VENUE = { latitude: 37.7749, longitude: -122.4194, sizeM: 2_000 };
 const YEAR = { start: '2025-01-01', days: 365 };
 const BOOTH_RADIUS_M = 4;
+/** Share of pings at a booth by default: people gather at booths, so connections are many. */
+const DEFAULT_BOOTH_SHARE = 0.7;
 const M_PER_DEG_LAT = 111_320;
 const M_PER_DEG_LON = 111_320 * Math.cos((VENUE.latitude * Math.PI) / 180);
 const DAY_MS = 86_400_000;
@@ -71,7 +73,7 @@ const optionsSchema = z.object({
   warmup: z.coerce.number().int().min(0).default(20),
   booths: z.coerce.number().int().min(1).default(500),
   /** Share of pings at a booth (the rest spread uniformly over the venue). */
-  'booth-share': z.coerce.number().min(0).max(1).default(0.7),
+  'booth-share': z.coerce.number().min(0).max(1).default(DEFAULT_BOOTH_SHARE),
   distance: z.coerce.number().positive().max(10_000).default(5),
   'window-days': z.coerce.number().int().min(1).max(YEAR.days).default(30),
   /** Seconds the old algorithm may take in all; it runs the queries in order until then (at least --old-min). */
@@ -253,8 +255,8 @@ async function main() {
     console.log(`\n${report}`);
     if (opts.quick) console.log('[bench] --quick: docs/benchmarks.md left as it is');
     else {
-      writeDocSection(DOC, HEADING, mergeRuns(readDocSection(DOC, HEADING), runHeading(opts.pings), report));
-      console.log(`[bench] written to ${DOC} (${HEADING}, ${runHeading(opts.pings)})`);
+      writeDocSection(DOC, HEADING, mergeRuns(readDocSection(DOC, HEADING), runHeading(opts.pings, opts['booth-share']), report));
+      console.log(`[bench] written to ${DOC} (${HEADING}, ${runHeading(opts.pings, opts['booth-share'])})`);
     }
   } finally {
     for (const k of knexes) await k.destroy().catch(() => undefined);
@@ -750,20 +752,24 @@ function renderReport(r: ReportInput): string {
   return lines.join('\n');
 }
 
-/** One run's sub-heading: runs of other sizes stay in the section beside it. */
-const runHeading = (pings: number) => `### ${fmt(pings)} pings`;
+/**
+ * One run's sub-heading: runs of other sizes, or with pings spread differently over the venue
+ * (--booth-share other than the default), stay in the section beside it.
+ */
+const runHeading = (pings: number, boothShare: number) =>
+  `### ${fmt(pings)} pings${boothShare === DEFAULT_BOOTH_SHARE ? '' : `, --booth-share ${boothShare}`}`;
 
 /** The section's runs (by "### N pings"), ours replacing the one of the same size, ordered by size. */
 function mergeRuns(section: string | undefined, heading: string, report: string): string {
   const runs = new Map<string, string>();
   for (const block of (section ?? '').split(/^(?=### )/m)) {
     const first = block.split('\n', 1)[0]!.trim();
-    if (/^### [\d,]+ pings$/.test(first)) runs.set(first, block.trim());
+    if (/^### [\d,]+ pings(, --booth-share [\d.]+)?$/.test(first)) runs.set(first, block.trim());
   }
   runs.set(heading, `${heading}\n\n${report.trim()}`);
-  const size = (h: string) => Number(h.replace(/\D/g, ''));
-  const intro = 'Written by `npm run bench:connections` (`test/bench/connections-bench.ts`); one sub-section per dataset size (`--pings`), each rewritten by its own run.';
-  return [intro, ...[...runs.keys()].sort((a, b) => size(a) - size(b)).map((h) => runs.get(h)!)].join('\n\n');
+  const size = (h: string) => Number(/[\d,]+/.exec(h)![0].replace(/,/g, ''));
+  const intro = 'Written by `npm run bench:connections` (`test/bench/connections-bench.ts`); one sub-section per dataset size (`--pings`, and `--booth-share` when not the default), each rewritten by its own run.';
+  return [intro, ...[...runs.keys()].sort((a, b) => size(a) - size(b) || a.localeCompare(b)).map((h) => runs.get(h)!)].join('\n\n');
 }
 
 /** The top `share` of items by `key` (at least one). */

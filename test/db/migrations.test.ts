@@ -21,7 +21,7 @@ test('migrations and seed can run again without error or change', async () => {
   expect(rows[0]).toEqual({ persons: seedData.persons.length, locations: seedData.locations.length });
 });
 
-test('location matches the contract: geography(Point,4326), unique event_id, the three indexes', async () => {
+test('location matches the contract: geography(Point,4326), unique event_id, the three indexes (GiST on coordinate, with creation_time)', async () => {
   const { rows: cols } = await knex.raw(
     `SELECT column_name, udt_name, is_nullable FROM information_schema.columns WHERE table_name = 'location' ORDER BY ordinal_position`,
   );
@@ -38,7 +38,8 @@ test('location matches the contract: geography(Point,4326), unique event_id, the
   expect(geo).toEqual([{ type: 'Point', srid: 4326 }]);
   const { rows: idx } = await knex.raw(`SELECT indexdef FROM pg_indexes WHERE tablename = 'location'`);
   const defs = idx.map((r: { indexdef: string }) => r.indexdef).join('\n');
-  expect(defs).toMatch(/USING gist \(coordinate\)/);
+  expect(defs).toMatch(/location_coordinate_time_gist ON public\.location USING gist \(coordinate, creation_time\)/);
+  expect(defs).not.toMatch(/location_coordinate_gist/); // replaced by migration 0002
   expect(defs).toMatch(/\(person_id, creation_time\)/);
   expect(defs).toMatch(/btree \(creation_time\)/);
   expect(defs).toMatch(/UNIQUE INDEX .* \(event_id\)/);

@@ -80,10 +80,14 @@ it('the dataset is what the plans below were shaped on', async () => {
 
 it.each(cases)('%s: own pings by the (person_id, creation_time) btree, the others by the GiST index', async (_what, q) => {
   const nodes = await explain(q);
-  const gist = nodes.filter((n) => INDEX_NODES.includes(n['Node Type']) && n['Index Name'] === 'location_coordinate_gist');
+  const gist = nodes.filter((n) => INDEX_NODES.includes(n['Node Type']) && n['Index Name'] === 'location_coordinate_time_gist');
   expect(gist.length).toBeGreaterThan(0);
-  // Probed with each own ping's coordinate (a parameterised nested-loop inner side).
-  expect(gist.map((n) => n['Index Cond'])).toContainEqual(expect.stringMatching(/^\(coordinate && _st_expand\(m\.coordinate, /));
+  // Probed with each own ping's coordinate and the date range in one index condition (a
+  // parameterised nested-loop inner side), and no range scan of the creation_time btree per probe.
+  const conds = gist.map((n) => n['Index Cond'] ?? '');
+  expect(conds).toContainEqual(expect.stringMatching(/^\(\(coordinate && _st_expand\(m\.coordinate, .*creation_time >= .*creation_time < /));
+  if (q.timeWindowMinutes !== undefined) expect(conds).toContainEqual(expect.stringMatching(/creation_time >= \(m\.creation_time - /));
+  expect(nodes.filter((n) => n['Index Name'] === 'location_creation_time_idx')).toEqual([]);
   expect(nodes.some((n) => INDEX_NODES.includes(n['Node Type']) && n['Index Name'] === 'location_person_time_idx')).toBe(true);
   expect(nodes.filter((n) => n['Node Type'] === 'Seq Scan' && n['Relation Name'] === 'location')).toEqual([]);
 });

@@ -51,16 +51,27 @@ export function addConnectionRoutes(router: Router, registry: OpenAPIRegistry, p
       503: problemResponse('connection-service or the database is unavailable'),
     },
     handler: async ({ params, query, res }) => {
-      if (!(await persons.findById(params.id))) throw notFound(`No person with id ${params.id}`);
       const { start, end } = dayRange(query.start_date, query.end_date);
-      const result = await finder.find({
-        personId: params.id,
-        start,
-        end,
-        distanceMeters: query.distance,
-        timeWindowMinutes: query.time_window,
-        groupBy: query.group_by === 'person' ? GroupBy.GROUP_BY_PERSON : GroupBy.GROUP_BY_UNSPECIFIED,
-      });
+      // The gRPC call and the person look-up run side by side. The call's outcome is held (a
+      // handler attached at once, so an early failure is never an unhandled rejection): an
+      // unknown person is 404 even when connection-service is down.
+      const call = finder
+        .find({
+          personId: params.id,
+          start,
+          end,
+          distanceMeters: query.distance,
+          timeWindowMinutes: query.time_window,
+          groupBy: query.group_by === 'person' ? GroupBy.GROUP_BY_PERSON : GroupBy.GROUP_BY_UNSPECIFIED,
+        })
+        .then(
+          (response) => ({ response }),
+          (error: unknown) => ({ error }),
+        );
+      if (!(await persons.findById(params.id))) throw notFound(`No person with id ${params.id}`);
+      const outcome = await call;
+      if ('error' in outcome) throw outcome.error;
+      const result = outcome.response;
       if (query.group_by === 'person') {
         res.json(
           result.people.map((p) => ({
