@@ -344,6 +344,23 @@ describe('labels, security and resources', () => {
     expect(spec.hostNetwork ?? false).toBe(false);
   });
 
+  it('PostgreSQL’s memory settings fit the PostGIS container’s memory limit', () => {
+    const pg = byKind(docs, 'StatefulSet', 'postgis')[0]!;
+    const c = (podSpec(pg).containers as Container[]).find((x) => x.name === 'postgis')!;
+    const settings = new Map<string, string>();
+    const args = (c.args ?? []) as string[];
+    for (let i = 0; i < args.length; i++) if (args[i] === '-c') settings.set(...(args[++i]!.split('=') as [string, string]));
+    const mib = (v: string) => {
+      const m = /^(\d+)(MB|GB|Mi|Gi)$/.exec(v);
+      if (!m) throw new Error(`unexpected size ${v}`);
+      return Number(m[1]) * (m[2]!.startsWith('G') ? 1024 : 1);
+    };
+    const limit = mib(c.resources.limits.memory);
+    expect(mib(settings.get('shared_buffers')!)).toBeLessThanOrEqual(limit / 4);
+    expect(mib(settings.get('effective_cache_size')!)).toBeLessThanOrEqual(limit);
+    expect(Number(settings.get('random_page_cost'))).toBe(1.1);
+  });
+
   it('every Service selects the pods of a workload', () => {
     const podLabels = workloads(docs).map((d) => d.obj.spec.template.metadata.labels as Record<string, string>);
     for (const s of byKind(docs, 'Service')) {
