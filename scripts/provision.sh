@@ -117,6 +117,8 @@ DO \$\$ BEGIN
 END \$\$;
 SELECT 'CREATE DATABASE geoconnections OWNER ct_admin'
   WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'geoconnections') \gexec
+-- DROP DATABASE … WITH (FORCE) of a test database must be able to end an autovacuum worker in it.
+GRANT pg_signal_backend TO ct_admin;
 \c template1
 CREATE EXTENSION IF NOT EXISTS postgis;
 \c geoconnections

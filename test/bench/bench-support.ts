@@ -9,6 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import { Kafka, logLevel } from 'kafkajs';
 import knexFactory, { type Knex } from 'knex';
+import { dropDatabaseForce } from '../support/drop-database';
 
 // ---------------------------------------------------------------- child processes
 
@@ -297,7 +298,7 @@ export async function createBenchDatabase(serverUrl: string, name: string): Prom
 
 export async function dropBenchDatabase(serverUrl: string, name: string): Promise<void> {
   if (!BENCH_DATABASE.test(name)) throw new Error(`refusing to drop ${name}: not a benchmark database name`);
-  await onServer(serverUrl, (admin) => admin.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+  await onServer(serverUrl, (admin) => dropDatabaseForce(admin, name));
 }
 
 /** Deletes a topic a benchmark created (absent: nothing to do). */

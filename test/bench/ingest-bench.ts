@@ -23,6 +23,7 @@ import { z } from 'zod';
 import { migrateLatest, seed } from '../../db';
 import { runSimulation, type SimulationStats } from '../../scripts/simulator/simulator';
 import { healthStatus } from '../support/grpc-probes';
+import { dropDatabaseForce } from '../support/drop-database';
 import {
   cpuPercent,
   findPids,
@@ -442,7 +443,7 @@ async function dropDatabase(serverUrl: string, name: string): Promise<void> {
   if (!/^udaconnect_bench_\d+$/.test(name)) throw new Error(`refusing to drop ${name}`);
   const admin = knexFactory({ client: 'pg', connection: serverUrl, pool: { min: 0, max: 1 } });
   try {
-    await admin.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await dropDatabaseForce(admin, name);
   } finally {
     await admin.destroy();
   }

@@ -1,5 +1,6 @@
 /** Drops every database this run created (the template and the per-file copies). */
 import knexFactory from 'knex';
+import { dropDatabaseForce } from './drop-database';
 import { infraEnv } from './test-env';
 
 export default async function globalTeardown(): Promise<void> {
@@ -12,7 +13,7 @@ export default async function globalTeardown(): Promise<void> {
       [`udaconnect_test_${run}_%`],
     );
     for (const { datname } of rows) {
-      await admin.raw(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`);
+      await dropDatabaseForce(admin, datname);
     }
   } finally {
     await admin.destroy();

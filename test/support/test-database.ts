@@ -1,5 +1,6 @@
 /** A fresh copy of the migrated and seeded template database, private to one test file. */
 import knexFactory from 'knex';
+import { dropDatabaseForce } from './drop-database';
 import { assertTestDatabaseName, infraEnv, runId, templateDatabaseName, withDatabase } from './test-env';
 
 let counter = 0;
@@ -27,7 +28,7 @@ export async function createTestDatabase(label: string): Promise<TestDatabase> {
     async drop() {
       const a = knexFactory({ client: 'pg', connection: databaseUrl, pool: { min: 0, max: 1 } });
       try {
-        await a.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+        await dropDatabaseForce(a, name);
       } finally {
         await a.destroy();
       }
