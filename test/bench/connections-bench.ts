@@ -26,7 +26,13 @@ import { parseArgs } from 'node:util';
 import knexFactory, { type Knex } from 'knex';
 import { z } from 'zod';
 import { migrateLatest } from '../../db';
-import { buildConnectionQuery, findConnections, type ConnectionQuery } from '../../modules/connection-service/src/connection-query';
+import { createDatabase, createLogger } from '@udaconnect/common';
+import {
+  buildConnectionQuery,
+  CONNECTION_SESSION_SETTINGS,
+  findConnections,
+  type ConnectionQuery,
+} from '../../modules/connection-service/src/connection-query';
 import {
   createBenchDatabase,
   deleteKafkaTopic,
@@ -209,7 +215,9 @@ async function main() {
     if (dead) throw new Error(`${dead.name} exited during the REST phase`);
 
     console.log(`[bench] SQL alone: the same ${measured.length} queries with findConnections in this process`);
-    const sqlKnex = knexFactory({ client: 'pg', connection: benchUrl, pool: { min: 1, max: 1 } });
+    // The pool as connection-service's: CONNECTION_SESSION_SETTINGS on each connection.
+    const sqlDb = createDatabase({ url: benchUrl, logger: createLogger('bench', 'warn'), poolMax: 1, sessionSettings: CONNECTION_SESSION_SETTINGS });
+    const sqlKnex = sqlDb.knex;
     knexes.push(sqlKnex);
     for (const q of warmup) await sqlQuery(sqlKnex, q, opts.distance);
     const sql: SqlResult[] = [];
@@ -248,7 +256,7 @@ async function main() {
     // ---- plans: the service's SQL for the median REST query, and one old per-location query
     const order = rest.map((r, i) => ({ ms: r.ms, i })).sort((a, b) => a.ms - b.ms);
     const typical = measured[order[Math.floor(order.length / 2)]!.i]!;
-    const plan = await explainNew(bench, typical, opts.distance);
+    const plan = await explainNew(sqlKnex, typical, opts.distance);
     const oldPlan = await explainOld(oldKnex, typical, opts.distance);
 
     const report = renderReport({ command, machine, loadBefore, date: new Date(), opts, load, measured, rest, sql, old, countMismatch, agreement, typical, plan, oldPlan });
@@ -530,7 +538,7 @@ interface SqlResult {
   rows: Array<{ location: { id: number } }>;
 }
 
-/** findConnections, exactly as connection-service runs it (read-only transaction, JIT off), without gRPC and HTTP. */
+/** findConnections, exactly as connection-service runs it (its session settings, one statement), without gRPC and HTTP. */
 async function sqlQuery(knex: Knex, q: Query, distance: number): Promise<SqlResult> {
   const t0 = performance.now();
   const result = await findConnections(knex, toConnectionQuery(q, distance));
@@ -596,16 +604,11 @@ function compareSets(pairs: Array<{ old: Set<number>; current: Set<number> }>): 
   return a;
 }
 
+/** EXPLAIN ANALYZE on a connection with the service's session settings (sqlKnex). */
 async function explainNew(knex: Knex, q: Query, distance: number): Promise<string> {
   const { sql, bindings } = buildConnectionQuery(toConnectionQuery(q, distance));
-  return knex.transaction(
-    async (trx) => {
-      await trx.raw('SET LOCAL jit = off');
-      const { rows } = await trx.raw<{ rows: Array<{ 'QUERY PLAN': string }> }>(`EXPLAIN (ANALYZE, BUFFERS) ${sql}`, bindings);
-      return rows.map((r) => r['QUERY PLAN']).join('\n');
-    },
-    { readOnly: true },
-  );
+  const { rows } = await knex.raw<{ rows: Array<{ 'QUERY PLAN': string }> }>(`EXPLAIN (ANALYZE, BUFFERS) ${sql}`, bindings);
+  return rows.map((r) => r['QUERY PLAN']).join('\n');
 }
 
 /** The plan of one of the old per-location queries (the first own ping of the same query). */
@@ -696,7 +699,7 @@ function renderReport(r: ReportInput): string {
     '| latency (ms) | queries | p50 | p95 | p99 | max | mean | total |',
     '|---|---:|---:|---:|---:|---:|---:|---:|',
     latencyRow('**REST** `GET /api/persons/{id}/connection` (fetch, body read)', restMs),
-    latencyRow('SQL alone: `findConnections` in the benchmark process (same SQL, transaction, JIT off)', sqlMs),
+    latencyRow('SQL alone: `findConnections` in the benchmark process (same SQL, same session settings)', sqlMs),
     latencyRow('REST − SQL alone, per query (HTTP, gRPC, JSON, both services)', overhead),
     latencyRow(`old algorithm (N+1, \`coordinate::geography\`), the first ${n} queries`, oldMs),
     '',
@@ -723,15 +726,15 @@ function renderReport(r: ReportInput): string {
     '',
     '#### Where the time goes',
     '',
-    `- SQL alone (findConnections: a read-only transaction, \`SET LOCAL jit = off\`, the query, rows parsed by node-postgres) p50 ${ms1(p(sqlMs, 50))} ms / p95 ${ms1(p(sqlMs, 95))} ms; ` +
+    `- SQL alone (findConnections: the query on a connection with the service's session settings — \`jit = off\`, \`random_page_cost = 1.1\` — rows parsed by node-postgres) p50 ${ms1(p(sqlMs, 50))} ms / p95 ${ms1(p(sqlMs, 95))} ms; ` +
       `REST adds p50 ${ms1(p(overhead, 50))} ms / p95 ${ms1(p(overhead, 95))} ms per query (express, the person look-up, gRPC, protobuf, JSON), so SQL is ${fmt((100 * sum(sqlMs)) / sum(restMs))} % of the REST time in total.`,
-    `- The plan below: PostgreSQL's own execution time for the typical query was ${execTime ?? '?'} ms under EXPLAIN ANALYZE, whose per-node timing inflates it; "SQL alone" also includes the round trips (BEGIN, SET, query, COMMIT) and row decoding.`,
+    `- The plan below: PostgreSQL's own execution time for the typical query was ${execTime ?? '?'} ms under EXPLAIN ANALYZE, whose per-node timing inflates it; "SQL alone" also includes the round trip, sending the rows and decoding them.`,
     `- Latency follows the result size: the ${fmt(Math.ceil(r.rest.length / 10))} queries with most connections (mean ${fmt(mean(topBy(r.rest, (x) => x.rows, 0.1).map((x) => x.rows)))} rows) took mean ${ms1(mean(topBy(r.rest, (x) => x.rows, 0.1).map((x) => x.ms)))} ms through REST, the others ${ms1(mean(bottomBy(r.rest, (x) => x.rows, 0.9).map((x) => x.ms)))} ms.`,
     '',
     '#### Query plan',
     '',
     `The typical query (the REST median, ${ms1(r.rest[typicalIdx]!.ms)} ms): person ${r.typical.personId}, ${r.typical.startDate} … ${r.typical.endDate}, ${opts.distance} m, ${fmt(r.rest[typicalIdx]!.rows)} connections. ` +
-      '`EXPLAIN (ANALYZE, BUFFERS)` of exactly the SQL connection-service runs (`buildConnectionQuery`), in a read-only transaction with `SET LOCAL jit = off`, as the service runs it:',
+      '`EXPLAIN (ANALYZE, BUFFERS)` of exactly the SQL connection-service runs (`buildConnectionQuery`), with the service\'s session settings (`jit = off`, `random_page_cost = 1.1`):',
     '',
     '```',
     r.plan,

@@ -17,6 +17,21 @@ export interface DatabaseOptions {
   acquireTimeoutMs?: number;
   statementTimeoutMs?: number;
   applicationName?: string;
+  /**
+   * Planner settings for every connection of this pool (`SET name = value` once, when the
+   * connection is made), for a service whose queries all want them.
+   */
+  sessionSettings?: Record<string, string | number>;
+}
+
+/** `SET a = 'x'; SET b = '1.1'` for sessionSettings; names are checked, values quoted. */
+export function sessionSettingsSql(settings: Record<string, string | number>): string {
+  return Object.entries(settings)
+    .map(([name, value]) => {
+      if (!/^[a-z_]+$/.test(name)) throw new Error(`not a setting name: ${name}`);
+      return `SET ${name} = '${String(value).replace(/'/g, "''")}'`;
+    })
+    .join('; ');
 }
 
 export interface Database {
@@ -45,7 +60,11 @@ export function createDatabase(opts: DatabaseOptions): Database {
       // listener that would crash the process. Knex then discards the connection.
       afterCreate: (conn: pg.Client, done: (err: Error | null, conn: pg.Client) => void) => {
         conn.on('error', (err) => logger.warn({ err: err.message }, 'database connection lost'));
-        done(null, conn);
+        if (!opts.sessionSettings) return done(null, conn);
+        conn.query(sessionSettingsSql(opts.sessionSettings)).then(
+          () => done(null, conn),
+          (err: Error) => done(err, conn),
+        );
       },
     },
     acquireConnectionTimeout: opts.acquireTimeoutMs ?? 3_000,

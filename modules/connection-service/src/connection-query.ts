@@ -177,31 +177,28 @@ const personOf = (r: { person_id: number; first_name: string; last_name: string;
 });
 
 /**
- * Runs the query in a read-only transaction with JIT compilation off: PostGIS declares its
- * functions expensive, so the planner's cost estimate for a few hundred own pings passes
- * jit_above_cost and PostgreSQL spends ~150 ms compiling expressions for a query that runs
- * in tens of milliseconds. JIT does not change the plan, only how it is executed.
- * random_page_cost 1.1 (SSD, pages mostly cached) instead of the default 4: with 4, the
- * planner joined a few hundred matches to person by reading all of person (merge or hash join,
- * ~3 ms) rather than one primary-key look-up per match (~0.5 ms in all). Set here, not only in
- * the server's configuration, so the plan is the same on any PostgreSQL the service is given.
- *
- * An empty answer is followed by a primary-key look-up, so an unknown person is told apart
- * from one without connections, with no extra query in the common case (connections found:
- * the person exists).
+ * Session settings for the connections that run these queries (connection-service's pool; the
+ * benchmark's too), set once per connection rather than per query, so a query is one round trip:
+ * - jit off: PostGIS declares its functions expensive, so the planner's cost estimate for a few
+ *   hundred own pings passes jit_above_cost and PostgreSQL spends ~150 ms compiling expressions
+ *   for a query that runs in milliseconds. JIT does not change the plan, only how it runs.
+ * - random_page_cost 1.1 (SSD, pages mostly cached) instead of the default 4: with 4, the planner
+ *   joined a few hundred matches to person by reading all of person (merge or hash join, ~3 ms)
+ *   rather than one primary-key look-up per match (~0.5 ms in all). Set by the service, not only
+ *   in the server's configuration, so the plan is the same on any PostgreSQL it is given.
+ */
+export const CONNECTION_SESSION_SETTINGS = { jit: 'off', random_page_cost: 1.1 } as const;
+
+/**
+ * Runs the query (one statement; connections should carry CONNECTION_SESSION_SETTINGS). An
+ * empty answer is followed by a primary-key look-up, so an unknown person is told apart from one
+ * without connections, with no extra query in the common case (connections found: the person
+ * exists).
  */
 export async function findConnections(knex: Knex, q: ConnectionQuery): Promise<ConnectionResult> {
   const { sql, bindings } = buildConnectionQuery(q);
-  const rows = await knex.transaction(
-    async (trx) => {
-      await trx.raw('SET LOCAL jit = off; SET LOCAL random_page_cost = 1.1');
-      const result = await trx.raw<{ rows: unknown[] }>(sql, bindings);
-      if (result.rows.length === 0 && !(await trx('person').where({ id: q.personId }).first('id'))) return undefined;
-      return result.rows;
-    },
-    { readOnly: true },
-  );
-  if (!rows) return { kind: 'unknown-person' };
+  const { rows } = await knex.raw<{ rows: unknown[] }>(sql, bindings);
+  if (rows.length === 0 && !(await knex('person').where({ id: q.personId }).first('id'))) return { kind: 'unknown-person' };
 
   if (q.groupByPerson) {
     return {

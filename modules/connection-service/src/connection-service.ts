@@ -3,6 +3,7 @@ import { createDatabase, startGrpcServer, type GrpcServerHandle, type Logger } f
 import { ConnectionServiceDefinition } from '@udaconnect/proto';
 import type { ConnectionConfig } from './config';
 import { createConnectionHandlers } from './connection-handlers';
+import { CONNECTION_SESSION_SETTINGS } from './connection-query';
 
 export const CONNECTION_SERVICE_NAME = 'udaconnect.connection.v1.ConnectionService';
 
@@ -19,6 +20,7 @@ export async function startConnectionService(config: ConnectionConfig, logger: L
     poolMax: config.DB_POOL_MAX,
     statementTimeoutMs: config.STATEMENT_TIMEOUT_MS,
     applicationName: 'connection-service',
+    sessionSettings: CONNECTION_SESSION_SETTINGS,
   });
   // The service starts even while the database is down: it answers NOT_SERVING (so Kubernetes
   // keeps it out of rotation) and turns SERVING once the database answers.

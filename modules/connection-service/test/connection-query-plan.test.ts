@@ -4,16 +4,20 @@
  * the (person_id, creation_time) btree and every other ping found by probing the GiST index on
  * coordinate once per own ping — never a scan of the whole location table.
  */
-import knexFactory, { type Knex } from 'knex';
-import { buildConnectionQuery, type ConnectionQuery } from '../src/connection-query';
+import type { Knex } from 'knex';
+import { createDatabase, createLogger, type Database } from '@udaconnect/common';
+import { buildConnectionQuery, CONNECTION_SESSION_SETTINGS, type ConnectionQuery } from '../src/connection-query';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/test-database';
 
 let testDb: TestDatabase;
+let db: Database;
 let knex: Knex;
 
 beforeAll(async () => {
   testDb = await createTestDatabase('connplan');
-  knex = knexFactory({ client: 'pg', connection: testDb.url, pool: { min: 0, max: 1 } });
+  // As connection-service's pool: its session settings on the connection.
+  db = createDatabase({ url: testDb.url, logger: createLogger('test', 'silent'), poolMax: 1, sessionSettings: CONNECTION_SESSION_SETTINGS });
+  knex = db.knex;
   await knex.transaction(async (trx) => {
     await trx.raw('SELECT setseed(0.42)');
     await trx.raw(`INSERT INTO person (id, first_name, last_name, company_name)
@@ -35,7 +39,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await knex.destroy();
+  await db.close();
   await testDb.drop();
 });
 
