@@ -15,8 +15,15 @@ let knex: Knex;
 
 beforeAll(async () => {
   testDb = await createTestDatabase('connplan');
-  // As connection-service's pool: its session settings on the connection.
-  db = createDatabase({ url: testDb.url, logger: createLogger('test', 'silent'), poolMax: 1, sessionSettings: CONNECTION_SESSION_SETTINGS });
+  // As connection-service's pool: its session settings on the connection. The statement timeout
+  // is for the 200,000-row load below (tens of seconds while the other test files run), not a query.
+  db = createDatabase({
+    url: testDb.url,
+    logger: createLogger('test', 'silent'),
+    poolMax: 1,
+    sessionSettings: CONNECTION_SESSION_SETTINGS,
+    statementTimeoutMs: 120_000,
+  });
   knex = db.knex;
   await knex.transaction(async (trx) => {
     await trx.raw('SELECT setseed(0.42)');
@@ -36,7 +43,7 @@ beforeAll(async () => {
   });
   await knex.raw('ANALYZE location');
   await knex.raw('ANALYZE person');
-}, 120_000);
+}, 180_000);
 
 afterAll(async () => {
   await db.close();
