@@ -8,11 +8,18 @@ export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 
 /**
  * Retries `fn` with jittered backoff until it succeeds or `deadlineMs` has passed,
- * then rethrows the last error. `onRetry` is told about each failure.
+ * then rethrows the last error. `onRetry` is told about each failure; an error for which
+ * `retryIf` returns false is rethrown at once.
  */
 export async function retry<T>(
   fn: () => Promise<T>,
-  opts: { deadlineMs: number; baseMs?: number; capMs?: number; onRetry?: (err: unknown, attempt: number, waitMs: number) => void },
+  opts: {
+    deadlineMs: number;
+    baseMs?: number;
+    capMs?: number;
+    onRetry?: (err: unknown, attempt: number, waitMs: number) => void;
+    retryIf?: (err: unknown) => boolean;
+  },
 ): Promise<T> {
   const end = Date.now() + opts.deadlineMs;
   for (let attempt = 0; ; attempt++) {
@@ -20,7 +27,7 @@ export async function retry<T>(
       return await fn();
     } catch (err) {
       const wait = backoffDelay(attempt, opts.baseMs, opts.capMs);
-      if (Date.now() + wait > end) throw err;
+      if ((opts.retryIf && !opts.retryIf(err)) || Date.now() + wait > end) throw err;
       opts.onRetry?.(err, attempt, wait);
       await sleep(wait);
     }

@@ -16,3 +16,12 @@ test('retry returns the first success and gives up with the last error after the
   expect(calls).toBe(3);
   await expect(retry(async () => Promise.reject(new Error('always')), { deadlineMs: 50, baseMs: 5, capMs: 10 })).rejects.toThrow('always');
 });
+
+test('retry rethrows at once an error that retryIf refuses, and retries the others', async () => {
+  let calls = 0;
+  const fail = (code: string) => Object.assign(new Error(code), { code });
+  await expect(
+    retry(async () => Promise.reject(fail(++calls < 2 ? 'busy' : 'fatal')), { deadlineMs: 5_000, baseMs: 1, retryIf: (e) => (e as { code: string }).code === 'busy' }),
+  ).rejects.toThrow('fatal');
+  expect(calls).toBe(2);
+});
