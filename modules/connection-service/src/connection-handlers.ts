@@ -28,6 +28,7 @@ const requestSchema = z
     group_by: z.union([z.literal(GroupBy.GROUP_BY_UNSPECIFIED), z.literal(GroupBy.GROUP_BY_PERSON)], {
       error: 'must be GROUP_BY_UNSPECIFIED or GROUP_BY_PERSON',
     }),
+    with_closest: z.boolean(),
   })
   .superRefine((r, ctx) => {
     const span = r.end.getTime() - r.start.getTime();
@@ -44,6 +45,7 @@ export function parseRequest(req: FindConnectionsRequest): { ok: true; query: Co
     distance_meters: req.distanceMeters,
     time_window_minutes: req.timeWindowMinutes,
     group_by: req.groupBy,
+    with_closest: req.withClosest,
   });
   if (!parsed.success) {
     return { ok: false, message: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') };
@@ -59,6 +61,7 @@ export function parseRequest(req: FindConnectionsRequest): { ok: true; query: Co
       // The proto's rule: 0 or absent means no time window.
       timeWindowMinutes: r.time_window_minutes ? r.time_window_minutes : undefined,
       groupByPerson: r.group_by === GroupBy.GROUP_BY_PERSON,
+      withClosest: r.with_closest,
     },
   };
 }
@@ -107,7 +110,15 @@ export function createConnectionHandlers({ knex, logger, statementTimeoutMs, onD
         case 'unknown-person':
           return callback(fail(status.NOT_FOUND, `person_id: no person with id ${q.personId}`));
         case 'connections':
-          return callback(null, { connections: result.connections, people: [] });
+          return callback(null, {
+            connections: result.connections.map((c) => ({
+              person: c.person,
+              location: c.location,
+              distanceMeters: c.closest?.distanceMeters ?? 0,
+              ownLocation: c.closest?.ownLocation,
+            })),
+            people: [],
+          });
         case 'people':
           return callback(null, { connections: [], people: result.people });
       }

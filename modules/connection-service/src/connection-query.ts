@@ -4,10 +4,10 @@
  * locations M, both inside [start, end), optionally |L.time − M.time| ≤ window.
  *
  * One set-based statement. The person's own pings come from the (person_id, creation_time)
- * btree; each of them probes the GiST index on location.coordinate (ST_DWithin's support
- * function turns the join condition into an index condition `coordinate && expand(M, d)`),
- * so the cost grows with the person's pings and the density around them, not with the table.
- * Values are always bound parameters.
+ * btree; each of them probes the GiST index on (coordinate, creation_time) (ST_DWithin's support
+ * function turns the join condition into an index condition `coordinate && expand(M, d)`, next to
+ * the time range), so the cost grows with the person's pings and the density around them, not
+ * with the table. Values are always bound parameters.
  */
 import type { Knex } from 'knex';
 
@@ -21,6 +21,12 @@ export interface ConnectionQuery {
   /** Minutes; undefined = no time window. */
   timeWindowMinutes?: number | undefined;
   groupByPerson: boolean;
+  /**
+   * Also find, for each connection, the closest own location and the distance to it. Off by
+   * default: it costs a geodesic distance per matching pair, a sort on it, and four more columns
+   * per row, which person-api's REST answer does not use.
+   */
+  withClosest?: boolean;
 }
 
 /** A group_by=person entry lists at most this many meeting points (match_count still counts all). */
@@ -44,8 +50,8 @@ export interface LocationRow {
 export interface ConnectionRow {
   person: PersonRow;
   location: LocationRow;
-  distanceMeters: number;
-  ownLocation: LocationRow;
+  /** Set when the query asked withClosest. */
+  closest?: { distanceMeters: number; ownLocation: LocationRow };
 }
 
 export interface PersonSummaryRow {
@@ -88,8 +94,9 @@ export function buildConnectionQuery(q: ConnectionQuery): { sql: string; binding
   // `own` is materialised: inlined, the planner (nudged by PostGIS's high function costs
   // towards parallel plans) read the person's pings with a parallel scan of the whole table,
   // which grows with the table. Materialised, they come from the (person_id, creation_time)
-  // btree and each probes the GiST index in a nested loop. DISTINCT ON keeps each L once,
-  // with its closest M (ties: the smallest M id).
+  // btree and each probes the GiST index in a nested loop. DISTINCT ON keeps each L once (with
+  // withClosest or group_by, with its closest M; ties: the smallest M id).
+  const closest = q.withClosest || q.groupByPerson;
   const matches = `
     WITH own AS MATERIALIZED (
       SELECT id, coordinate, creation_time
@@ -99,23 +106,31 @@ export function buildConnectionQuery(q: ConnectionQuery): { sql: string; binding
     ),
     matches AS (
       SELECT DISTINCT ON (l.id)
-             l.id, l.person_id, l.coordinate, l.creation_time,
+             l.id, l.person_id, l.coordinate, l.creation_time${
+               closest
+                 ? `,
              ST_Distance(m.coordinate, l.coordinate) AS distance_meters,
-             m.id AS own_id, m.coordinate AS own_coordinate, m.creation_time AS own_creation_time
+             m.id AS own_id, m.coordinate AS own_coordinate, m.creation_time AS own_creation_time`
+                 : ''
+             }
         FROM own m
         JOIN location l ON ST_DWithin(l.coordinate, m.coordinate, ${bind(q.distanceMeters, 'float8')})
        WHERE l.person_id <> ${person()}
          AND l.creation_time >= ${start()} AND l.creation_time < ${end()}
          ${timeWindow()}
-       ORDER BY l.id, distance_meters, m.id
+       ORDER BY l.id${closest ? ', distance_meters, m.id' : ''}
     )`;
 
   if (!q.groupByPerson) {
     const sql = `${matches}
     SELECT c.id, c.person_id, ST_Y(c.coordinate::geometry) AS latitude, ST_X(c.coordinate::geometry) AS longitude,
-           c.creation_time, c.distance_meters,
-           c.own_id, ST_Y(c.own_coordinate::geometry) AS own_latitude, ST_X(c.own_coordinate::geometry) AS own_longitude,
-           c.own_creation_time,
+           c.creation_time,${
+             q.withClosest
+               ? `
+           c.distance_meters, c.own_id, ST_Y(c.own_coordinate::geometry) AS own_latitude,
+           ST_X(c.own_coordinate::geometry) AS own_longitude, c.own_creation_time,`
+               : ''
+           }
            p.first_name, p.last_name, p.company_name
       FROM matches c
       JOIN person p ON p.id = c.person_id
@@ -147,6 +162,7 @@ interface ConnectionDbRow {
   latitude: number;
   longitude: number;
   creation_time: Date;
+  /** These five only with withClosest. */
   distance_meters: number;
   own_id: number;
   own_latitude: number;
@@ -225,14 +241,12 @@ export async function findConnections(knex: Knex, q: ConnectionQuery): Promise<C
     connections: (rows as ConnectionDbRow[]).map((r) => ({
       person: personOf(r),
       location: { id: r.id, personId: r.person_id, latitude: r.latitude, longitude: r.longitude, creationTime: r.creation_time },
-      distanceMeters: r.distance_meters,
-      ownLocation: {
-        id: r.own_id,
-        personId: q.personId,
-        latitude: r.own_latitude,
-        longitude: r.own_longitude,
-        creationTime: r.own_creation_time,
-      },
+      ...(q.withClosest && {
+        closest: {
+          distanceMeters: r.distance_meters,
+          ownLocation: { id: r.own_id, personId: q.personId, latitude: r.own_latitude, longitude: r.own_longitude, creationTime: r.own_creation_time },
+        },
+      }),
     })),
   };
 }

@@ -165,7 +165,7 @@ function oracle(c: Case): Map<number, OracleLocation> {
 const byTimeThenId = (a: Required<Ping>, b: Required<Ping>) => a.time.getTime() - b.time.getTime() || a.id - b.id;
 const wireLocation = (p: Required<Ping>) => ({ id: p.id, personId: p.personId, latitude: p.latitude, longitude: p.longitude, creationTime: p.time });
 
-function checkConnections(c: Case, expected: Map<number, OracleLocation>, res: FindConnectionsResponse) {
+function checkConnections(c: Case, expected: Map<number, OracleLocation>, res: FindConnectionsResponse, withClosest: boolean) {
   expect(res.people).toEqual([]);
   const returned = res.connections.map((x) => x.location!.id);
   expect(new Set(returned).size).toBe(returned.length);
@@ -182,6 +182,10 @@ function checkConnections(c: Case, expected: Map<number, OracleLocation>, res: F
     const o = expected.get(conn.location!.id)!;
     expect(conn.person).toEqual({ id: o.ping.personId, ...persons.get(o.ping.personId) });
     expect(conn.location).toEqual(wireLocation(o.ping));
+    if (!withClosest) {
+      expect([conn.distanceMeters, conn.ownLocation]).toEqual([0, undefined]);
+      continue;
+    }
     expect(Math.abs(conn.distanceMeters - o.minDistance)).toBeLessThanOrEqual(DISTANCE_TOLERANCE_M);
     const own = o.candidates.find((x) => x.own.id === conn.ownLocation!.id);
     expect(own).toBeDefined();
@@ -234,9 +238,16 @@ test(`the service agrees with a geodesic brute-force oracle on ${CASES} random c
       await h.knex.raw('DELETE FROM location');
       await insertPings(h.knex, c.pings);
       const request: Partial<FindConnectionsRequest> = { ...c.query };
-      const [flat, grouped] = await Promise.all([h.find(request), h.find({ ...request, groupBy: GroupBy.GROUP_BY_PERSON })]);
+      const [flat, closest, grouped] = await Promise.all([
+        h.find(request),
+        h.find({ ...request, withClosest: true }),
+        h.find({ ...request, groupBy: GroupBy.GROUP_BY_PERSON }),
+      ]);
       const expected = oracle(c);
-      checkConnections(c, expected, flat);
+      checkConnections(c, expected, flat, false);
+      checkConnections(c, expected, closest, true);
+      // Both shapes decide the ±band cases alike: they are the same query but for the extra columns.
+      expect(closest.connections.map((x) => x.location!.id)).toEqual(flat.connections.map((x) => x.location!.id));
       checkPeople(expected, flat, grouped);
 
       const ambiguous = [...expected.values()].filter((x) => x.status === 'ambiguous').length;

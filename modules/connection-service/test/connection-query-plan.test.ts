@@ -80,6 +80,7 @@ const cases: Array<[string, ConnectionQuery]> = [
   ['a 30 minute time window', { ...base, timeWindowMinutes: 30 }],
   ['30 m with a 15 minute window', { ...base, distanceMeters: 30, timeWindowMinutes: 15 }],
   ['group_by=person', { ...base, groupByPerson: true }],
+  ['with the closest own location', { ...base, withClosest: true }],
 ];
 
 it('the dataset is what the plans below were shaped on', async () => {

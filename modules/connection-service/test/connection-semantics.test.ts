@@ -62,7 +62,7 @@ describe('the date range: whole UTC days, both ends included', () => {
       { personId: d!, ...place(1), time: at('2021-05-02T10:00:00Z') },
       { personId: d!, ...place(4), time: at('2021-05-02T11:00:00Z') },
     ]);
-    const res = await h.find({ personId: me2, ...range, distanceMeters: 5 });
+    const res = await h.find({ personId: me2, ...range, distanceMeters: 5, withClosest: true });
     expect(locationIds(res)).toEqual([nearOwnOnEndDate, nearOwnOnStartDate]);
     expect(res.connections.map((x) => x.ownLocation!.id)).toEqual([ownLastMs, ownFirstMs]);
   });
@@ -119,14 +119,14 @@ describe('each location once, with its closest own location', () => {
     const [theirs] = await insertPings(h.knex, [{ id: 900_010, personId: other!, ...p, time: at('2021-07-01T10:00:30Z') }]);
     const range = days('2021-07-01', '2021-07-01');
 
-    let res = await h.find({ personId: me!, ...range, distanceMeters: 5 });
+    let res = await h.find({ personId: me!, ...range, distanceMeters: 5, withClosest: true });
     expect(locationIds(res)).toEqual([theirs]);
     expect(res.connections[0]!.ownLocation!.id).toBe(tieLow);
     expect(tieHigh).toBeGreaterThan(tieLow!);
     expect(res.connections[0]!.distanceMeters).toBeCloseTo(vincentyMeters(twoMetresNorth, p), 6);
 
     const [exact] = await insertPings(h.knex, [{ id: 900_020, personId: me!, ...p, time: at('2021-07-01T18:00:00Z') }]);
-    res = await h.find({ personId: me!, ...range, distanceMeters: 5 });
+    res = await h.find({ personId: me!, ...range, distanceMeters: 5, withClosest: true });
     expect(res.connections.map((c) => [c.location!.id, c.ownLocation!.id, c.distanceMeters])).toEqual([[theirs, exact, 0]]);
     expect(res.connections[0]!.ownLocation).toEqual({ id: exact, personId: me!, ...p, creationTime: at('2021-07-01T18:00:00Z') });
   });

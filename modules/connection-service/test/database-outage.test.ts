@@ -55,7 +55,7 @@ it('answers UNAVAILABLE and NOT_SERVING while the database is unreachable, and r
 it('cancels a query running longer than STATEMENT_TIMEOUT_MS with DEADLINE_EXCEEDED, and keeps serving', async () => {
   const slow = await startHarness('conntimeout', { env: { STATEMENT_TIMEOUT_MS: '50' } });
   try {
-    // 2,000 × 2,000 pings at one spot: four million pairs to rank, far more than 50 ms of work.
+    // 2,000 × 2,000 pings at one spot: four million pairs to check, far more than 50 ms of work.
     const [me, other] = await createPersons(slow.knex, 2, 'Crowd');
     const spot = { latitude: 10, longitude: 10 };
     const t0 = Date.parse('2022-02-02T00:00:00Z');
@@ -67,7 +67,9 @@ it('cancels a query running longer than STATEMENT_TIMEOUT_MS with DEADLINE_EXCEE
     expect(err.code).toBe(grpc.status.DEADLINE_EXCEEDED);
     expect(err.details).toMatch(/^the query took longer than 50 ms/);
     expect(await healthStatus(slow.service.port, CONNECTION_SERVICE_NAME)).toBe('SERVING');
-    expect((await slow.find(query)).connections.length).toBeGreaterThan(0);
+    // A small query still answers. Its own 50 ms can run out on a busy machine (the suite runs
+    // files in parallel), so it gets a few tries.
+    await eventually(async () => expect((await slow.find(query)).connections.length).toBeGreaterThan(0));
   } finally {
     await slow.close();
   }

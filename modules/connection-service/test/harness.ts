@@ -37,7 +37,7 @@ export async function startHarness(label: string, { env = {}, serviceDatabaseUrl
   const call = (request: Partial<FindConnectionsRequest>) =>
     new Promise<FindConnectionsResponse>((resolve, reject) =>
       client.findConnections(
-        { personId: 0, distanceMeters: 0, groupBy: GroupBy.GROUP_BY_UNSPECIFIED, ...request },
+        { personId: 0, distanceMeters: 0, groupBy: GroupBy.GROUP_BY_UNSPECIFIED, withClosest: false, ...request },
         (err, res) => (err ? reject(err) : resolve(res)),
       ),
     );

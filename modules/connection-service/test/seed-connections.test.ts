@@ -35,7 +35,7 @@ function expectedConnections(personId: number) {
 describe.each(seed.persons.map((p) => [p.id, p] as const))('seed person %i', (personId, person) => {
   it('gets exactly the connections the geodesic oracle finds, once each, by time then id', async () => {
     const expected = expectedConnections(personId);
-    const res = await h.find({ personId, start, end, distanceMeters: DISTANCE });
+    const res = await h.find({ personId, start, end, distanceMeters: DISTANCE, withClosest: true });
 
     expect(res.people).toEqual([]);
     expect(res.connections.map((c) => [c.person!.id, c.location!.id])).toEqual(expected.map((x) => [x.l.person_id, x.l.id]));
@@ -51,6 +51,10 @@ describe.each(seed.persons.map((p) => [p.id, p] as const))('seed person %i', (pe
       expect(c.ownLocation!.id).toBe(Math.min(...closestOwn));
       expect(c.ownLocation!.personId).toBe(person.id);
     }
+    // The default shape (what person-api asks for): the same connections, without the closest own location.
+    const lean = await h.find({ personId, start, end, distanceMeters: DISTANCE });
+    expect(lean.connections.map((c) => [c.person, c.location])).toEqual(res.connections.map((c) => [c.person, c.location]));
+    expect(lean.connections.every((c) => c.ownLocation === undefined && c.distanceMeters === 0)).toBe(true);
   });
 });
 

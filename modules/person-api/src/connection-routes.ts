@@ -63,6 +63,8 @@ export function addConnectionRoutes(router: Router, registry: OpenAPIRegistry, p
           distanceMeters: query.distance,
           timeWindowMinutes: query.time_window,
           groupBy: query.group_by === 'person' ? GroupBy.GROUP_BY_PERSON : GroupBy.GROUP_BY_UNSPECIFIED,
+          // The REST answer has no distance or own location: not asked, not computed.
+          withClosest: false,
         })
         .then(
           (response) => ({ response }),

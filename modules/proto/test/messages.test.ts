@@ -41,6 +41,7 @@ describe('other messages', () => {
       end: new Date('2020-12-31T00:00:00Z'),
       distanceMeters: 5,
       groupBy: GroupBy.GROUP_BY_PERSON,
+      withClosest: false,
     };
     const absent = FindConnectionsRequest.decode(FindConnectionsRequest.encode(base).finish());
     const zero = FindConnectionsRequest.decode(FindConnectionsRequest.encode({ ...base, timeWindowMinutes: 0 }).finish());

@@ -87,6 +87,12 @@ export interface FindConnectionsRequest {
     | undefined;
   /** Shape of the response; the default lists every matching location. */
   groupBy: GroupBy;
+  /**
+   * For GROUP_BY_UNSPECIFIED: also fill each connection's distance_meters and
+   * own_location (the closest of the person's own locations). Off by default: it
+   * costs a geodesic distance per matching pair and a larger response.
+   */
+  withClosest: boolean;
 }
 
 export interface FindConnectionsResponse {
@@ -112,9 +118,15 @@ export interface Connection {
   location?:
     | Location
     | undefined;
-  /** Geodesic meters from location to the closest of the person's own matching locations. */
+  /**
+   * Only with FindConnectionsRequest.with_closest (else 0): geodesic meters from
+   * location to the closest of the person's own matching locations.
+   */
   distanceMeters: number;
-  /** That closest own location of the person. */
+  /**
+   * Only with FindConnectionsRequest.with_closest (else absent): that closest own
+   * location of the person (ties: the smallest id).
+   */
   ownLocation?: Location | undefined;
 }
 
@@ -164,7 +176,15 @@ export interface Location {
 }
 
 function createBaseFindConnectionsRequest(): FindConnectionsRequest {
-  return { personId: 0, start: undefined, end: undefined, distanceMeters: 0, timeWindowMinutes: undefined, groupBy: 0 };
+  return {
+    personId: 0,
+    start: undefined,
+    end: undefined,
+    distanceMeters: 0,
+    timeWindowMinutes: undefined,
+    groupBy: 0,
+    withClosest: false,
+  };
 }
 
 export const FindConnectionsRequest: MessageFns<FindConnectionsRequest> = {
@@ -186,6 +206,9 @@ export const FindConnectionsRequest: MessageFns<FindConnectionsRequest> = {
     }
     if (message.groupBy !== 0) {
       writer.uint32(48).int32(message.groupBy);
+    }
+    if (message.withClosest !== false) {
+      writer.uint32(56).bool(message.withClosest);
     }
     return writer;
   },
@@ -251,6 +274,14 @@ export const FindConnectionsRequest: MessageFns<FindConnectionsRequest> = {
             message.groupBy = reader.int32() as any;
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.withClosest = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -287,6 +318,11 @@ export const FindConnectionsRequest: MessageFns<FindConnectionsRequest> = {
         : isSet(object.group_by)
         ? groupByFromJSON(object.group_by)
         : 0,
+      withClosest: isSet(object.withClosest)
+        ? globalThis.Boolean(object.withClosest)
+        : isSet(object.with_closest)
+        ? globalThis.Boolean(object.with_closest)
+        : false,
     };
   },
 
@@ -310,6 +346,9 @@ export const FindConnectionsRequest: MessageFns<FindConnectionsRequest> = {
     if (message.groupBy !== 0) {
       obj.groupBy = groupByToJSON(message.groupBy);
     }
+    if (message.withClosest !== false) {
+      obj.withClosest = message.withClosest;
+    }
     return obj;
   },
 
@@ -324,6 +363,7 @@ export const FindConnectionsRequest: MessageFns<FindConnectionsRequest> = {
     message.distanceMeters = object.distanceMeters ?? 0;
     message.timeWindowMinutes = object.timeWindowMinutes ?? undefined;
     message.groupBy = object.groupBy ?? 0;
+    message.withClosest = object.withClosest ?? false;
     return message;
   },
 };
