@@ -14,12 +14,14 @@
  *   3. --queries random 30-day, 5 m queries (after --warmup unmeasured ones), one at a time:
  *      through REST; then the same with findConnections in this process (the SQL alone);
  *      then with the old algorithm (one query for the person's pings, then one ST_DWithin on
- *      `coordinate::geography` per own ping), within --old-budget seconds.
+ *      `coordinate::geography` per own ping), within --old-budget seconds, after --old-warmup
+ *      unmeasured ones (at 10M, each old query takes minutes).
  *   4. EXPLAIN (ANALYZE, BUFFERS) of a typical query (the REST median), exactly the service's SQL.
  *
  * The report is printed and written to docs/benchmarks.md under "## Connections".
  */
 import { mkdirSync } from 'node:fs';
+import http from 'node:http';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -85,6 +87,8 @@ const optionsSchema = z.object({
   /** Seconds the old algorithm may take in all; it runs the queries in order until then (at least --old-min). */
   'old-budget': z.coerce.number().positive().default(300),
   'old-min': z.coerce.number().int().min(1).default(5),
+  /** Unmeasured old-algorithm queries first, to warm its caches (at 10M each takes minutes). */
+  'old-warmup': z.coerce.number().int().min(0).default(3),
   /** Queries whose location-id sets are compared between the old and the new algorithm. */
   'agreement-sample': z.coerce.number().int().min(0).default(20),
   seed: z.coerce.number().int().min(0).default(1),
@@ -238,7 +242,7 @@ async function main() {
       },
     });
     knexes.push(oldKnex);
-    for (const q of warmup.slice(0, 3)) await oldQuery(oldKnex, q, opts.distance);
+    for (const q of warmup.slice(0, opts['old-warmup'])) await oldQuery(oldKnex, q, opts.distance);
     const old: OldResult[] = [];
     const oldStarted = performance.now();
     for (const q of measured) {
@@ -267,6 +271,7 @@ async function main() {
       console.log(`[bench] written to ${DOC} (${HEADING}, ${runHeading(opts.pings, opts['booth-share'])})`);
     }
   } finally {
+    agent.destroy();
     for (const k of knexes) await k.destroy().catch(() => undefined);
     await cleanUp();
   }
@@ -523,13 +528,31 @@ interface RestResult {
   bytes: number;
 }
 
+/**
+ * The benchmark's HTTP client: node:http on one kept-alive connection, as lean as curl. (fetch,
+ * i.e. undici with WHATWG streams, added ~0.5 ms per call on this machine: the client's cost,
+ * not the API's.)
+ */
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+function httpGet(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { agent }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      })
+      .on('error', reject);
+  });
+}
+
 async function restQuery(base: string, q: Query, distance: number): Promise<RestResult> {
   const url = `${base}/api/persons/${q.personId}/connection?start_date=${q.startDate}&end_date=${q.endDate}&distance=${distance}`;
   const t0 = performance.now();
-  const res = await fetch(url);
-  const body = await res.text();
+  const { status, body } = await httpGet(url);
   const ms = performance.now() - t0;
-  if (!res.ok) throw new Error(`GET ${url} answered ${res.status}: ${body.slice(0, 500)}`);
+  if (status !== 200) throw new Error(`GET ${url} answered ${status}: ${body.slice(0, 500)}`);
   return { ms, rows: (JSON.parse(body) as unknown[]).length, bytes: Buffer.byteLength(body) };
 }
 
@@ -698,7 +721,7 @@ function renderReport(r: ReportInput): string {
     '',
     '| latency (ms) | queries | p50 | p95 | p99 | max | mean | total |',
     '|---|---:|---:|---:|---:|---:|---:|---:|',
-    latencyRow('**REST** `GET /api/persons/{id}/connection` (fetch, body read)', restMs),
+    latencyRow('**REST** `GET /api/persons/{id}/connection` (node:http, kept-alive connection, body read)', restMs),
     latencyRow('SQL alone: `findConnections` in the benchmark process (same SQL, same session settings)', sqlMs),
     latencyRow('REST − SQL alone, per query (HTTP, gRPC, JSON, both services)', overhead),
     latencyRow(`old algorithm (N+1, \`coordinate::geography\`), the first ${n} queries`, oldMs),
