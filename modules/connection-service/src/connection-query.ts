@@ -71,7 +71,7 @@ export type ConnectionResult =
 /**
  * The SQL text and bindings the service runs for `q` (exported so a test can EXPLAIN exactly
  * this statement). Only the statement's shape depends on `q` (time window or not, grouped or
- * not); every value is a bound parameter.
+ * not, closest own location or not); every value is a bound parameter.
  */
 export function buildConnectionQuery(q: ConnectionQuery): { sql: string; bindings: Knex.RawBinding[] } {
   const bindings: Knex.RawBinding[] = [];
@@ -97,6 +97,17 @@ export function buildConnectionQuery(q: ConnectionQuery): { sql: string; binding
   // btree and each probes the GiST index in a nested loop. DISTINCT ON keeps each L once (with
   // withClosest or group_by, with its closest M; ties: the smallest M id).
   const closest = q.withClosest || q.groupByPerson;
+  // No parameters in these two, so they may be written before the text that holds them.
+  const closestMatch = closest
+    ? `,
+             ST_Distance(m.coordinate, l.coordinate) AS distance_meters,
+             m.id AS own_id, m.coordinate AS own_coordinate, m.creation_time AS own_creation_time`
+    : '';
+  const closestOutput = q.withClosest
+    ? `
+           c.distance_meters, c.own_id, ST_Y(c.own_coordinate::geometry) AS own_latitude,
+           ST_X(c.own_coordinate::geometry) AS own_longitude, c.own_creation_time,`
+    : '';
   const matches = `
     WITH own AS MATERIALIZED (
       SELECT id, coordinate, creation_time
@@ -106,13 +117,7 @@ export function buildConnectionQuery(q: ConnectionQuery): { sql: string; binding
     ),
     matches AS (
       SELECT DISTINCT ON (l.id)
-             l.id, l.person_id, l.coordinate, l.creation_time${
-               closest
-                 ? `,
-             ST_Distance(m.coordinate, l.coordinate) AS distance_meters,
-             m.id AS own_id, m.coordinate AS own_coordinate, m.creation_time AS own_creation_time`
-                 : ''
-             }
+             l.id, l.person_id, l.coordinate, l.creation_time${closestMatch}
         FROM own m
         JOIN location l ON ST_DWithin(l.coordinate, m.coordinate, ${bind(q.distanceMeters, 'float8')})
        WHERE l.person_id <> ${person()}
@@ -124,13 +129,7 @@ export function buildConnectionQuery(q: ConnectionQuery): { sql: string; binding
   if (!q.groupByPerson) {
     const sql = `${matches}
     SELECT c.id, c.person_id, ST_Y(c.coordinate::geometry) AS latitude, ST_X(c.coordinate::geometry) AS longitude,
-           c.creation_time,${
-             q.withClosest
-               ? `
-           c.distance_meters, c.own_id, ST_Y(c.own_coordinate::geometry) AS own_latitude,
-           ST_X(c.own_coordinate::geometry) AS own_longitude, c.own_creation_time,`
-               : ''
-           }
+           c.creation_time,${closestOutput}
            p.first_name, p.last_name, p.company_name
       FROM matches c
       JOIN person p ON p.id = c.person_id
