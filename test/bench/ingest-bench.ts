@@ -14,8 +14,7 @@
  * the writer's insert transaction start) is read back and compared. The result is printed as
  * a markdown table and written to docs/benchmarks.md under "## Ingest pipeline".
  */
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import knexFactory, { type Knex } from 'knex';
@@ -23,9 +22,10 @@ import { z } from 'zod';
 import { migrateLatest, seed } from '../../db';
 import { runSimulation, type SimulationStats } from '../../scripts/simulator/simulator';
 import { healthStatus } from '../support/grpc-probes';
-import { dropDatabaseForce } from '../support/drop-database';
 import {
   cpuPercent,
+  createBenchDatabase,
+  dropBenchDatabase,
   findPids,
   fmt,
   freePort,
@@ -34,10 +34,13 @@ import {
   machineDescription,
   parsePrometheus,
   percentile,
+  provision,
   readCpu,
+  readInfraEnv,
   startService,
   stopService,
   waitUntil,
+  withDatabase,
   writeDocSection,
   type CpuGroups,
   type Service,
@@ -121,9 +124,8 @@ async function main() {
   const machine = machineDescription();
 
   console.log('[bench] provisioning (scripts/provision.sh)');
-  const prov = spawnSync('bash', [join(ROOT, 'scripts/provision.sh')], { cwd: ROOT, stdio: 'inherit' });
-  if (prov.status !== 0) throw new Error(`provisioning failed (exit ${prov.status})`);
-  const infra = readEnvFile(join(ROOT, '.udaconnect', 'env'));
+  provision(ROOT);
+  const infra = readInfraEnv(join(ROOT, '.udaconnect', 'env'));
 
   const stamp = new Date().toISOString().replace(/\D/g, '').slice(0, 14);
   const dbName = `udaconnect_bench_${stamp}`;
@@ -154,13 +156,8 @@ async function main() {
   let bench: Knex | undefined;
   try {
     // ---- database: created, migrated, seeded, with the bench persons
-    const admin = knexFactory({ client: 'pg', connection: infra.DATABASE_URL, pool: { min: 0, max: 1 } });
-    try {
-      await admin.raw(`CREATE DATABASE ${dbName}`);
-    } finally {
-      await admin.destroy();
-    }
-    cleanups.push({ name: `database ${dbName}`, run: () => dropDatabase(infra.DATABASE_URL, dbName) });
+    await createBenchDatabase(infra.DATABASE_URL, dbName);
+    cleanups.push({ name: `database ${dbName}`, run: () => dropBenchDatabase(infra.DATABASE_URL, dbName) });
     bench = knexFactory({ client: 'pg', connection: benchUrl, pool: { min: 0, max: 2 } });
     await migrateLatest(bench);
     await seed(bench);
@@ -422,32 +419,6 @@ function renderReport(r: { command: string; machine: ReturnType<typeof machineDe
 }
 
 // ---------------------------------------------------------------- helpers
-
-function readEnvFile(file: string): { DATABASE_URL: string; KAFKA_BROKERS: string } {
-  const vars: Record<string, string> = {};
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    const m = /^([A-Z_]+)=(.*)$/.exec(line.trim());
-    if (m) vars[m[1]!] = m[2]!;
-  }
-  if (!vars.DATABASE_URL || !vars.KAFKA_BROKERS) throw new Error(`${file} lacks DATABASE_URL or KAFKA_BROKERS`);
-  return { DATABASE_URL: vars.DATABASE_URL, KAFKA_BROKERS: vars.KAFKA_BROKERS };
-}
-
-function withDatabase(url: string, database: string): string {
-  const u = new URL(url);
-  u.pathname = `/${database}`;
-  return u.toString();
-}
-
-async function dropDatabase(serverUrl: string, name: string): Promise<void> {
-  if (!/^udaconnect_bench_\d+$/.test(name)) throw new Error(`refusing to drop ${name}`);
-  const admin = knexFactory({ client: 'pg', connection: serverUrl, pool: { min: 0, max: 1 } });
-  try {
-    await dropDatabaseForce(admin, name);
-  } finally {
-    await admin.destroy();
-  }
-}
 
 async function insertPersons(knex: Knex, n: number): Promise<number[]> {
   const ids: number[] = [];
