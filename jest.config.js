@@ -6,7 +6,9 @@ module.exports = {
   testMatch: ['**/test/**/*.test.ts', '<rootDir>/test/**/*.test.ts'],
   // test/faults stops shared servers: it runs afterwards, alone (jest.faults.config.js).
   testPathIgnorePatterns: ['/node_modules/', '/dist/', '<rootDir>/modules/frontend/', '<rootDir>/test/faults/'],
-  transform: { '^.+\\.tsx?$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }] },
+  transform: { '^.+\\.[tj]sx?$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }] },
+  // jose ships ES modules only; swc turns it into CommonJS like our own sources.
+  transformIgnorePatterns: ['/node_modules/(?!jose/)'],
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
   testTimeout: 60_000,

@@ -5,11 +5,13 @@
 import type { Knex } from 'knex';
 import * as m0001 from './migrations/0001_postgis_person_location';
 import * as m0002 from './migrations/0002_location_coordinate_time_gist';
+import * as m0003 from './migrations/0003_device';
 import starterSeed from './seed-data/starter-seed.json';
 
 const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Promise<void> }> = {
   '0001_postgis_person_location': m0001,
   '0002_location_coordinate_time_gist': m0002,
+  '0003_device': m0003,
 };
 
 const migrationSource: Knex.MigrationSource<string> = {

@@ -13,6 +13,10 @@ KAFKA_VERSION=${KAFKA_VERSION:-4.3.1}
 KAFKA_HOME="$STATE/kafka"
 KAFKA_PORT=9092
 KAFKA_CONTROLLER_PORT=9093
+# Each service's own PostgreSQL role, as <PREFIX>:<role>; the service's URL is <PREFIX>_DATABASE_URL in
+# .udaconnect/env. db/roles.ts defines the roles and their privileges (test/db/roles.test.ts checks
+# that this list names the same roles).
+SERVICE_DB_ROLES=(PERSON_API:udaconnect_person_api INGEST:udaconnect_ingest WRITER:udaconnect_writer CONNECTION_SERVICE:udaconnect_connections)
 mkdir -p "$STATE"
 
 log() { printf '\033[1;34m[provision]\033[0m %s\n' "$*" >&2; }
@@ -74,10 +78,70 @@ random_page_cost = 1.1
   return 0
 }
 
+# True when every service role logs in with its password file's password: proves role and password
+# whatever the grants, on the maintenance database (the password travels in the environment only).
+service_roles_log_in() {
+  local pwdir=$1 entry role
+  for entry in "${SERVICE_DB_ROLES[@]}"; do
+    role=${entry#*:}
+    PGPASSWORD=$(cat "$pwdir/pg-password-$role") psql "postgresql://$role@localhost:5432/postgres" -Atqc 'select 1' >/dev/null 2>&1 || return 1
+  done
+}
+
+# One LOGIN role per service (db/roles.ts; `db/cli.ts setup` grants each only what it needs, after
+# migrating). Passwords are generated once per machine, like ct_admin's; the SQL is db/roles.ts'
+# (`db/cli.ts roles-sql`, the same text the K3s migrate Job runs), applied as the postgres superuser.
+# Skipped when db/roles.ts and the passwords are unchanged since the last run that set them and
+# proved each login, and the roles still exist.
+ensure_service_roles() {
+  local pwdir=$1 entry prefix role pwfile stamp stampfile="$STATE/.db-roles"
+  local -a pwenv=() pwfiles=()
+  for entry in "${SERVICE_DB_ROLES[@]}"; do
+    prefix=${entry%%:*} role=${entry#*:}
+    pwfile="$pwdir/pg-password-$role"
+    [ -s "$pwfile" ] || (umask 077 && head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$pwfile")
+    pwfiles+=("$pwfile")
+    pwenv+=("${prefix}_DB_PASSWORD=$(cat "$pwfile")")
+    printf -v "${prefix}_DATABASE_URL" '%s' "postgresql://$role:$(cat "$pwfile")@localhost:5432/geoconnections"
+  done
+  stamp=$(cat "$ROOT/db/roles.ts" "${pwfiles[@]}" | sha256sum | cut -d' ' -f1)
+  if [ "$(cat "$stampfile" 2>/dev/null)" = "$stamp" ]; then
+    local names
+    names=$(printf "'%s'," "${SERVICE_DB_ROLES[@]#*:}")
+    [ "$(psql "$DATABASE_URL" -Atqc "SELECT count(*) FROM pg_roles WHERE rolcanlogin AND rolname IN (${names%,})" 2>/dev/null)" = "${#SERVICE_DB_ROLES[@]}" ] && return
+  fi
+  (
+    export "${pwenv[@]}"
+    node --import tsx "$ROOT/db/cli.ts" roles-sql
+  ) | su postgres -c "PGOPTIONS='-c client_min_messages=warning' psql -v ON_ERROR_STOP=1 -qAt" >/dev/null
+  service_roles_log_in "$pwdir" || die "the service roles were set up but cannot log in"
+  echo "$stamp" >"$stampfile"
+  log "PostgreSQL service roles ready: ${SERVICE_DB_ROLES[*]#*:}"
+}
+
+# The services' URLs when DATABASE_URL came from outside: as given, else DATABASE_URL itself.
+service_urls_from_env() {
+  local entry url_var
+  for entry in "${SERVICE_DB_ROLES[@]}"; do
+    url_var="${entry%%:*}_DATABASE_URL"
+    printf -v "$url_var" '%s' "${!url_var:-$DATABASE_URL}"
+  done
+}
+
+# The env file's lines for the services' URLs.
+service_url_lines() {
+  local entry url_var
+  for entry in "${SERVICE_DB_ROLES[@]}"; do
+    url_var="${entry%%:*}_DATABASE_URL"
+    printf '%s=%s\n' "$url_var" "${!url_var}"
+  done
+}
+
 ensure_postgres() {
   if [ -n "${DATABASE_URL:-}" ]; then
     pg_url_answers "$DATABASE_URL" || die "DATABASE_URL is set but does not answer: $DATABASE_URL"
     log "using PostgreSQL at DATABASE_URL"
+    service_urls_from_env
     return
   fi
   local pkgs=()
@@ -126,6 +190,7 @@ CREATE EXTENSION IF NOT EXISTS postgis;
 SQL
   DATABASE_URL="postgresql://ct_admin:$pw@localhost:5432/geoconnections"
   pg_url_answers "$DATABASE_URL" || die "PostgreSQL started but $DATABASE_URL does not answer"
+  ensure_service_roles "$pwdir"
   log "PostgreSQL $PG_MAJOR + PostGIS ready on localhost:5432"
 }
 
@@ -211,6 +276,7 @@ ensure_kafka
 
 cat >"$STATE/env" <<ENV
 DATABASE_URL=$DATABASE_URL
+$(service_url_lines)
 KAFKA_BROKERS=$KAFKA_BROKERS
 ENV
 chmod 600 "$STATE/env"

@@ -5,9 +5,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import readline from 'node:readline';
-import { services } from './services';
+import { services, tlsDir } from './services';
 
 const ROOT = join(__dirname, '..');
 const COLORS = [36, 35, 33, 32, 34, 31];
@@ -86,8 +86,16 @@ async function main() {
   }
   console.log('\n\x1b[1mUdaConnect is running\x1b[0m');
   for (const s of services) console.log(`  ${s.name.padEnd(20)} ${s.url ?? `localhost:${s.port}`}`);
-  console.log('  try:                 curl localhost:30001/api/persons');
-  console.log('  simulate devices:    npm run simulate -- --persons 200 --rate 2000 --duration 60');
+  if (tlsDir) {
+    const ca = relative(process.cwd(), join(tlsDir, 'ca.crt')) || join(tlsDir, 'ca.crt');
+    console.log(`  TLS: trust the local CA ${ca}`);
+    console.log(`  try:                 curl --cacert ${ca} https://localhost:30001/api/persons`);
+    console.log(`  gRPC:                grpcurl -cacert ${ca} localhost:30002 list`);
+    console.log('  simulate devices:    npm run simulate -- --tls --persons 200 --rate 2000 --duration 60');
+  } else {
+    console.log('  try:                 curl localhost:30001/api/persons');
+    console.log('  simulate devices:    npm run simulate -- --persons 200 --rate 2000 --duration 60');
+  }
   console.log('  send one ping:       see README.md, "Sending location pings" (grpcurl)');
   console.log('Press Ctrl-C to stop.\n');
 }

@@ -2,6 +2,16 @@
  * The services `npm start` runs, each as its own process, and how to tell they are up.
  * New services join this list as they land.
  */
+import { join } from 'node:path';
+
+/**
+ * `npm start -- --tls`: the folder scripts/tls-certs.sh wrote the local CA and the server
+ * certificate to (start.sh sets it). person-api and location-ingest then serve TLS, and the
+ * frontend server proxies to https://localhost:30001 trusting that CA.
+ */
+export const tlsDir = process.env.UDACONNECT_TLS_DIR || undefined;
+const serverTls: Record<string, string> = tlsDir ? { TLS_CERT_FILE: join(tlsDir, 'server.crt'), TLS_KEY_FILE: join(tlsDir, 'server.key') } : {};
+
 export interface ServiceSpec {
   name: string;
   entry: string;
@@ -12,9 +22,15 @@ export interface ServiceSpec {
 }
 
 export const services: ServiceSpec[] = [
-  { name: 'frontend', entry: 'modules/frontend/server/main.ts', port: 30000, url: 'http://localhost:30000/' },
-  { name: 'person-api', entry: 'modules/person-api/src/main.ts', port: 30001, url: 'http://localhost:30001/' },
-  { name: 'location-ingest', entry: 'modules/location-ingest/src/main.ts', port: 30002, url: 'grpc://localhost:30002' },
+  {
+    name: 'frontend',
+    entry: 'modules/frontend/server/main.ts',
+    port: 30000,
+    url: 'http://localhost:30000/',
+    env: tlsDir ? { PERSON_API_URL: 'https://localhost:30001', PERSON_API_CA_FILE: join(tlsDir, 'ca.crt') } : {},
+  },
+  { name: 'person-api', entry: 'modules/person-api/src/main.ts', port: 30001, url: `${tlsDir ? 'https' : 'http'}://localhost:30001/`, env: serverTls },
+  { name: 'location-ingest', entry: 'modules/location-ingest/src/main.ts', port: 30002, url: tlsDir ? 'localhost:30002 (gRPC over TLS)' : 'grpc://localhost:30002', env: serverTls },
   { name: 'connection-service', entry: 'modules/connection-service/src/main.ts', port: 30003, url: 'grpc://localhost:30003 (internal)' },
   { name: 'location-writer', entry: 'modules/location-writer/src/main.ts', port: 30004, url: 'http://localhost:30004/metrics' },
 ];

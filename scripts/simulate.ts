@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { ensurePersons, PersonApiUnreachableError } from './simulator/persons';
 import { IngestUnreachableError, runSimulation, type Progress, type SimulationStats } from './simulator/simulator';
+import { resolveTransport, trustForFetch, TransportError } from './simulator/transport';
 
 const USAGE = `usage: npm run simulate -- [options]
 
@@ -17,6 +18,9 @@ const USAGE = `usage: npm run simulate -- [options]
   --duration S    seconds to run                                             default 60
   --target H:P    location-ingest gRPC address                               default localhost:30002
   --api URL       person-api base URL                                        default http://localhost:30001
+                  (https://localhost:30001 with --tls)
+  --tls           TLS to location-ingest and person-api (npm start -- --tls)
+  --ca FILE       CA certificate to trust, PEM (implies --tls)               default .udaconnect/tls/ca.crt
   --streams N     concurrent RecordStream calls                              default 4
   --batch N       pings per RecordStream call                                default 500
   --seed N        seed of the venue model (same seed, same walks)            default 1
@@ -28,7 +32,9 @@ const argsSchema = z.strictObject({
   rate: z.coerce.number().positive().max(1_000_000).default(2000),
   duration: z.coerce.number().positive().max(7 * 24 * 3600).default(60),
   target: z.string().regex(/^[^\s:/]+:\d+$/, 'must be host:port').default('localhost:30002'),
-  api: z.url({ protocol: /^https?$/ }).default('http://localhost:30001'),
+  api: z.url({ protocol: /^https?$/ }).optional(),
+  tls: z.boolean().default(false),
+  ca: z.string().min(1).optional(),
   streams: int(1, 64).default(4),
   batch: int(1, 100_000).default(500),
   seed: int(0, 2 ** 32 - 1).default(1),
@@ -42,6 +48,8 @@ function parseCommandLine() {
       duration: { type: 'string' },
       target: { type: 'string' },
       api: { type: 'string' },
+      tls: { type: 'boolean' },
+      ca: { type: 'string' },
       streams: { type: 'string' },
       batch: { type: 'string' },
       seed: { type: 'string' },
@@ -82,7 +90,17 @@ function summary(s: SimulationStats, persons: number, target: string): string {
 }
 
 async function main() {
-  const args = parseCommandLine();
+  const parsed = parseCommandLine();
+  let transport: ReturnType<typeof resolveTransport>;
+  try {
+    transport = resolveTransport(parsed);
+  } catch (err) {
+    if (!(err instanceof TransportError)) throw err;
+    console.error(`simulate: ${err.message}`);
+    process.exit(2);
+  }
+  if (transport.ca) trustForFetch(transport.ca);
+  const args = { ...parsed, api: transport.api };
   const tty = process.stdout.isTTY === true;
 
   let personIds: number[];
@@ -109,7 +127,7 @@ async function main() {
   let stats: SimulationStats;
   try {
     stats = await runSimulation(
-      { target: args.target, personIds, rate: args.rate, durationMs: args.duration * 1000, streams: args.streams, batch: args.batch, seed: args.seed, signal: abort.signal },
+      { target: args.target, credentials: transport.credentials, personIds, rate: args.rate, durationMs: args.duration * 1000, streams: args.streams, batch: args.batch, seed: args.seed, signal: abort.signal },
       (p) => {
         if (tty) process.stdout.write(`\r\x1b[K${progressLine(p)}`);
         else console.log(progressLine(p));

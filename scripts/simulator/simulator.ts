@@ -20,6 +20,8 @@ import { createVenue, type Venue } from './venue';
 export interface SimulationOptions {
   /** host:port of location-ingest. */
   target: string;
+  /** Channel credentials for location-ingest: TLS with the CA to trust; plaintext (insecure) when absent. */
+  credentials?: grpc.ChannelCredentials;
   /** The person ids the simulated devices belong to; they must exist. */
   personIds: readonly number[];
   /** Pings per second, all streams together. */
@@ -120,7 +122,7 @@ export async function runSimulation(options: SimulationOptions, onProgress?: (p:
   // One channel per slot: separate HTTP/2 connections, so one slow stream cannot hold up the others' flow-control window.
   const clients = Array.from(
     { length: streams },
-    () => new LocationIngestClient(target, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }),
+    () => new LocationIngestClient(target, options.credentials ?? grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }),
   );
   const closeClients = () => clients.forEach((c) => c.close());
 

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { LocationPing } from '@udaconnect/proto';
 import { eventually } from '../support/eventually';
 import { startPipeline, type Pipeline } from '../support/pipeline';
+import { bearer } from '../support/auth';
 
 let p: Pipeline;
 beforeAll(async () => {
@@ -89,7 +90,7 @@ test('a stream with bad pings in the middle stores exactly the good ones', async
 test('POST /api/locations with the old body (string coordinates) ends up as a row', async () => {
   const res = await fetch(`${p.apiUrl}/api/locations`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...bearer(p.auth.organizer) },
     body: JSON.stringify({ person_id: 8, latitude: '37.5533', longitude: '-122.2905', creation_time: '2020-08-18T10:37:06' }),
   });
   expect(res.status).toBe(202);
@@ -103,6 +104,6 @@ test('POST /api/locations with the old body (string coordinates) ends up as a ro
   expect(row!.creation_time.toISOString()).toBe('2020-08-18T10:37:06.000Z');
 
   // And it reads back through the REST API in the old shape.
-  const list = (await (await fetch(`${p.apiUrl}/api/persons/8/locations?start_date=2020-08-18&end_date=2020-08-18`)).json()) as Array<Record<string, unknown>>;
+  const list = (await (await fetch(`${p.apiUrl}/api/persons/8/locations?start_date=2020-08-18&end_date=2020-08-18`, { headers: bearer(p.auth.organizer) })).json()) as Array<Record<string, unknown>>;
   expect(list).toContainEqual(expect.objectContaining({ person_id: 8, latitude: '37.5533', longitude: '-122.2905', creation_time: '2020-08-18T10:37:06Z' }));
 });

@@ -1,6 +1,7 @@
 /** Once per jest run: a template database with the schema and seed, copied by each test file. */
 import knexFactory from 'knex';
 import { migrateLatest, seed } from '../../db';
+import { applyGrants } from '../../db/roles';
 import { assertTestDatabaseName, infraEnv, templateDatabaseName, withDatabase } from './test-env';
 
 export default async function globalSetup(): Promise<void> {
@@ -19,6 +20,10 @@ export default async function globalSetup(): Promise<void> {
   try {
     await migrateLatest(db);
     await seed(db);
+    // Table privileges are copied with the template into every test database (database-level ones
+    // are not: createTestDatabase applies those).
+    const { missing } = await applyGrants(db);
+    if (missing.length) console.warn(`[global-setup] database roles missing (run scripts/provision.sh): ${missing.join(', ')}`);
   } finally {
     await db.destroy();
   }

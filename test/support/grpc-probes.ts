@@ -4,9 +4,10 @@ import * as protoLoader from '@grpc/proto-loader';
 import { join, dirname } from 'node:path';
 import { service as healthService } from 'grpc-health-check';
 
-export async function healthStatus(port: number, serviceName = ''): Promise<string> {
+/** `credentials`: plaintext by default; grpc.credentials.createSsl(ca) for a TLS port. */
+export async function healthStatus(port: number, serviceName = '', credentials = grpc.credentials.createInsecure()): Promise<string> {
   const Client = grpc.makeGenericClientConstructor(healthService, 'Health');
-  const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  const client = new Client(`127.0.0.1:${port}`, credentials);
   try {
     return await new Promise((resolve, reject) =>
       (client as unknown as { check: (req: object, cb: (e: Error | null, r: { status: string }) => void) => void }).check(
@@ -22,12 +23,12 @@ export async function healthStatus(port: number, serviceName = ''): Promise<stri
 type ReflectionVersion = 'v1' | 'v1alpha';
 
 /** Asks the server reflection service (as grpcurl does, on one stream) and returns its answers, in order. */
-export async function reflect(port: number, requests: object[], version: ReflectionVersion = 'v1'): Promise<any[]> {
+export async function reflect(port: number, requests: object[], version: ReflectionVersion = 'v1', credentials = grpc.credentials.createInsecure()): Promise<any[]> {
   const protoRoot = join(dirname(require.resolve('@grpc/reflection/package.json')), 'build/proto');
   const def = grpc.loadPackageDefinition(
     protoLoader.loadSync(`grpc/reflection/${version}/reflection.proto`, { includeDirs: [protoRoot], keepCase: true, oneofs: true }),
   ) as any;
-  const client = new def.grpc.reflection[version].ServerReflection(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  const client = new def.grpc.reflection[version].ServerReflection(`127.0.0.1:${port}`, credentials);
   try {
     return await new Promise((resolve, reject) => {
       const answers: any[] = [];
@@ -43,7 +44,7 @@ export async function reflect(port: number, requests: object[], version: Reflect
   }
 }
 
-export async function reflectedServices(port: number, version: ReflectionVersion = 'v1'): Promise<string[]> {
-  const [res] = await reflect(port, [{ list_services: '' }], version);
+export async function reflectedServices(port: number, version: ReflectionVersion = 'v1', credentials = grpc.credentials.createInsecure()): Promise<string[]> {
+  const [res] = await reflect(port, [{ list_services: '' }], version, credentials);
   return res.list_services_response.service.map((s: { name: string }) => s.name).sort();
 }

@@ -14,6 +14,10 @@ import { startLocationWriter, type LocationWriter } from '../../modules/location
 import { createApp } from '../../modules/person-api/src/app';
 import { startPingPublishing } from '../../modules/person-api/src/pings';
 import { connectionServiceClient } from '../../modules/person-api/src/connection-client';
+import { startPersonApiAuth } from '../../modules/person-api/src/auth-setup';
+import { serviceTokenSource } from '../../modules/person-api/src/service-token';
+import { personApiAuthSettings } from '../../modules/person-api/test/harness';
+import { testAuth, type TestAuth } from './auth';
 import { createTestDatabase, type TestDatabase } from './test-database';
 import { infraEnv, runId } from './test-env';
 
@@ -21,6 +25,8 @@ const logger = createLogger('pipeline-test', process.env.TEST_LOG_LEVEL ?? 'sile
 
 export interface Pipeline {
   knex: Knex;
+  /** The worker's test keys; `client` sends auth.organizer on every call. */
+  auth: TestAuth;
   testDb: TestDatabase;
   ingestPort: number;
   apiUrl: string;
@@ -38,8 +44,9 @@ export async function startPipeline(label: string): Promise<Pipeline> {
   const unique = `${runId()}.${label}.${process.pid}`;
   const topic = `test.${unique}.locations`;
   const common = { DATABASE_URL: testDb.url, KAFKA_BROKERS: kafkaBrokers, LOCATIONS_TOPIC: topic, LOCATIONS_PARTITIONS: '3' };
+  const auth = await testAuth();
 
-  const ingest = await startIngest(parseConfig(ingestConfigSchema, { ...common, PORT: '0' }), logger);
+  const ingest = await startIngest(parseConfig(ingestConfigSchema, { ...common, ...auth.env, PORT: '0' }), logger);
   const writerConfig = parseConfig(locationWriterConfigSchema, {
     ...common,
     PORT: '0',
@@ -50,15 +57,17 @@ export async function startPipeline(label: string): Promise<Pipeline> {
 
   const db = createDatabase({ url: testDb.url, logger, poolMax: 3 });
   const pings = await startPingPublishing({ brokers: kafkaBrokers.split(','), topic, partitions: 3, knex: db.knex, logger });
-  const connections = connectionServiceClient('127.0.0.1:1', 1_000);
-  const server = http.createServer(createApp({ db, logger, ...pings, connections }));
+  const apiAuth = await startPersonApiAuth(personApiAuthSettings(auth), db.knex, logger);
+  const connections = connectionServiceClient('127.0.0.1:1', serviceTokenSource(apiAuth.signer), 1_000);
+  const server = http.createServer(createApp({ db, logger, ...pings, connections, auth: apiAuth, corsOrigins: [] }));
   const apiPort = await listen(server, 0, '127.0.0.1');
 
   const knex = knexFactory({ client: 'pg', connection: testDb.url, pool: { min: 0, max: 2 } });
-  const client = new LocationIngestClient(`127.0.0.1:${ingest.port}`, grpc.credentials.createInsecure());
+  const client = new LocationIngestClient(`127.0.0.1:${ingest.port}`, grpc.credentials.createInsecure(), auth.grpcOptions());
 
   return {
     knex,
+    auth,
     testDb,
     ingestPort: ingest.port,
     apiUrl: `http://127.0.0.1:${apiPort}`,
@@ -82,6 +91,7 @@ export async function startPipeline(label: string): Promise<Pipeline> {
       client.close();
       await closeHttpServer(server);
       connections.close();
+      apiAuth.stop();
       await pings.close();
       await db.close();
       await writer?.stop();

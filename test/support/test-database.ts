@@ -1,5 +1,6 @@
 /** A fresh copy of the migrated and seeded template database, private to one test file. */
 import knexFactory from 'knex';
+import { applyDatabaseAcl } from '../../db/roles';
 import { dropDatabaseForce } from './drop-database';
 import { assertTestDatabaseName, infraEnv, runId, templateDatabaseName, withDatabase } from './test-env';
 
@@ -19,6 +20,7 @@ export async function createTestDatabase(label: string): Promise<TestDatabase> {
   const admin = knexFactory({ client: 'pg', connection: databaseUrl, pool: { min: 0, max: 1 } });
   try {
     await admin.raw(`CREATE DATABASE ${name} TEMPLATE ${templateDatabaseName(run)}`);
+    await applyDatabaseAcl(admin, name);
   } finally {
     await admin.destroy();
   }

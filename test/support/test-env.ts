@@ -5,11 +5,12 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { serviceRole, type ServiceName } from '../../db/roles';
 
 export const ROOT = join(__dirname, '..', '..');
 
-/** DATABASE_URL / KAFKA_BROKERS from the environment, else from .udaconnect/env (written by provisioning). */
-export function infraEnv(): { databaseUrl: string; kafkaBrokers: string } {
+/** The variables of .udaconnect/env (written by provisioning); empty when there is none. */
+function envFile(): Record<string, string> {
   const file = join(ROOT, '.udaconnect', 'env');
   const fromFile: Record<string, string> = {};
   if (existsSync(file)) {
@@ -18,12 +19,42 @@ export function infraEnv(): { databaseUrl: string; kafkaBrokers: string } {
       if (m) fromFile[m[1]!] = m[2]!;
     }
   }
+  return fromFile;
+}
+
+/** DATABASE_URL / KAFKA_BROKERS from the environment, else from .udaconnect/env (written by provisioning). */
+export function infraEnv(): { databaseUrl: string; kafkaBrokers: string } {
+  const fromFile = envFile();
   const databaseUrl = process.env.DATABASE_URL ?? fromFile.DATABASE_URL;
   const kafkaBrokers = process.env.KAFKA_BROKERS ?? fromFile.KAFKA_BROKERS;
   if (!databaseUrl || !kafkaBrokers) {
     throw new Error('DATABASE_URL / KAFKA_BROKERS unknown: run the tests with `npm test`, which provisions them');
   }
   return { databaseUrl, kafkaBrokers };
+}
+
+/**
+ * The URL a service's own role connects with (PERSON_API_DATABASE_URL, … from the environment,
+ * else .udaconnect/env); undefined when provisioning wrote none.
+ */
+export function serviceRoleUrl(service: ServiceName): string | undefined {
+  const name = serviceRole(service).urlEnv;
+  return process.env[name] ?? envFile()[name];
+}
+
+/**
+ * `url` (a test database, perhaps through a proxy) with the credentials of `service`'s own role
+ * (db/roles.ts), so an in-process service runs with exactly the privileges it has in production.
+ * `url` unchanged when no role URL is known.
+ */
+export function serviceDatabaseUrl(service: ServiceName, url: string): string {
+  const roleUrl = serviceRoleUrl(service);
+  if (!roleUrl) return url;
+  const role = new URL(roleUrl);
+  const u = new URL(url);
+  u.username = role.username;
+  u.password = role.password;
+  return u.toString();
 }
 
 /** The same server URL with another database name. */

@@ -50,6 +50,22 @@ export const env = {
       .pipe(z.array(z.string().regex(/^[^:\s]+:\d+$/, 'each broker must be host:port')).min(1)),
   logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   positiveInt: (fallback: number) => z.coerce.number().int().positive().default(fallback),
+  /** A file that must be named (its contents are read and checked at start-up). */
+  file: () => z.string().min(1),
+  /** How often the revoked-token list is re-read: at most a minute, so revocation takes effect within 60 s. */
+  revocationPollMs: () => z.coerce.number().int().min(100).max(60_000, 'must be at most 60000 (revocation within a minute)').default(15_000),
+  boolean: (fallback: boolean) =>
+    z
+      .enum(['true', 'false', '1', '0'], { error: 'must be true or false' })
+      .transform((v) => v === 'true' || v === '1')
+      .default(fallback),
+};
+
+/** The settings every service that verifies tokens reads. */
+export const authConfigShape = {
+  /** JSON Web Key Set with the public keys tokens are verified with (at most two: current and previous). */
+  AUTH_JWKS_FILE: env.file(),
+  REVOCATION_POLL_MS: env.revocationPollMs(),
 };
 
 export const baseConfigSchema = z.object({

@@ -2,6 +2,8 @@
  * gRPC server bootstrap shared by every gRPC service: the standard grpc.health.v1 service
  * (for grpcurl and Kubernetes `grpc:` probes), server reflection from the descriptor sets
  * buf builds from protos/, and a shutdown that lets in-flight calls and streams finish.
+ * With `tls` the port speaks TLS only; `healthPort` adds a plaintext port that serves nothing
+ * but grpc.health.v1.Health (same statuses), for Kubernetes `grpc:` probes, which cannot do TLS.
  */
 import fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
@@ -9,6 +11,7 @@ import { HealthImplementation } from 'grpc-health-check';
 import { descriptorSetFiles } from '@udaconnect/proto';
 import { addReflection } from './grpc-reflection';
 import type { Logger } from './logger';
+import type { ServerTls } from './tls';
 
 const HEALTH_SERVICE_NAME = 'grpc.health.v1.Health';
 
@@ -25,6 +28,8 @@ export interface GrpcServiceRegistration {
 export interface GrpcServerHandle {
   server: grpc.Server;
   port: number;
+  /** The plaintext health-only port, when `healthPort` was given. */
+  healthPort?: number;
   /** Sets the health of the whole server and of each registered service. */
   setServing(serving: boolean): void;
   /** NOT_SERVING, wait for in-flight calls up to `graceMs`, then cancel what is left. */
@@ -37,6 +42,10 @@ export async function startGrpcServer(opts: {
   services: GrpcServiceRegistration[];
   logger: Logger;
   serving?: boolean;
+  /** Serve TLS with this certificate and key (no client certificates); plaintext without. */
+  tls?: ServerTls;
+  /** Also serve grpc.health.v1.Health alone, in plaintext, on this port (0 = any free port). */
+  healthPort?: number;
 }): Promise<GrpcServerHandle> {
   const server = new grpc.Server({
     'grpc.max_receive_message_length': 4 * 1024 * 1024,
@@ -54,16 +63,34 @@ export async function startGrpcServer(opts: {
     descriptorSets: Object.values(descriptorSetFiles).map((file) => fs.readFileSync(file)),
   });
 
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${opts.host ?? '0.0.0.0'}:${opts.port}`, grpc.ServerCredentials.createInsecure(), (err, bound) =>
-      err ? reject(err) : resolve(bound),
-    ),
-  );
+  const bind = (target: grpc.Server, port: number, credentials: grpc.ServerCredentials) =>
+    new Promise<number>((resolve, reject) =>
+      target.bindAsync(`${opts.host ?? '0.0.0.0'}:${port}`, credentials, (err, bound) => (err ? reject(err) : resolve(bound))),
+    );
+  const credentials = opts.tls
+    ? grpc.ServerCredentials.createSsl(null, [{ cert_chain: opts.tls.cert, private_key: opts.tls.key }], false)
+    : grpc.ServerCredentials.createInsecure();
+  const port = await bind(server, opts.port, credentials);
+
+  // Health only: no application service, no reflection. Shares `health`, so statuses (and Watch) agree.
+  let healthServer: grpc.Server | undefined;
+  let healthPort: number | undefined;
+  if (opts.healthPort !== undefined) {
+    healthServer = new grpc.Server();
+    health.addToServer(healthServer);
+    try {
+      healthPort = await bind(healthServer, opts.healthPort, grpc.ServerCredentials.createInsecure());
+    } catch (err) {
+      server.forceShutdown();
+      throw err;
+    }
+  }
 
   let lastServing = initial;
   const handle: GrpcServerHandle = {
     server,
     port,
+    ...(healthPort !== undefined ? { healthPort } : {}),
     setServing(serving) {
       if (serving === lastServing) return;
       lastServing = serving;
@@ -84,6 +111,14 @@ export async function startGrpcServer(opts: {
           resolve();
         });
       });
+      // Probes see NOT_SERVING until the main port has drained; open Watch streams are then cut.
+      const probes = healthServer;
+      if (probes) {
+        await new Promise<void>((resolve) => {
+          const force = setTimeout(() => (probes.forceShutdown(), resolve()), 1_000);
+          probes.tryShutdown(() => (clearTimeout(force), resolve()));
+        });
+      }
     },
   };
   return handle;

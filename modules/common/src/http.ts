@@ -2,6 +2,7 @@ import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import type { Logger } from './logger';
 import { isDatabaseUnavailable } from './db';
+import { AuthError, ForbiddenError } from './auth';
 
 /** One bad field of a request, as listed in a problem's `errors`. */
 export interface FieldError {
@@ -75,6 +76,13 @@ export function problemHandler(logger: Logger): ErrorRequestHandler {
     if (res.headersSent) return;
     const instance = req.originalUrl;
     if (err instanceof HttpProblem) return sendProblem(res, err, instance);
+    if (err instanceof AuthError) {
+      // RFC 6750 §3: the scheme always; error="invalid_token" once a token was sent.
+      const challenge = err.failure === 'missing' ? 'Bearer realm="udaconnect"' : `Bearer realm="udaconnect", error="invalid_token", error_description="${err.message}"`;
+      res.setHeader('WWW-Authenticate', challenge);
+      return sendProblem(res, new HttpProblem(401, 'Unauthorized', err.message), instance);
+    }
+    if (err instanceof ForbiddenError) return sendProblem(res, new HttpProblem(403, 'Forbidden', err.message), instance);
     const status = typeof err?.status === 'number' ? err.status : typeof err?.statusCode === 'number' ? err.statusCode : 500;
     if (status >= 400 && status < 500) {
       const detail =

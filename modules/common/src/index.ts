@@ -8,3 +8,6 @@ export * from './kafka';
 export * from './location-pings';
 export * from './grpc-server';
 export * from './grpc-reflection';
+export * from './auth';
+export * from './grpc-auth';
+export * from './tls';

@@ -1,10 +1,12 @@
 import { z } from 'zod';
-import { env } from '@udaconnect/common';
+import { authConfigShape, env } from '@udaconnect/common';
 
 export const connectionConfigSchema = z.object({
   PORT: env.port(30003),
   DATABASE_URL: env.databaseUrl(),
   LOG_LEVEL: env.logLevel(),
+  /** Calls need a bearer token (person-api forwards its caller's, or sends its own service token). */
+  ...authConfigShape,
   DB_POOL_MAX: env.positiveInt(10),
   /** A proximity query running longer than this is cancelled by PostgreSQL (→ DEADLINE_EXCEEDED). */
   STATEMENT_TIMEOUT_MS: env.positiveInt(10_000),

@@ -5,7 +5,7 @@
  */
 import { status, type sendUnaryData, type ServerErrorResponse, type ServerUnaryCall } from '@grpc/grpc-js';
 import { z } from 'zod';
-import { isDatabaseUnavailable, type Knex, type Logger } from '@udaconnect/common';
+import { ForbiddenError, grpcAuthError, grpcPrincipal, isDatabaseUnavailable, mayActFor, type Knex, type Logger, type TokenVerifier } from '@udaconnect/common';
 import { GroupBy, type ConnectionServiceServer, type FindConnectionsRequest, type FindConnectionsResponse } from '@udaconnect/proto';
 import { findConnections, type ConnectionQuery } from './connection-query';
 
@@ -68,6 +68,8 @@ export function parseRequest(req: FindConnectionsRequest): { ok: true; query: Co
 
 export interface ConnectionHandlerDeps {
   knex: Knex;
+  /** Reaching the port is not enough: every call carries a bearer token. */
+  verifier: TokenVerifier;
   logger: Logger;
   statementTimeoutMs: number;
   /** Told when a call found the database unreachable, so health can follow at once. */
@@ -76,14 +78,24 @@ export interface ConnectionHandlerDeps {
 
 const QUERY_CANCELED = '57014';
 
-export function createConnectionHandlers({ knex, logger, statementTimeoutMs, onDatabaseUnavailable }: ConnectionHandlerDeps): ConnectionServiceServer {
+export function createConnectionHandlers({ knex, verifier, logger, statementTimeoutMs, onDatabaseUnavailable }: ConnectionHandlerDeps): ConnectionServiceServer {
   const fail = (code: status, details: string): Partial<ServerErrorResponse> => ({ code, details });
 
   return {
     async findConnections(call: ServerUnaryCall<FindConnectionsRequest, FindConnectionsResponse>, callback: sendUnaryData<FindConnectionsResponse>) {
+      let principal;
+      try {
+        principal = await grpcPrincipal(verifier, call.metadata);
+      } catch (err) {
+        return callback(err as Partial<ServerErrorResponse>);
+      }
       const parsed = parseRequest(call.request);
       if (!parsed.ok) return callback(fail(status.INVALID_ARGUMENT, parsed.message));
       const q = parsed.query;
+      // Organizers and person-api's service token ask for anyone; an attendee for themself.
+      if (!mayActFor(principal, q.personId)) {
+        return callback(grpcAuthError(new ForbiddenError(`this token may ask only for the connections of its own person, not ${q.personId}`)));
+      }
 
       let result: Awaited<ReturnType<typeof findConnections>>;
       const started = Date.now();

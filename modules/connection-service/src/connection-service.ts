@@ -1,5 +1,5 @@
 /** Builds connection-service from its config: database pool, gRPC server (health, reflection), DB health polling. */
-import { createDatabase, startGrpcServer, type GrpcServerHandle, type Logger } from '@udaconnect/common';
+import { createDatabase, startGrpcServer, startTokenVerification, type GrpcServerHandle, type Logger } from '@udaconnect/common';
 import { ConnectionServiceDefinition } from '@udaconnect/proto';
 import type { ConnectionConfig } from './config';
 import { createConnectionHandlers } from './connection-handlers';
@@ -27,9 +27,13 @@ export async function startConnectionService(config: ConnectionConfig, logger: L
   const databaseUp = await db.isReady();
   if (!databaseUp) logger.warn('database unreachable at start-up; health is NOT_SERVING until it answers');
 
+  // Revoked ids are read from the same database; while it is down the last list stays in force.
+  const auth = await startTokenVerification({ jwksFile: config.AUTH_JWKS_FILE, knex: db.knex, logger, pollMs: config.REVOCATION_POLL_MS });
+
   let server: GrpcServerHandle | undefined;
   const handlers = createConnectionHandlers({
     knex: db.knex,
+    verifier: auth.verifier,
     logger,
     statementTimeoutMs: config.STATEMENT_TIMEOUT_MS,
     onDatabaseUnavailable: () => server?.setServing(false),
@@ -58,6 +62,7 @@ export async function startConnectionService(config: ConnectionConfig, logger: L
     async stop() {
       stopping = true;
       clearInterval(healthTimer);
+      auth.stop();
       await grpcServer.shutdown(config.DRAIN_TIMEOUT_MS);
       await db.close();
     },

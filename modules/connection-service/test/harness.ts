@@ -6,6 +6,7 @@ import { ConnectionServiceClient, GroupBy, type FindConnectionsRequest, type Fin
 import { connectionConfigSchema } from '../src/config';
 import { startConnectionService, type ConnectionService } from '../src/connection-service';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/test-database';
+import { testAuth, type TestAuth } from '../../../test/support/auth';
 
 export const logger = createLogger('connection-test', process.env.TEST_LOG_LEVEL ?? 'silent');
 
@@ -14,7 +15,9 @@ export interface Harness {
   /** A separate pool for the test's own inserts and checks. */
   knex: Knex;
   service: ConnectionService;
+  /** Sends an organizer token on every call. */
   client: ConnectionServiceClient;
+  auth: TestAuth;
   find(request: Partial<FindConnectionsRequest>): Promise<FindConnectionsResponse>;
   /** The gRPC error of a call that must fail. */
   findError(request: Partial<FindConnectionsRequest>): Promise<grpc.ServiceError>;
@@ -30,9 +33,10 @@ export interface HarnessOptions {
 
 export async function startHarness(label: string, { env = {}, serviceDatabaseUrl = (url) => url }: HarnessOptions = {}): Promise<Harness> {
   const testDb = await createTestDatabase(label);
-  const config = parseConfig(connectionConfigSchema, { DATABASE_URL: serviceDatabaseUrl(testDb.url), PORT: '0', ...env });
+  const auth = await testAuth();
+  const config = parseConfig(connectionConfigSchema, { DATABASE_URL: serviceDatabaseUrl(testDb.url), PORT: '0', ...auth.env, ...env });
   const service = await startConnectionService(config, logger);
-  const client = new ConnectionServiceClient(`127.0.0.1:${service.port}`, grpc.credentials.createInsecure());
+  const client = new ConnectionServiceClient(`127.0.0.1:${service.port}`, grpc.credentials.createInsecure(), auth.grpcOptions());
   const knex = knexFactory({ client: 'pg', connection: testDb.url, pool: { min: 0, max: 2 } });
   const call = (request: Partial<FindConnectionsRequest>) =>
     new Promise<FindConnectionsResponse>((resolve, reject) =>
@@ -46,6 +50,7 @@ export async function startHarness(label: string, { env = {}, serviceDatabaseUrl
     knex,
     service,
     client,
+    auth,
     find: call,
     async findError(request) {
       const outcome = await call(request).then(

@@ -1,12 +1,17 @@
-import { useEffect, useState } from 'react';
+import { useCallback, useEffect, useLayoutEffect, useState, type ReactNode } from 'react';
 import {
   defaultParams,
   fetchConnections,
   fetchLocations,
+  fetchMe,
+  fetchPerson,
   fetchPersons,
   fullName,
+  UnauthorizedError,
   validateParams,
+  type ApiContext,
   type Location,
+  type Me,
   type Person,
   type PersonConnection,
   type QueryParams,
@@ -15,20 +20,185 @@ import { PeopleList } from './PeopleList';
 import { Controls } from './Controls';
 import { Connections } from './Connections';
 import { MapView } from './MapView';
+import { DEFAULT_TILE_URL } from './config';
+import { SignIn } from './SignIn';
+import { clearToken, EXPIRED_MESSAGE, readToken, storeToken, takeTokenFromFragment } from './session';
 
 type Remote<T> = { state: 'idle' } | { state: 'loading' } | { state: 'error'; message: string } | { state: 'ok'; data: T };
 
 export interface AppProps {
   /** Prefix for API calls; '' = same origin (the frontend server proxies /api). */
   apiBaseUrl: string;
+  /** Leaflet tile URL template, from the server's TILE_URL (/config.json). */
+  tileUrl?: string;
 }
 
 const isAbort = (err: unknown) => (err as Error)?.name === 'AbortError';
+const hasLinkToken = () => new URLSearchParams(window.location.hash.slice(1)).has('token');
 
-export function App({ apiBaseUrl }: AppProps) {
-  const [persons, setPersons] = useState<Remote<Person[]>>({ state: 'loading' });
+interface Auth {
+  token: string | null;
+  /** Why the sign-in form is shown. */
+  message: string | null;
+}
+
+export function App({ apiBaseUrl, tileUrl = DEFAULT_TILE_URL }: AppProps) {
+  const [auth, setAuth] = useState<Auth>(() => ({ token: hasLinkToken() ? null : readToken(), message: null }));
+
+  // A sign-in link (#token=…), on load or pasted into the address bar of this tab later.
+  useLayoutEffect(() => {
+    const take = () => {
+      const r = takeTokenFromFragment();
+      if (r === null) return;
+      if ('token' in r) return setAuth({ token: r.token, message: null });
+      clearToken();
+      setAuth({ token: null, message: r.problem });
+    };
+    take();
+    window.addEventListener('hashchange', take);
+    return () => window.removeEventListener('hashchange', take);
+  }, []);
+
+  const signIn = useCallback((token: string) => {
+    storeToken(token);
+    setAuth({ token, message: null });
+  }, []);
+  const signOut = useCallback((message: string | null) => {
+    clearToken();
+    setAuth({ token: null, message });
+  }, []);
+
+  if (auth.token === null) {
+    return (
+      <Shell>
+        <main className="signed-out">
+          <SignIn message={auth.message} onSignIn={signIn} />
+        </main>
+      </Shell>
+    );
+  }
+  // Keyed by the token: a new sign-in starts from a clean slate.
+  return <SignedIn key={auth.token} ctx={{ base: apiBaseUrl, token: auth.token }} tileUrl={tileUrl} onSignOut={signOut} />;
+}
+
+const TAGLINE = 'Who was near whom: pick a person to see the people they met.';
+
+function Shell({ who, tagline = TAGLINE, children }: { who?: ReactNode; tagline?: string; children: ReactNode }) {
+  return (
+    <div className="app">
+      <header>
+        <div>
+          <h1>UdaConnect</h1>
+          <p>{tagline}</p>
+        </div>
+        {who}
+      </header>
+      {children}
+    </div>
+  );
+}
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+interface SignedInProps {
+  ctx: ApiContext;
+  tileUrl: string;
+  onSignOut(message: string | null): void;
+}
+
+/** Asks GET /api/me who the token speaks for, then shows the organizer's or the attendee's view. */
+function SignedIn({ ctx, tileUrl, onSignOut }: SignedInProps) {
+  const [me, setMe] = useState<Remote<Me & { role: 'organizer' | 'attendee' }>>({ state: 'loading' });
+  const [attempt, setAttempt] = useState(0);
+  const expired = useCallback(() => onSignOut(EXPIRED_MESSAGE), [onSignOut]);
+  /** Any API call that answers 401 ends the session. */
+  const failed = useCallback(
+    (err: unknown, show: (message: string) => void) => {
+      if (isAbort(err)) return;
+      if (err instanceof UnauthorizedError) return expired();
+      show((err as Error).message);
+    },
+    [expired],
+  );
+
+  useEffect(() => {
+    const ctl = new AbortController();
+    setMe({ state: 'loading' });
+    (async () => {
+      const who = await fetchMe(ctx, ctl.signal);
+      if (who.role !== 'organizer' && who.role !== 'attendee') {
+        return onSignOut(`This token is for the role “${who.role}”, which cannot use this page. Sign in with an organizer’s or an attendee’s token.`);
+      }
+      if (who.role === 'attendee') {
+        if (typeof who.person_id !== 'number') throw new Error('The API named no person for this attendee token.');
+        if (!who.person) who.person = await fetchPerson(ctx, who.person_id, ctl.signal);
+      }
+      setMe({ state: 'ok', data: who as Me & { role: 'organizer' | 'attendee' } });
+    })().catch((err) => failed(err, (message) => setMe({ state: 'error', message })));
+    return () => ctl.abort();
+  }, [ctx.base, ctx.token, attempt, failed, onSignOut]);
+
+  // The page signs itself out when the token runs out, rather than at the next failed call.
+  const expiresAt = me.state === 'ok' ? Date.parse(me.data.expires_at) : NaN;
+  useEffect(() => {
+    if (!Number.isFinite(expiresAt)) return;
+    const t = setTimeout(expired, Math.min(MAX_TIMER_MS, Math.max(0, expiresAt - Date.now())));
+    return () => clearTimeout(t);
+  }, [expiresAt, expired]);
+
+  const who = (
+    <div className="who" role="group" aria-label="Signed in">
+      {me.state === 'ok' && (
+        <p>
+          Signed in as <strong className="role">{me.data.role}</strong>
+          {me.data.role === 'attendee' && me.data.person && (
+            <>
+              {' '}
+              <span className="who-name">{fullName(me.data.person)}</span>
+            </>
+          )}
+          <span className="expires"> · until {new Date(expiresAt).toLocaleString()}</span>
+        </p>
+      )}
+      <button type="button" onClick={() => onSignOut(null)}>
+        Sign out
+      </button>
+    </div>
+  );
+
+  return (
+    <Shell who={who} tagline={me.state === 'ok' && me.data.role === 'attendee' ? 'Who you were near, and when.' : TAGLINE}>
+      {me.state === 'loading' && (
+        <p className="loading page-status" role="status">
+          Signing in…
+        </p>
+      )}
+      {me.state === 'error' && (
+        <div className="error-banner" role="alert">
+          <p>Could not check your sign-in. {me.message}</p>
+          <button type="button" onClick={() => setAttempt((n) => n + 1)}>
+            Retry
+          </button>
+        </div>
+      )}
+      {me.state === 'ok' && <Workspace ctx={ctx} me={me.data} tileUrl={tileUrl} failed={failed} />}
+    </Shell>
+  );
+}
+
+interface WorkspaceProps {
+  ctx: ApiContext;
+  me: Me & { role: 'organizer' | 'attendee' };
+  tileUrl: string;
+  failed(err: unknown, show: (message: string) => void): void;
+}
+
+/** The organizer picks anyone from the people list; an attendee sees themself and their contacts. */
+function Workspace({ ctx, me, tileUrl, failed }: WorkspaceProps) {
+  const attendee = me.role === 'attendee' ? (me.person ?? null) : null;
+  const [persons, setPersons] = useState<Remote<Person[]>>(attendee ? { state: 'ok', data: [attendee] } : { state: 'loading' });
   const [search, setSearch] = useState('');
-  const [selectedId, setSelectedId] = useState<number | null>(null);
+  const [selectedId, setSelectedId] = useState<number | null>(attendee ? attendee.id : null);
   const [params, setParams] = useState<QueryParams>(defaultParams);
   const [connections, setConnections] = useState<Remote<PersonConnection[]>>({ state: 'idle' });
   const [pings, setPings] = useState<Remote<Location[]>>({ state: 'idle' });
@@ -36,14 +206,15 @@ export function App({ apiBaseUrl }: AppProps) {
   const problem = validateParams(params);
 
   useEffect(() => {
+    if (attendee) return; // an attendee may not list everyone (403): they see themself
     const ctl = new AbortController();
     setPersons({ state: 'loading' });
-    fetchPersons(apiBaseUrl, ctl.signal).then(
+    fetchPersons(ctx, ctl.signal).then(
       (data) => setPersons({ state: 'ok', data }),
-      (err) => !isAbort(err) && setPersons({ state: 'error', message: (err as Error).message }),
+      (err) => failed(err, (message) => setPersons({ state: 'error', message })),
     );
     return () => ctl.abort();
-  }, [apiBaseUrl]);
+  }, [ctx.base, ctx.token, attendee, failed]);
 
   useEffect(() => {
     if (selectedId === null || problem) {
@@ -54,16 +225,16 @@ export function App({ apiBaseUrl }: AppProps) {
     const ctl = new AbortController();
     setConnections({ state: 'loading' });
     setPings({ state: 'loading' });
-    fetchConnections(apiBaseUrl, selectedId, params, ctl.signal).then(
+    fetchConnections(ctx, selectedId, params, ctl.signal).then(
       (data) => setConnections({ state: 'ok', data }),
-      (err) => !isAbort(err) && setConnections({ state: 'error', message: (err as Error).message }),
+      (err) => failed(err, (message) => setConnections({ state: 'error', message })),
     );
-    fetchLocations(apiBaseUrl, selectedId, params, ctl.signal).then(
+    fetchLocations(ctx, selectedId, params, ctl.signal).then(
       (data) => setPings({ state: 'ok', data }),
-      (err) => !isAbort(err) && setPings({ state: 'error', message: (err as Error).message }),
+      (err) => failed(err, (message) => setPings({ state: 'error', message })),
     );
     return () => ctl.abort();
-  }, [apiBaseUrl, selectedId, params.startDate, params.endDate, params.distance, params.timeWindow, problem]);
+  }, [ctx.base, ctx.token, selectedId, params.startDate, params.endDate, params.distance, params.timeWindow, problem, failed]);
 
   function select(id: number) {
     if (id !== selectedId) setHighlightedId(null);
@@ -78,11 +249,7 @@ export function App({ apiBaseUrl }: AppProps) {
   ].filter((m): m is string => typeof m === 'string');
 
   return (
-    <div className="app">
-      <header>
-        <h1>UdaConnect</h1>
-        <p>Who was near whom: pick a person to see the people they met.</p>
-      </header>
+    <>
       {errors.length > 0 && (
         <div className="error-banner" role="alert">
           {errors.map((m) => (
@@ -95,29 +262,51 @@ export function App({ apiBaseUrl }: AppProps) {
       )}
       <main>
         <aside>
-          {persons.state === 'loading' && <p className="loading" role="status">Loading people…</p>}
-          {persons.state === 'ok' &&
-            (persons.data.length === 0 ? (
-              <p className="empty">No people yet.</p>
-            ) : (
-              <PeopleList persons={persons.data} search={search} onSearch={setSearch} selectedId={selectedId} onSelect={select} />
-            ))}
+          {attendee ? (
+            <section className="people" aria-labelledby="you-heading">
+              <h2 id="you-heading">You</h2>
+              <div className="you" aria-label="Your details">
+                <span className="name">{fullName(attendee)}</span>
+                <span className="company">{attendee.company_name}</span>
+              </div>
+              <p className="hint">Your connections and your pings; nobody else’s.</p>
+            </section>
+          ) : (
+            <>
+              {persons.state === 'loading' && (
+                <p className="loading" role="status">
+                  Loading people…
+                </p>
+              )}
+              {persons.state === 'ok' &&
+                (persons.data.length === 0 ? (
+                  <p className="empty">No people yet.</p>
+                ) : (
+                  <PeopleList persons={persons.data} search={search} onSearch={setSearch} selectedId={selectedId} onSelect={select} />
+                ))}
+            </>
+          )}
         </aside>
         <section className="detail" aria-labelledby="connections-heading">
           <h2 id="connections-heading">{selected ? `Connections of ${fullName(selected)}` : 'Connections'}</h2>
           <Controls params={params} onChange={setParams} problem={problem} />
           {selectedId === null && <p className="hint">Select a person to see whom they met.</p>}
-          {connections.state === 'loading' && <p className="loading" role="status">Loading connections…</p>}
+          {connections.state === 'loading' && (
+            <p className="loading" role="status">
+              Loading connections…
+            </p>
+          )}
           {connections.state === 'ok' && (
             <Connections connections={connections.data} highlightedId={highlightedId} onHighlight={setHighlightedId} />
           )}
           <MapView
+            tileUrl={tileUrl}
             pings={pings.state === 'ok' ? pings.data : []}
             connections={connections.state === 'ok' ? connections.data : []}
             highlightedId={highlightedId}
           />
         </section>
       </main>
-    </div>
+    </>
   );
 }

@@ -31,12 +31,51 @@ export interface QueryParams {
 
 export const defaultParams: QueryParams = { startDate: '2020-01-01', endDate: '2020-12-30', distance: '5', timeWindow: '' };
 
-export class ApiError extends Error {}
+export type Role = 'organizer' | 'attendee';
 
-async function getJson<T>(url: string, signal?: AbortSignal): Promise<T> {
+/** GET /api/me: who the token speaks for. An attendee's answer carries their Person record. */
+export interface Me {
+  role: Role | string;
+  person_id: number | null;
+  expires_at: string;
+  person?: Person;
+}
+
+/** Where the API is and the bearer token to call it with. */
+export interface ApiContext {
+  /** Prefix for API calls; '' = same origin (the frontend server proxies /api). */
+  base: string;
+  token: string;
+}
+
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+/** 401: the token is missing, malformed, expired or revoked. The page drops it and asks again. */
+export class UnauthorizedError extends ApiError {
+  constructor(message: string) {
+    super(message, 401);
+    this.name = 'UnauthorizedError';
+  }
+}
+
+async function getJson<T>(ctx: ApiContext, path: string, signal?: AbortSignal): Promise<T> {
   let res: Response;
   try {
-    res = await fetch(url, { signal, headers: { accept: 'application/json' } });
+    res = await fetch(`${ctx.base}${path}`, {
+      signal,
+      headers: { accept: 'application/json', authorization: `Bearer ${ctx.token}` },
+      // Bearer tokens only: never send or accept cookies; personal data stays out of the HTTP cache.
+      credentials: 'omit',
+      cache: 'no-store',
+    });
   } catch (err) {
     if ((err as Error).name === 'AbortError') throw err;
     throw new ApiError(`The API cannot be reached (${(err as Error).message}).`);
@@ -49,31 +88,35 @@ async function getJson<T>(url: string, signal?: AbortSignal): Promise<T> {
     } catch {
       /* not JSON */
     }
-    throw new ApiError(`The API answered ${res.status}${detail ? `: ${detail}` : ''}.`);
+    const message = `The API answered ${res.status}${detail ? `: ${detail}` : ''}.`;
+    if (res.status === 401) throw new UnauthorizedError(message);
+    throw new ApiError(message, res.status);
   }
   return (await res.json()) as T;
 }
 
-export function personsUrl(base: string): string {
-  return `${base}/api/persons`;
-}
+export const mePath = () => '/api/me';
+export const personsPath = () => '/api/persons';
+export const personPath = (id: number) => `/api/persons/${id}`;
 
-export function connectionsUrl(base: string, id: number, p: QueryParams): string {
+export function connectionsPath(id: number, p: QueryParams): string {
   const q = new URLSearchParams({ start_date: p.startDate, end_date: p.endDate, distance: p.distance, group_by: 'person' });
   if (p.timeWindow.trim() !== '') q.set('time_window', p.timeWindow.trim());
-  return `${base}/api/persons/${id}/connection?${q}`;
+  return `/api/persons/${id}/connection?${q}`;
 }
 
-export function locationsUrl(base: string, id: number, p: QueryParams): string {
+export function locationsPath(id: number, p: QueryParams): string {
   const q = new URLSearchParams({ start_date: p.startDate, end_date: p.endDate });
-  return `${base}/api/persons/${id}/locations?${q}`;
+  return `/api/persons/${id}/locations?${q}`;
 }
 
-export const fetchPersons = (base: string, signal?: AbortSignal) => getJson<Person[]>(personsUrl(base), signal);
-export const fetchConnections = (base: string, id: number, p: QueryParams, signal?: AbortSignal) =>
-  getJson<PersonConnection[]>(connectionsUrl(base, id, p), signal);
-export const fetchLocations = (base: string, id: number, p: QueryParams, signal?: AbortSignal) =>
-  getJson<Location[]>(locationsUrl(base, id, p), signal);
+export const fetchMe = (ctx: ApiContext, signal?: AbortSignal) => getJson<Me>(ctx, mePath(), signal);
+export const fetchPersons = (ctx: ApiContext, signal?: AbortSignal) => getJson<Person[]>(ctx, personsPath(), signal);
+export const fetchPerson = (ctx: ApiContext, id: number, signal?: AbortSignal) => getJson<Person>(ctx, personPath(id), signal);
+export const fetchConnections = (ctx: ApiContext, id: number, p: QueryParams, signal?: AbortSignal) =>
+  getJson<PersonConnection[]>(ctx, connectionsPath(id, p), signal);
+export const fetchLocations = (ctx: ApiContext, id: number, p: QueryParams, signal?: AbortSignal) =>
+  getJson<Location[]>(ctx, locationsPath(id, p), signal);
 
 /** Checks the controls before asking the API; returns a message for the user or null. */
 export function validateParams(p: QueryParams): string | null {

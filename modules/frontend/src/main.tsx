@@ -3,23 +3,12 @@ import { createRoot } from 'react-dom/client';
 import 'leaflet/dist/leaflet.css';
 import './styles.css';
 import { App } from './App';
+import { loadConfig } from './config';
 
-/** Runtime configuration, served by the frontend server (never baked into the build). */
-async function loadConfig(): Promise<{ apiBaseUrl: string }> {
-  try {
-    const res = await fetch('/config.json', { cache: 'no-store' });
-    if (!res.ok) return { apiBaseUrl: '' };
-    const body = (await res.json()) as { apiBaseUrl?: unknown };
-    return { apiBaseUrl: typeof body.apiBaseUrl === 'string' ? body.apiBaseUrl.replace(/\/+$/, '') : '' };
-  } catch {
-    return { apiBaseUrl: '' };
-  }
-}
-
-void loadConfig().then(({ apiBaseUrl }) => {
+void loadConfig().then(({ apiBaseUrl, tileUrl }) => {
   createRoot(document.getElementById('root')!).render(
     <StrictMode>
-      <App apiBaseUrl={apiBaseUrl} />
+      <App apiBaseUrl={apiBaseUrl} tileUrl={tileUrl} />
     </StrictMode>,
   );
 });

@@ -1,8 +1,9 @@
-import { describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { render, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { App } from '../src/App';
-import { calledUrls, defaultApi, persons, stubApi } from './fixtures';
+import { calledUrls, defaultApi, ORGANIZER_TOKEN, organizerMe, persons, stubApi } from './fixtures';
+import { TOKEN_KEY } from '../src/session';
 
 // Leaflet needs real layout; the map is exercised by the browser test (test/browser).
 vi.mock('../src/MapView', () => ({
@@ -13,11 +14,14 @@ vi.mock('../src/MapView', () => ({
 
 const connectionCalls = (mock: ReturnType<typeof stubApi>) => calledUrls(mock).filter((u) => u.pathname.endsWith('/connection'));
 
+// Signed in as an organizer (sign-in itself: auth.test.tsx).
+beforeEach(() => window.sessionStorage.setItem(TOKEN_KEY, ORGANIZER_TOKEN));
+
 describe('people list', () => {
   it('lists every person with name and company', async () => {
     stubApi(defaultApi);
     render(<App apiBaseUrl="" />);
-    expect(screen.getByText('Loading people…')).toBeTruthy();
+    expect(await screen.findByText('Loading people…')).toBeTruthy();
     const list = await screen.findByRole('listbox', { name: 'People' });
     const options = within(list).getAllByRole('option');
     expect(options).toHaveLength(3);
@@ -135,7 +139,11 @@ describe('connections', () => {
 
 describe('errors', () => {
   it('shows an alert when the people cannot be loaded', async () => {
-    stubApi(() => ({ status: 503, body: { title: 'Service Unavailable', status: 503, detail: 'database unreachable' } }));
+    stubApi((url) =>
+      url.pathname === '/api/me'
+        ? { body: organizerMe() }
+        : { status: 503, body: { title: 'Service Unavailable', status: 503, detail: 'database unreachable' } },
+    );
     render(<App apiBaseUrl="" />);
     const alert = await screen.findByRole('alert');
     expect(alert.textContent).toContain('Could not load people');
@@ -144,7 +152,11 @@ describe('errors', () => {
 
   it('shows an alert when the connections fail, keeping the people list', async () => {
     stubApi((url) =>
-      url.pathname === '/api/persons' ? { body: persons } : { status: 502, body: { title: 'Bad Gateway', status: 502, detail: 'person-api is unreachable' } },
+      url.pathname === '/api/me'
+        ? { body: organizerMe() }
+        : url.pathname === '/api/persons'
+          ? { body: persons }
+          : { status: 502, body: { title: 'Bad Gateway', status: 502, detail: 'person-api is unreachable' } },
     );
     const user = userEvent.setup();
     render(<App apiBaseUrl="" />);

@@ -1,5 +1,11 @@
 import { vi } from 'vitest';
-import type { Location, Person, PersonConnection } from '../src/api';
+import type { Location, Me, Person, PersonConnection } from '../src/api';
+
+/** Look like JWTs (three base64url parts); the stubbed API decides what they mean. */
+export const ORGANIZER_TOKEN = 'eyJhbGciOiJFZERTQSJ9.eyJyb2xlIjoib3JnYW5pemVyIn0.b3JnYW5pemVyLXNpZw';
+export const ATTENDEE_TOKEN = 'eyJhbGciOiJFZERTQSJ9.eyJyb2xlIjoiYXR0ZW5kZWUifQ.YXR0ZW5kZWUtc2ln';
+export const inAnHour = () => new Date(Date.now() + 3_600_000).toISOString();
+export const organizerMe = (): Me => ({ role: 'organizer', person_id: null, expires_at: inAnHour() });
 
 export const persons: Person[] = [
   { id: 1, first_name: 'Pam', last_name: 'Trexler', company_name: 'Hampton, Hampton and McQuill' },
@@ -26,13 +32,14 @@ export const connections: PersonConnection[] = [
   },
 ];
 
-type Handler = (url: URL) => { status?: number; body: unknown } | Promise<{ status?: number; body: unknown }>;
+type Answer = { status?: number; body: unknown };
+export type Handler = (url: URL, init: RequestInit | undefined) => Answer | Promise<Answer>;
 
 /** Stubs fetch with a router over the request URL; returns the mock to inspect calls. */
 export function stubApi(handler: Handler) {
-  const mock = vi.fn(async (input: RequestInfo | URL) => {
+  const mock = vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
     const url = new URL(String(input), 'http://test.local');
-    const { status = 200, body } = await handler(url);
+    const { status = 200, body } = await handler(url, init);
     return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
   });
   vi.stubGlobal('fetch', mock);
@@ -40,9 +47,14 @@ export function stubApi(handler: Handler) {
 }
 
 export const calledUrls = (mock: ReturnType<typeof stubApi>) => mock.mock.calls.map((c) => new URL(String(c[0]), 'http://test.local'));
+/** The Authorization header of each call, in order. */
+export const calledAuth = (mock: ReturnType<typeof stubApi>) =>
+  mock.mock.calls.map((c) => new Headers((c[1] as RequestInit | undefined)?.headers).get('authorization'));
+export const bearer = (init: RequestInit | undefined) => new Headers(init?.headers).get('authorization');
 
-/** The default API: three persons, person 5 met person 1. */
+/** The default API, for the organizer's token: three persons, person 5 met person 1. */
 export const defaultApi: Handler = (url) => {
+  if (url.pathname === '/api/me') return { body: organizerMe() };
   if (url.pathname === '/api/persons') return { body: persons };
   if (/^\/api\/persons\/\d+\/connection$/.test(url.pathname)) return { body: url.pathname.includes('/5/') ? connections : [] };
   if (/^\/api\/persons\/\d+\/locations$/.test(url.pathname)) return { body: [loc(40, 5, '2020-08-15T10:37:06Z')] };

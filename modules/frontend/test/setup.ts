@@ -5,4 +5,7 @@ afterEach(() => {
   cleanup();
   vi.unstubAllGlobals();
   vi.restoreAllMocks();
+  vi.useRealTimers();
+  window.sessionStorage.clear();
+  window.history.replaceState(null, '', '/');
 });

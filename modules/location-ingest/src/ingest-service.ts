@@ -2,6 +2,8 @@
 import {
   createDatabase,
   createKafkaBus,
+  loadServerTls,
+  startTokenVerification,
   PersonDirectory,
   PingPublisher,
   startGrpcServer,
@@ -14,10 +16,13 @@ import { createIngestHandlers } from './ingest-handlers';
 export const INGEST_SERVICE_NAME = 'udaconnect.location.v1.LocationIngest';
 
 export async function startIngest(config: IngestConfig, logger: Logger) {
+  // Before anything connects: a certificate that cannot be used stops the start at once.
+  const tls = loadServerTls(config);
   const db = createDatabase({ url: config.DATABASE_URL, logger, poolMax: 4 });
   await db.waitUntilReady();
   const persons = new PersonDirectory(db.knex);
   await persons.start();
+  const auth = await startTokenVerification({ jwksFile: config.AUTH_JWKS_FILE, knex: db.knex, logger, pollMs: config.REVOCATION_POLL_MS });
 
   const bus = createKafkaBus({ brokers: config.KAFKA_BROKERS, clientId: 'location-ingest', logger });
   // The DLQ belongs to location-writer, which creates it.
@@ -27,6 +32,7 @@ export async function startIngest(config: IngestConfig, logger: Logger) {
     .catch(async (err) => {
       // Leave nothing open behind a failed start.
       persons.stop();
+      auth.stop();
       await bus.close();
       await db.close();
       throw err;
@@ -37,6 +43,7 @@ export async function startIngest(config: IngestConfig, logger: Logger) {
   const handlers = createIngestHandlers({
     publisher,
     persons,
+    verifier: auth.verifier,
     logger,
     onKafkaResult: (ok) => {
       if (!ok) grpcServer?.setServing(false);
@@ -45,6 +52,8 @@ export async function startIngest(config: IngestConfig, logger: Logger) {
   grpcServer = await startGrpcServer({
     port: config.PORT,
     logger,
+    tls,
+    healthPort: config.HEALTH_PORT,
     services: [{ name: INGEST_SERVICE_NAME, definition: LocationIngestDefinition, implementation: handlers }],
   });
   const server = grpcServer;
@@ -57,6 +66,10 @@ export async function startIngest(config: IngestConfig, logger: Logger) {
 
   return {
     port: server.port,
+    /** The plaintext health-only port (HEALTH_PORT), if configured. */
+    healthPort: server.healthPort,
+    /** Whether PORT speaks TLS. */
+    tls: tls !== undefined,
     publisher,
     /** Stop taking calls, let streams finish, flush to Kafka, close everything. */
     async stop() {
@@ -65,6 +78,7 @@ export async function startIngest(config: IngestConfig, logger: Logger) {
       await server.shutdown(config.DRAIN_TIMEOUT_MS);
       await publisher.drain();
       persons.stop();
+      auth.stop();
       await producer.close();
       await bus.close();
       await db.close();

@@ -9,6 +9,7 @@ import { createTestDatabase, type TestDatabase } from '../../../test/support/tes
 import { infraEnv, runId } from '../../../test/support/test-env';
 import { eventually } from '../../../test/support/eventually';
 import { healthStatus, reflectedServices } from '../../../test/support/grpc-probes';
+import { testAuth, type TestAuth } from '../../../test/support/auth';
 
 const logger = createLogger('ingest-test', process.env.TEST_LOG_LEVEL ?? 'silent');
 const topic = `test.${runId()}.ingest.locations`;
@@ -18,13 +19,15 @@ let client: LocationIngestClient;
 let bus: KafkaBus;
 const published: LocationPing[] = [];
 let stopConsumer: () => Promise<void>;
+let auth: TestAuth;
 
 beforeAll(async () => {
   testDb = await createTestDatabase('ingest');
   const { kafkaBrokers } = infraEnv();
-  const config = ingestConfigSchema.parse({ PORT: '0', DATABASE_URL: testDb.url, KAFKA_BROKERS: kafkaBrokers, LOCATIONS_TOPIC: topic, LOCATIONS_PARTITIONS: '3' });
+  auth = await testAuth();
+  const config = ingestConfigSchema.parse({ PORT: '0', DATABASE_URL: testDb.url, KAFKA_BROKERS: kafkaBrokers, LOCATIONS_TOPIC: topic, LOCATIONS_PARTITIONS: '3', ...auth.env });
   ingest = await startIngest(config, logger);
-  client = new LocationIngestClient(`127.0.0.1:${ingest.port}`, grpc.credentials.createInsecure());
+  client = new LocationIngestClient(`127.0.0.1:${ingest.port}`, grpc.credentials.createInsecure(), auth.grpcOptions());
   bus = createKafkaBus({ brokers: kafkaBrokers.split(','), clientId: 'ingest-test', logger });
   const consumer = bus.consumer({ groupId: `test-${runId()}-ingest` });
   await consumer.run([topic], async (batch) => {

@@ -1,6 +1,20 @@
+import { createHash } from 'node:crypto';
 import express from 'express';
+import cors from 'cors';
+import helmet from 'helmet';
 import swaggerUi from 'swagger-ui-express';
-import { notFoundRoute, problemHandler, type Database, type Logger, type PersonDirectory, type PingPublisher } from '@udaconnect/common';
+import type { JSONWebKeySet } from 'jose';
+import {
+  notFoundRoute,
+  problemHandler,
+  type Database,
+  type Logger,
+  type PersonDirectory,
+  type PingPublisher,
+  type RevocationList,
+  type TokenSigner,
+  type TokenVerifier,
+} from '@udaconnect/common';
 import { addHealthRoutes } from './health-routes';
 import { createRegistry, openApiDocument } from './openapi';
 import { addPersonRoutes } from './person-routes';
@@ -8,7 +22,22 @@ import { personRepository } from './person-repository';
 import { addLocationRoutes } from './location-routes';
 import { locationRepository } from './location-repository';
 import { addConnectionRoutes } from './connection-routes';
+import { addDeviceRoutes } from './device-routes';
+import { createRouteGuard } from './http/access';
 import type { ConnectionFinder } from './connection-client';
+
+export interface PersonApiAuth {
+  verifier: TokenVerifier;
+  /** Signs device (attendee) tokens and the service token. */
+  signer: TokenSigner;
+  /** Published at /.well-known/jwks.json. */
+  keys: JSONWebKeySet;
+  revocations: RevocationList;
+  /** Lifetime of a device token when the request names none. */
+  deviceTtlSeconds: number;
+  /** LEGACY_ANONYMOUS_READS: lets the old page read without a token (migration aid, off by default). */
+  legacyAnonymousReads?: boolean;
+}
 
 export interface PersonApiDeps {
   db: Database;
@@ -18,31 +47,90 @@ export interface PersonApiDeps {
   personDirectory: PersonDirectory;
   /** Answers GET /api/persons/{id}/connection (connection-service over gRPC). */
   connections: ConnectionFinder;
+  auth: PersonApiAuth;
+  /** Origins a browser may call the API from (CORS); bearer tokens, never cookies. */
+  corsOrigins: string[];
   /** Dependencies reported by /readyz without failing it (Kafka, connection-service). */
   degradedChecks?: Record<string, () => Promise<boolean>>;
   bodyLimit?: string;
 }
 
+const sha256 = (text: string) => `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
+
+/**
+ * Swagger UI's page has two inline <style> blocks and one inline style attribute and nothing
+ * else inline (its scripts are files): the CSP allows exactly those by hash.
+ */
+function swaggerPage(document: object) {
+  const html = swaggerUi.generateHTML(document, { customSiteTitle: 'UdaConnect API', swaggerOptions: { persistAuthorization: false } });
+  const blocks = [...html.matchAll(/<style>([\s\S]*?)<\/style>/g)].map((m) => sha256(m[1]!));
+  const attributes = [...html.matchAll(/\sstyle="([^"]*)"/g)].map((m) => sha256(m[1]!));
+  const csp = helmet.contentSecurityPolicy({
+    useDefaults: false,
+    directives: {
+      'default-src': ["'none'"],
+      'script-src': ["'self'"],
+      'style-src': ["'self'", ...new Set(blocks), ...(attributes.length ? ["'unsafe-hashes'", ...new Set(attributes)] : [])],
+      // Swagger UI's stylesheet draws its icons as data: SVGs.
+      'img-src': ["'self'", 'data:'],
+      'connect-src': ["'self'"],
+      'font-src': ["'self'"],
+      'frame-ancestors': ["'none'"],
+      'base-uri': ["'none'"],
+      'form-action': ["'none'"],
+    },
+  });
+  return { html, csp };
+}
+
 /** The whole REST API as an express app; main.ts only adds the port and signals. */
-export function createApp({ db, logger, publisher, personDirectory, connections, degradedChecks, bodyLimit = '16kb' }: PersonApiDeps) {
+export function createApp({ db, logger, publisher, personDirectory, connections, auth, corsOrigins, degradedChecks, bodyLimit = '16kb' }: PersonApiDeps) {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  // JSON answers: nothing may load, run or frame them. Swagger UI's page gets its own policy below.
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: { 'default-src': ["'none'"], 'frame-ancestors': ["'none'"], 'base-uri': ["'none'"], 'form-action': ["'none'"] },
+      },
+      referrerPolicy: { policy: 'no-referrer' },
+      // HSTS would pin every port of the host to https (localhost too): left to the TLS terminator.
+      strictTransportSecurity: false,
+    }),
+  );
+  app.use(
+    cors({
+      origin: corsOrigins,
+      methods: ['GET', 'HEAD', 'POST', 'DELETE'],
+      allowedHeaders: ['Authorization', 'Content-Type'],
+      exposedHeaders: ['Location', 'Retry-After', 'WWW-Authenticate'],
+      credentials: false,
+      maxAge: 600,
+    }),
+  );
   app.use(express.json({ limit: bodyLimit, strict: false }));
 
   const registry = createRegistry();
-  const api = express.Router();
-  addHealthRoutes(api, registry, { database: db.isReady }, degradedChecks);
+  const guard = createRouteGuard({ verifier: auth.verifier, legacyAnonymousReads: auth.legacyAnonymousReads ?? false });
+  const ctx = { router: express.Router(), registry, guard, logger };
+  addHealthRoutes(ctx, { database: db.isReady }, degradedChecks);
   const persons = personRepository(db.knex);
-  addPersonRoutes(api, registry, persons);
-  addLocationRoutes(api, registry, { persons, locations: locationRepository(db.knex), personDirectory, publisher });
-  addConnectionRoutes(api, registry, persons, connections);
-  app.use(api);
+  addPersonRoutes(ctx, persons);
+  addLocationRoutes(ctx, { persons, locations: locationRepository(db.knex), personDirectory, publisher });
+  addConnectionRoutes(ctx, persons, connections);
+  addDeviceRoutes(ctx, { knex: db.knex, persons, signer: auth.signer, revocations: auth.revocations, defaultTtlSeconds: auth.deviceTtlSeconds });
+  app.use(ctx.router);
+
+  const jwks = { keys: auth.keys.keys };
+  app.get('/.well-known/jwks.json', (_req, res) => void res.set('cache-control', 'public, max-age=300').json(jwks));
 
   const document = openApiDocument(registry);
   app.get('/openapi.json', (_req, res) => void res.json(document));
+  const swagger = swaggerPage(document);
+  app.get('/', swagger.csp, (_req, res) => void res.type('html').send(swagger.html));
   app.use('/', swaggerUi.serve);
-  app.get('/', swaggerUi.setup(document, { customSiteTitle: 'UdaConnect API' }));
 
   app.use(notFoundRoute);
   app.use(problemHandler(logger));

@@ -4,7 +4,11 @@ import { ConnectionServiceClient, type FindConnectionsRequest, type FindConnecti
 import { HttpProblem, notFound, serviceUnavailable, badRequest } from '@udaconnect/common';
 
 export interface ConnectionFinder {
-  find(request: FindConnectionsRequest): Promise<FindConnectionsResponse>;
+  /**
+   * `authorization` is the REST caller's own header, forwarded so connection-service applies the
+   * same rules; without one (a legacy anonymous read) person-api's service token is sent.
+   */
+  find(request: FindConnectionsRequest, caller: { authorization?: string }): Promise<FindConnectionsResponse>;
   /** True when the service answers its health check in time. */
   isReachable(): Promise<boolean>;
   close(): void;
@@ -12,17 +16,17 @@ export interface ConnectionFinder {
 
 // A little longer than connection-service's statement timeout (10 s), so its own
 // "took too long" answer arrives rather than our deadline.
-export function connectionServiceClient(address: string, timeoutMs = 12_000): ConnectionFinder {
+export function connectionServiceClient(address: string, serviceToken: () => Promise<string>, timeoutMs = 12_000): ConnectionFinder {
   // Busy ranges can return tens of thousands of connections: allow large responses.
   const client = new ConnectionServiceClient(address, grpc.credentials.createInsecure(), {
     'grpc.max_receive_message_length': 256 * 1024 * 1024,
   });
   return {
-    find(request) {
+    async find(request, caller) {
+      const metadata = new grpc.Metadata();
+      metadata.set('authorization', caller.authorization ?? `Bearer ${await serviceToken()}`);
       return new Promise((resolve, reject) => {
-        client.findConnections(request, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) =>
-          err ? reject(toProblem(err)) : resolve(res),
-        );
+        client.findConnections(request, metadata, { deadline: Date.now() + timeoutMs }, (err, res) => (err ? reject(toProblem(err)) : resolve(res)));
       });
     },
     isReachable() {
@@ -43,6 +47,12 @@ function toProblem(err: grpc.ServiceError): HttpProblem {
     }
     case grpc.status.DEADLINE_EXCEEDED:
       return serviceUnavailable(err.details && !/deadline/i.test(err.details) ? err.details : 'connection-service did not answer in time; try again');
+    case grpc.status.PERMISSION_DENIED:
+      return new HttpProblem(403, 'Forbidden', err.details);
+    case grpc.status.UNAUTHENTICATED:
+      // The caller's token passed our own check; connection-service refusing it means the key
+      // sets or revocation lists disagree for a moment. Not the caller's fault to fix.
+      return serviceUnavailable('connection-service did not accept the credentials; try again shortly');
     case grpc.status.RESOURCE_EXHAUSTED:
       return badRequest('The result is too large; narrow the date range or the distance', [
         { field: 'query', message: 'result too large' },

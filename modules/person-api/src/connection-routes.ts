@@ -1,9 +1,7 @@
-import type { Router } from 'express';
 import { z } from 'zod';
-import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { notFound } from '@udaconnect/common';
 import { GroupBy, type FindConnectionsResponse } from '@udaconnect/proto';
-import { addRoute, jsonResponse, problemResponse } from './http/typed-routes';
+import { addRoute, jsonResponse, problemResponse, type RouteContext } from './http/typed-routes';
 import type { ConnectionFinder } from './connection-client';
 import { connectionQuery, connectionSchema, personConnectionSchema } from './connection-schemas';
 import { dayRange } from './date-range';
@@ -29,8 +27,8 @@ const toPerson = (p: { id: number; firstName: string; lastName: string; companyN
 });
 const iso = (d: Date | undefined) => d!.toISOString().replace('.000Z', 'Z');
 
-export function addConnectionRoutes(router: Router, registry: OpenAPIRegistry, persons: PersonRepository, finder: ConnectionFinder): void {
-  addRoute(router, registry, {
+export function addConnectionRoutes(ctx: RouteContext, persons: PersonRepository, finder: ConnectionFinder): void {
+  addRoute(ctx, {
     method: 'get',
     path: '/api/persons/{id}/connection',
     summary: 'Who was within `distance` meters of this person during the date range',
@@ -39,6 +37,7 @@ export function addConnectionRoutes(router: Router, registry: OpenAPIRegistry, p
       'both inside the range of whole UTC days [start_date, end_date] (both included). Each location appears once, ordered ' +
       'by time then id. With `group_by=person`, one entry per person instead.',
     tags: ['Connections'],
+    access: { rule: 'own-person', legacyAnonymousRead: true },
     params: personIdParams,
     query: connectionQuery,
     responses: {
@@ -50,7 +49,7 @@ export function addConnectionRoutes(router: Router, registry: OpenAPIRegistry, p
       404: problemResponse('No person with this id'),
       503: problemResponse('connection-service or the database is unavailable'),
     },
-    handler: async ({ params, query, res }) => {
+    handler: async ({ params, query, req, res }) => {
       const { start, end } = dayRange(query.start_date, query.end_date);
       // The gRPC call and the person look-up run side by side. The call's outcome is held (a
       // handler attached at once, so an early failure is never an unhandled rejection): an
@@ -65,7 +64,7 @@ export function addConnectionRoutes(router: Router, registry: OpenAPIRegistry, p
           groupBy: query.group_by === 'person' ? GroupBy.GROUP_BY_PERSON : GroupBy.GROUP_BY_UNSPECIFIED,
           // The REST answer has no distance or own location: not asked, not computed.
           withClosest: false,
-        })
+        }, { authorization: req.headers.authorization })
         .then(
           (response) => ({ response }),
           (error: unknown) => ({ error }),

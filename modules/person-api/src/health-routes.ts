@@ -1,8 +1,7 @@
-import type { Router } from 'express';
 import { z } from 'zod';
-import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { sendProblem, serviceUnavailable } from '@udaconnect/common';
-import { addRoute, jsonResponse, problemResponse } from './http/typed-routes';
+import { access } from './http/access';
+import { addRoute, jsonResponse, problemResponse, type RouteContext } from './http/typed-routes';
 
 /** Named dependency checks for /readyz; each resolves true when the dependency answers. */
 export type ReadinessChecks = Record<string, () => Promise<boolean>>;
@@ -12,30 +11,33 @@ export type ReadinessChecks = Record<string, () => Promise<boolean>>;
  * checks are reported but do not fail it: with Kafka or connection-service down only their
  * endpoints answer 503, and taking the whole API out of service would be worse.
  */
-export function addHealthRoutes(router: Router, registry: OpenAPIRegistry, required: ReadinessChecks, degraded: ReadinessChecks = {}): void {
+export function addHealthRoutes(ctx: RouteContext, required: ReadinessChecks, degraded: ReadinessChecks = {}): void {
   const checks = { ...required, ...degraded };
   const tags = ['Health'];
-  addRoute(router, registry, {
+  addRoute(ctx, {
     method: 'get',
     path: '/health',
     summary: 'Liveness, as the old API answered it',
     tags,
+    access: access.public,
     responses: { 200: jsonResponse('Always "healthy" while the process runs', z.literal('healthy')) },
     handler: ({ res }) => void res.json('healthy'),
   });
-  addRoute(router, registry, {
+  addRoute(ctx, {
     method: 'get',
     path: '/healthz',
     summary: 'Liveness probe',
     tags,
+    access: access.public,
     responses: { 200: jsonResponse('The process is alive', z.object({ status: z.literal('ok') })) },
     handler: ({ res }) => void res.json({ status: 'ok' }),
   });
-  addRoute(router, registry, {
+  addRoute(ctx, {
     method: 'get',
     path: '/readyz',
     summary: 'Readiness probe: the database answers (Kafka and connection-service are reported, not required)',
     tags,
+    access: access.public,
     responses: {
       200: jsonResponse('Ready', z.object({ status: z.literal('ready'), checks: z.record(z.string(), z.boolean()) })),
       503: problemResponse('A dependency is unreachable'),

@@ -1,8 +1,7 @@
-import type { Router } from 'express';
 import { z } from 'zod';
-import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
-import { badRequest, HttpProblem, notFound, serviceUnavailable, checkPing, withEventId, type PersonDirectory, type PingPublisher } from '@udaconnect/common';
-import { addRoute, jsonResponse, problemResponse } from './http/typed-routes';
+import { assertMayActFor, badRequest, HttpProblem, notFound, serviceUnavailable, checkPing, withEventId, type PersonDirectory, type PingPublisher } from '@udaconnect/common';
+import { access } from './http/access';
+import { addRoute, jsonResponse, problemResponse, type RouteContext } from './http/typed-routes';
 import { dayRange, isoDate } from './date-range';
 import type { PersonRepository } from './person-repository';
 import { int4Id, positiveId } from './person-schemas';
@@ -26,9 +25,9 @@ const personLocationsQuery = z
   })
   .refine((q) => !q.start_date || !q.end_date || q.end_date >= q.start_date, { message: 'must not be before start_date', path: ['end_date'] });
 
-export function addLocationRoutes(router: Router, registry: OpenAPIRegistry, deps: LocationRouteDeps): void {
+export function addLocationRoutes(ctx: RouteContext, deps: LocationRouteDeps): void {
   const tags = ['Locations'];
-  addRoute(router, registry, {
+  addRoute(ctx, {
     method: 'post',
     path: '/api/locations',
     summary: 'Record a location ping (old body); it goes through Kafka like every device ping',
@@ -36,6 +35,7 @@ export function addLocationRoutes(router: Router, registry: OpenAPIRegistry, dep
       'Validated like a gRPC ping, then published to Kafka. 202 means Kafka has it durably; the row appears in ' +
       'the database shortly after. Send the same event_id again to retry safely.',
     tags,
+    access: access.signedIn,
     body: newLocationSchema,
     responses: {
       202: jsonResponse('Accepted: durably in Kafka', acceptedLocationSchema),
@@ -43,7 +43,8 @@ export function addLocationRoutes(router: Router, registry: OpenAPIRegistry, dep
       404: problemResponse('No person with this person_id'),
       503: problemResponse('Kafka or the database is unavailable; retry with the same event_id'),
     },
-    handler: async ({ body, res }) => {
+    handler: async ({ body, principal, res }) => {
+      assertMayActFor(principal!, body.person_id);
       const ping = withEventId({
         eventId: body.event_id ?? '',
         personId: body.person_id,
@@ -69,24 +70,27 @@ export function addLocationRoutes(router: Router, registry: OpenAPIRegistry, dep
       res.status(202).json({ event_id: ping.eventId });
     },
   });
-  addRoute(router, registry, {
+  addRoute(ctx, {
     method: 'get',
     path: '/api/locations/{id}',
     summary: 'Get one location',
     tags,
+    access: access.signedIn,
     params: z.object({ id: positiveId('Location id', Number.MAX_SAFE_INTEGER) }),
     responses: { 200: jsonResponse('The location', locationSchema), 400: problemResponse('Bad id'), 404: problemResponse('No location with this id') },
-    handler: async ({ params, res }) => {
+    handler: async ({ params, principal, res }) => {
       const location = await deps.locations.findById(params.id);
       if (!location) throw notFound(`No location with id ${params.id}`);
+      assertMayActFor(principal!, location.person_id);
       res.json(location);
     },
   });
-  addRoute(router, registry, {
+  addRoute(ctx, {
     method: 'get',
     path: '/api/persons/{id}/locations',
     summary: "A person's pings, ordered by time",
     tags,
+    access: access.ownPerson,
     params: z.object({ id: int4Id('Person id') }),
     query: personLocationsQuery,
     responses: {

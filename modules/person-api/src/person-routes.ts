@@ -1,29 +1,30 @@
-import type { Router } from 'express';
 import { z } from 'zod';
-import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { notFound } from '@udaconnect/common';
-import { addRoute, jsonResponse, problemResponse } from './http/typed-routes';
+import { access } from './http/access';
+import { addRoute, jsonResponse, problemResponse, type RouteContext } from './http/typed-routes';
 import type { PersonRepository } from './person-repository';
 import { createPersonSchema, listPersonsQuery, personIdParams, personSchema } from './person-schemas';
 
-export function addPersonRoutes(router: Router, registry: OpenAPIRegistry, persons: PersonRepository): void {
+export function addPersonRoutes(ctx: RouteContext, persons: PersonRepository): void {
   const tags = ['Persons'];
-  addRoute(router, registry, {
+  addRoute(ctx, {
     method: 'get',
     path: '/api/persons',
     summary: 'List persons, ordered by id',
     tags,
+    access: { rule: 'organizer', legacyAnonymousRead: true },
     query: listPersonsQuery,
     responses: { 200: jsonResponse('The persons', z.array(personSchema)), 400: problemResponse('Bad limit or offset') },
     handler: async ({ query, res }) => {
       res.json(await persons.list(query.limit, query.offset));
     },
   });
-  addRoute(router, registry, {
+  addRoute(ctx, {
     method: 'post',
     path: '/api/persons',
     summary: 'Create a person',
     tags,
+    access: access.organizer,
     body: createPersonSchema,
     responses: {
       201: jsonResponse('The created person', personSchema),
@@ -35,11 +36,13 @@ export function addPersonRoutes(router: Router, registry: OpenAPIRegistry, perso
       res.status(201).location(`/api/persons/${person.id}`).json(person);
     },
   });
-  addRoute(router, registry, {
+  addRoute(ctx, {
     method: 'get',
     path: '/api/persons/{id}',
     summary: 'Get one person',
+    description: "An attendee reads their own record here; their contacts' records come inside their connections.",
     tags,
+    access: { rule: 'own-person', legacyAnonymousRead: true },
     params: personIdParams,
     responses: {
       200: jsonResponse('The person', personSchema),

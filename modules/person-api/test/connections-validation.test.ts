@@ -1,5 +1,4 @@
 /** GET /api/persons/{id}/connection: parameters are checked before connection-service is asked. */
-import request from 'supertest';
 import { startPersonApi, type Harness } from './harness';
 
 let h: Harness;
@@ -40,33 +39,33 @@ const cases: Array<[string, Record<string, string | undefined>, string]> = [
 
 describe('bad parameters → 400 problem+json naming the parameter', () => {
   it.each(cases)('%s', async (_what, query, field) => {
-    const res = await request(h.app).get(`${base}?${qs(query)}`).expect(400);
+    const res = await h.http.get(`${base}?${qs(query)}`).expect(400);
     expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
     expect(res.body.errors.map((e: { field: string }) => e.field)).toContain(field);
   });
 
   it('a bad person id is named too', async () => {
-    const res = await request(h.app).get(`/api/persons/abc/connection?${qs(ok)}`).expect(400);
+    const res = await h.http.get(`/api/persons/abc/connection?${qs(ok)}`).expect(400);
     expect(res.body.errors[0].field).toBe('id');
   });
 });
 
 test('a span of exactly 366 days (a leap year) is accepted', async () => {
   // Accepted by validation; no connection-service here, so the answer is the 503.
-  await request(h.app).get(`${base}?${qs({ ...ok, start_date: '2020-01-01', end_date: '2020-12-31' })}`).expect(503);
+  await h.http.get(`${base}?${qs({ ...ok, start_date: '2020-01-01', end_date: '2020-12-31' })}`).expect(503);
 });
 
 test('unknown person → 404, before connection-service is asked', async () => {
-  const res = await request(h.app).get(`/api/persons/4/connection?${qs(ok)}`).expect(404);
+  const res = await h.http.get(`/api/persons/4/connection?${qs(ok)}`).expect(404);
   expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
 });
 
 test('connection-service down → 503 problem+json, and the rest of the API keeps working', async () => {
-  const res = await request(h.app).get(`${base}?${qs(ok)}`).expect(503);
+  const res = await h.http.get(`${base}?${qs(ok)}`).expect(503);
   expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
   expect(res.body.detail).toMatch(/connection-service/);
-  await request(h.app).get('/api/persons').expect(200);
-  await request(h.app).get('/api/persons/5').expect(200);
-  const ready = await request(h.app).get('/readyz').expect(200);
+  await h.http.get('/api/persons').expect(200);
+  await h.http.get('/api/persons/5').expect(200);
+  const ready = await h.http.get('/readyz').expect(200);
   expect(ready.body.checks.connection_service).toBe(false);
 });

@@ -1,11 +1,11 @@
 /** GET /api/persons/{id}/connection through person-api and a real connection-service, on the seed data. */
-import request from 'supertest';
 import { createLogger, parseConfig } from '@udaconnect/common';
 import { connectionConfigSchema } from '../../connection-service/src/config';
 import { startConnectionService, type ConnectionService } from '../../connection-service/src/connection-service';
 import { vincentyMeters } from '../../connection-service/test/geodesic';
 import seed from '../../../db/seed-data/starter-seed.json';
 import { startPersonApi, type Harness } from './harness';
+import { testAuth } from '../../../test/support/auth';
 
 let h: Harness;
 let service: ConnectionService;
@@ -13,7 +13,7 @@ beforeAll(async () => {
   h = await startPersonApi('connrest', {
     connectionAddress: async (dbUrl) => {
       service = await startConnectionService(
-        parseConfig(connectionConfigSchema, { PORT: '0', DATABASE_URL: dbUrl }),
+        parseConfig(connectionConfigSchema, { PORT: '0', DATABASE_URL: dbUrl, ...(await testAuth()).env }),
         createLogger('connection-service-test', process.env.TEST_LOG_LEVEL ?? 'silent'),
       );
       return `127.0.0.1:${service.port}`;
@@ -39,7 +39,7 @@ function expected(personId: number, distance: number) {
 
 describe.each(seed.persons.map((p) => [p.id]))('seed person %i, the old frontend query', (personId) => {
   it('returns exactly the expected locations, once each, in the old shape', async () => {
-    const res = await request(h.app).get(`/api/persons/${personId}/connection?${oldQuery}`).expect(200);
+    const res = await h.http.get(`/api/persons/${personId}/connection?${oldQuery}`).expect(200);
     const want = expected(personId, 5);
     expect(res.body.map((c: { location: { id: number } }) => c.location.id)).toEqual(want.map((l) => l.id));
     for (const c of res.body) {
@@ -53,7 +53,7 @@ describe.each(seed.persons.map((p) => [p.id]))('seed person %i, the old frontend
 });
 
 test('Taco Fargo (5) is connected to four people, grouped by person', async () => {
-  const res = await request(h.app).get(`/api/persons/5/connection?${oldQuery}&group_by=person`).expect(200);
+  const res = await h.http.get(`/api/persons/5/connection?${oldQuery}&group_by=person`).expect(200);
   const wantIds = [...new Set(expected(5, 5).map((l) => l.person_id))].sort();
   expect(res.body.map((g: { person: { id: number } }) => g.person.id).sort()).toEqual(wantIds);
   expect(wantIds).toHaveLength(4);
@@ -70,7 +70,7 @@ test('Taco Fargo (5) is connected to four people, grouped by person', async () =
 
 test('a larger distance finds more, a tiny one fewer', async () => {
   const count = async (d: string) =>
-    (await request(h.app).get(`/api/persons/5/connection?start_date=2020-01-01&end_date=2020-12-30&distance=${d}`).expect(200)).body.length;
+    (await h.http.get(`/api/persons/5/connection?start_date=2020-01-01&end_date=2020-12-30&distance=${d}`).expect(200)).body.length;
   const [small, normal, large] = [await count('0.5'), await count('5'), await count('10000')];
   expect(small).toBe(expected(5, 0.5).length);
   expect(normal).toBe(expected(5, 5).length);
@@ -81,7 +81,7 @@ test('a larger distance finds more, a tiny one fewer', async () => {
 test('dates are whole UTC days with both ends included', async () => {
   // Seed person 1 has pings on 2020-08-18; person 5 at the same spot on 2020-08-15.
   const day = async (from: string, to: string) =>
-    (await request(h.app).get(`/api/persons/1/connection?start_date=${from}&end_date=${to}&distance=5`).expect(200)).body.length;
+    (await h.http.get(`/api/persons/1/connection?start_date=${from}&end_date=${to}&distance=5`).expect(200)).body.length;
   const want = (from: string, to: string) => {
     const inR = (t: string) => t >= from && t < new Date(Date.parse(`${to}T00:00:00Z`) + 86_400_000).toISOString();
     const own = seed.locations.filter((l) => l.person_id === 1 && inR(l.creation_time));

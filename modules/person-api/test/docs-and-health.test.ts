@@ -12,11 +12,14 @@ describe('OpenAPI and Swagger UI', () => {
     const doc = (await request(h.app).get('/openapi.json').expect(200)).body;
     expect(doc.openapi).toBe('3.0.3');
     expect(Object.keys(doc.paths).sort()).toEqual([
+      '/api/devices/{device_id}',
       '/api/locations',
       '/api/locations/{id}',
+      '/api/me',
       '/api/persons',
       '/api/persons/{id}',
       '/api/persons/{id}/connection',
+      '/api/persons/{id}/devices',
       '/api/persons/{id}/locations',
       '/health',
       '/healthz',

@@ -1,5 +1,4 @@
 /** Bad input to POST /api/persons: a 4xx problem naming the field, and nothing written. */
-import request from 'supertest';
 import { startPersonApi, type Harness } from './harness';
 
 let h: Harness;
@@ -26,7 +25,7 @@ const jsonCases: Array<[string, unknown, string[]]> = [
 describe('POST /api/persons rejects bad input', () => {
   it.each(jsonCases)('%s → 400 naming %j, nothing written', async (_what, body, fields) => {
     const before = await countPersons();
-    const res = await request(h.app).post('/api/persons').set('content-type', 'application/json').send(JSON.stringify(body)).expect(400);
+    const res = await h.http.post('/api/persons').set('content-type', 'application/json').send(JSON.stringify(body)).expect(400);
     expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
     expect(res.body).toMatchObject({ type: 'about:blank', title: 'Bad Request', status: 400 });
     expect(res.body.errors.map((e: { field: string }) => e.field)).toEqual(fields);
@@ -35,7 +34,7 @@ describe('POST /api/persons rejects bad input', () => {
 
   it('malformed JSON → 400 naming the body', async () => {
     const before = await countPersons();
-    const res = await request(h.app).post('/api/persons').set('content-type', 'application/json').send('{"first_name": "Ada",').expect(400);
+    const res = await h.http.post('/api/persons').set('content-type', 'application/json').send('{"first_name": "Ada",').expect(400);
     expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
     expect(res.body.detail).toMatch(/not valid JSON/);
     expect(res.body.errors).toEqual([expect.objectContaining({ field: 'body' })]);
@@ -44,7 +43,7 @@ describe('POST /api/persons rejects bad input', () => {
 
   it('a 1 MB body → 413 problem naming the body', async () => {
     const before = await countPersons();
-    const res = await request(h.app)
+    const res = await h.http
       .post('/api/persons')
       .set('content-type', 'application/json')
       .send(JSON.stringify({ ...valid, company_name: 'x'.repeat(1024 * 1024) }))
@@ -55,14 +54,14 @@ describe('POST /api/persons rejects bad input', () => {
   });
 
   it('no JSON content type → 400 naming the body', async () => {
-    const res = await request(h.app).post('/api/persons').set('content-type', 'text/plain').send('first_name=Ada').expect(400);
+    const res = await h.http.post('/api/persons').set('content-type', 'text/plain').send('first_name=Ada').expect(400);
     expect(res.body.errors.map((e: { field: string }) => e.field)).toEqual(['body']);
   });
 });
 
 describe('unknown routes', () => {
   it('answer 404 problem+json', async () => {
-    const res = await request(h.app).get('/api/nothing-here').expect(404);
+    const res = await h.http.get('/api/nothing-here').expect(404);
     expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
   });
 });

@@ -5,7 +5,8 @@
 import type { Request, RequestHandler, Response, Router } from 'express';
 import { z } from 'zod';
 import type { OpenAPIRegistry, ResponseConfig } from '@asteasolutions/zod-to-openapi';
-import { parseOrThrow } from '@udaconnect/common';
+import { parseOrThrow, type Logger, type Principal } from '@udaconnect/common';
+import { authorize, BEARER_SCHEME, type Access, type RouteGuard } from './access';
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
@@ -16,11 +17,17 @@ export interface RouteSpec<P extends z.ZodObject, Q extends z.ZodObject, B exten
   summary: string;
   description?: string;
   tags: string[];
+  /** Who may call it: required, so no route exists without an access rule (see access.ts). */
+  access: Access;
   params?: P;
   query?: Q;
   body?: B;
   responses: Record<number, ResponseConfig>;
-  handler: (input: { params: z.infer<P>; query: z.infer<Q>; body: z.infer<B>; req: Request; res: Response }) => Promise<void> | void;
+  /**
+   * `principal` is the verified caller; undefined only on public routes and on legacy anonymous
+   * reads (access.ts). Checks that depend on the data (whose location is this?) belong here.
+   */
+  handler: (input: { params: z.infer<P>; query: z.infer<Q>; body: z.infer<B>; principal: Principal | undefined; req: Request; res: Response }) => Promise<void> | void;
 }
 
 const problemSchema = z
@@ -45,30 +52,48 @@ export const jsonResponse = (description: string, schema: z.ZodType): ResponseCo
   content: { 'application/json': { schema } },
 });
 
-export function addRoute<P extends z.ZodObject, Q extends z.ZodObject, B extends z.ZodType>(
-  router: Router,
-  registry: OpenAPIRegistry,
-  spec: RouteSpec<P, Q, B>,
-): void {
+/** The router, the OpenAPI registry and the access guard every route is added with. */
+export interface RouteContext {
+  router: Router;
+  registry: OpenAPIRegistry;
+  guard: RouteGuard;
+  logger: Logger;
+}
+
+export function addRoute<P extends z.ZodObject, Q extends z.ZodObject, B extends z.ZodType>(ctx: RouteContext, spec: RouteSpec<P, Q, B>): void {
+  const { router, registry, guard } = ctx;
+  const isPublic = spec.access.rule === 'public';
   registry.registerPath({
     method: spec.method,
     path: spec.path,
     summary: spec.summary,
-    description: spec.description,
+    description: [spec.description, `**Who may call:** ${guard.describe(spec.access)}`].filter(Boolean).join('\n\n'),
     tags: spec.tags,
+    ...(isPublic ? { security: [] } : { security: [{ [BEARER_SCHEME]: [] }] }),
     request: {
       ...(spec.params ? { params: spec.params } : {}),
       ...(spec.query ? { query: spec.query } : {}),
       ...(spec.body ? { body: { required: true, content: { 'application/json': { schema: spec.body } } } } : {}),
     },
-    responses: spec.responses,
+    responses: {
+      ...spec.responses,
+      ...(isPublic
+        ? {}
+        : {
+            401: problemResponse('No token, or a malformed, invalid, expired or revoked one (WWW-Authenticate: Bearer)'),
+            403: problemResponse('A valid token whose role or person may not do this'),
+          }),
+    },
   });
   const expressPath = spec.path.replace(/\{(\w+)\}/g, ':$1');
   const handler: RequestHandler = async (req, res) => {
+    // Who first: an anonymous caller learns nothing from validation messages.
+    const caller = await guard.authenticate(req, spec.access);
     const params = spec.params ? parseOrThrow(spec.params, req.params, 'path') : {};
+    authorize(caller, spec.access, params as Record<string, unknown>);
     const query = spec.query ? parseOrThrow(spec.query, req.query, 'query') : {};
     const body = spec.body ? parseOrThrow(spec.body, req.body, 'body') : undefined;
-    await spec.handler({ params, query, body, req, res } as Parameters<typeof spec.handler>[0]);
+    await spec.handler({ params, query, body, principal: caller, req, res } as Parameters<typeof spec.handler>[0]);
   };
   router[spec.method](expressPath, handler);
 }
