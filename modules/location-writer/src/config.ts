@@ -11,6 +11,11 @@ const kafkaName = (fallback: string) =>
 export const locationWriterConfigSchema = z.object({
   /** Port of the /healthz, /readyz and /metrics server. */
   PORT: env.port(30004),
+  /**
+   * Address that server binds to. Operator endpoints stay on the loopback interface unless an
+   * operator opens them (K3s sets 0.0.0.0 for kubelet probes, behind a ClusterIP Service only).
+   */
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   DATABASE_URL: env.databaseUrl(),
   KAFKA_BROKERS: env.kafkaBrokers(),
   LOG_LEVEL: env.logLevel(),

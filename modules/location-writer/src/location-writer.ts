@@ -70,7 +70,7 @@ export async function startLocationWriter(config: LocationWriterConfig, logger: 
 
   let port: number;
   try {
-    port = await listen(server, config.PORT);
+    port = await listen(server, config.PORT, config.METRICS_HOST);
     await bus.ensureTopics([
       { topic: config.LOCATIONS_TOPIC, numPartitions: config.LOCATIONS_PARTITIONS },
       { topic: config.LOCATIONS_DLQ_TOPIC, numPartitions: config.LOCATIONS_PARTITIONS },

@@ -3,11 +3,12 @@ import { locationWriterConfigSchema } from '../src/config';
 
 const required = { DATABASE_URL: 'postgresql://u:p@localhost:5432/db', KAFKA_BROKERS: 'localhost:9092' };
 
-test('defaults follow the contract: port 30004, group location-writer, topics locations and locations.dlq, 6 partitions', () => {
+test('defaults follow the contract: port 30004 on the loopback interface, group location-writer, topics locations and locations.dlq, 6 partitions', () => {
   expect(parseConfig(locationWriterConfigSchema, required)).toEqual({
     ...required,
     KAFKA_BROKERS: ['localhost:9092'],
     PORT: 30004,
+    METRICS_HOST: '127.0.0.1',
     LOG_LEVEL: 'info',
     KAFKA_GROUP_ID: 'location-writer',
     LOCATIONS_TOPIC: 'locations',

@@ -17,7 +17,7 @@ import {
 import { locationWriterConfigSchema, type LocationWriterConfig } from '../src/config';
 import { startLocationWriter, type LocationWriter } from '../src/location-writer';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/test-database';
-import { infraEnv, runId } from '../../../test/support/test-env';
+import { infraEnv, runId, serviceDatabaseUrl } from '../../../test/support/test-env';
 
 export const SEEDED_PERSON_IDS = [1, 5, 6, 8, 9];
 
@@ -56,7 +56,8 @@ export async function createWriterTestBed(label: string): Promise<WriterTestBed>
   const config = (overrides: { databaseUrl?: string } = {}) =>
     parseConfig(locationWriterConfigSchema, {
       PORT: '0',
-      DATABASE_URL: overrides.databaseUrl ?? testDb.url,
+      // The writer's own role, also through a proxy URL given by a test.
+      DATABASE_URL: serviceDatabaseUrl('location-writer', overrides.databaseUrl ?? testDb.url),
       KAFKA_BROKERS: kafkaBrokers,
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
       KAFKA_GROUP_ID: groupId,
