@@ -270,13 +270,23 @@ PROPS
   log "Kafka ready on $KAFKA_BROKERS"
 }
 
+# ---------------------------------------------------------------- token signing keys
+# .udaconnect/auth/signing-key.json (private, person-api and `npm run token` sign with it) and
+# jwks.json (public, every service verifies with it); made once, rotated with `npm run auth:rotate`.
+ensure_auth_keys() {
+  (cd "$ROOT" && node --import tsx scripts/auth-keys.ts ensure --dir "$STATE/auth") || die "could not create the token signing keys"
+}
+
 ensure_node_modules
 ensure_postgres
 ensure_kafka
+ensure_auth_keys
 
 cat >"$STATE/env" <<ENV
 DATABASE_URL=$DATABASE_URL
 $(service_url_lines)
 KAFKA_BROKERS=$KAFKA_BROKERS
+AUTH_JWKS_FILE=$STATE/auth/jwks.json
+AUTH_SIGNING_KEY_FILE=$STATE/auth/signing-key.json
 ENV
 chmod 600 "$STATE/env"

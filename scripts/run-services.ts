@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { join, relative } from 'node:path';
 import readline from 'node:readline';
-import { services, tlsDir } from './services';
+import { serviceEnv, services, tlsDir } from './services';
 
 const ROOT = join(__dirname, '..');
 const COLORS = [36, 35, 33, 32, 34, 31];
@@ -59,7 +59,7 @@ async function main() {
   for (const [i, svc] of services.entries()) {
     const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, svc.entry)], {
       cwd: ROOT,
-      env: { ...process.env, PORT: String(svc.port), ...svc.env },
+      env: serviceEnv(svc, process.env),
       stdio: ['ignore', 'pipe', 'pipe'],
       // Own process group: Ctrl-C reaches only this runner, which then stops each child once.
       detached: true,

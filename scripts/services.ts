@@ -3,6 +3,7 @@
  * New services join this list as they land.
  */
 import { join } from 'node:path';
+import { SERVICE_ROLES, serviceRole, type ServiceName } from '../db/roles';
 
 /**
  * `npm start -- --tls`: the folder scripts/tls-certs.sh wrote the local CA and the server
@@ -19,6 +20,8 @@ export interface ServiceSpec {
   port: number;
   url?: string;
   env?: Record<string, string>;
+  /** Connects to PostgreSQL as this service's own role (db/roles.ts); see serviceEnv. */
+  database?: ServiceName;
 }
 
 export const services: ServiceSpec[] = [
@@ -29,8 +32,25 @@ export const services: ServiceSpec[] = [
     url: 'http://localhost:30000/',
     env: tlsDir ? { PERSON_API_URL: 'https://localhost:30001', PERSON_API_CA_FILE: join(tlsDir, 'ca.crt') } : {},
   },
-  { name: 'person-api', entry: 'modules/person-api/src/main.ts', port: 30001, url: `${tlsDir ? 'https' : 'http'}://localhost:30001/`, env: serverTls },
-  { name: 'location-ingest', entry: 'modules/location-ingest/src/main.ts', port: 30002, url: tlsDir ? 'localhost:30002 (gRPC over TLS)' : 'grpc://localhost:30002', env: serverTls },
-  { name: 'connection-service', entry: 'modules/connection-service/src/main.ts', port: 30003, url: 'grpc://localhost:30003 (internal)' },
-  { name: 'location-writer', entry: 'modules/location-writer/src/main.ts', port: 30004, url: 'http://localhost:30004/metrics' },
+  { name: 'person-api', entry: 'modules/person-api/src/main.ts', port: 30001, url: `${tlsDir ? 'https' : 'http'}://localhost:30001/`, env: serverTls, database: 'person-api' },
+  { name: 'location-ingest', entry: 'modules/location-ingest/src/main.ts', port: 30002, url: tlsDir ? 'localhost:30002 (gRPC over TLS)' : 'grpc://localhost:30002', env: serverTls, database: 'location-ingest' },
+  { name: 'connection-service', entry: 'modules/connection-service/src/main.ts', port: 30003, url: 'grpc://localhost:30003 (internal)', database: 'connection-service' },
+  { name: 'location-writer', entry: 'modules/location-writer/src/main.ts', port: 30004, url: 'http://localhost:30004/metrics', database: 'location-writer' },
 ];
+
+/**
+ * The environment a service starts with: the runner's without any database URL or password, its
+ * port, and its own role's URL as DATABASE_URL (<PREFIX>_DATABASE_URL from .udaconnect/env, or
+ * DATABASE_URL itself when that is not set). No service sees the schema owner's URL or another's.
+ */
+export function serviceEnv(svc: ServiceSpec, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = { ...env, PORT: String(svc.port), ...svc.env };
+  const databaseUrl = svc.database ? env[serviceRole(svc.database).urlEnv] || env.DATABASE_URL : undefined;
+  delete out.DATABASE_URL;
+  for (const r of SERVICE_ROLES) {
+    delete out[r.urlEnv];
+    delete out[r.passwordEnv];
+  }
+  if (databaseUrl) out.DATABASE_URL = databaseUrl;
+  return out;
+}

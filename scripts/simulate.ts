@@ -5,7 +5,11 @@
  * location-ingest over gRPC. The persons come from person-api (missing ones are created).
  * Ctrl-C stops sending early; the pings already sent are still awaited and summarised.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { createTokenSigner, readSigningKeyFile } from '@udaconnect/common';
+import { DEFAULT_AUTH_DIR } from './auth-keys';
 import { z } from 'zod';
 import { ensurePersons, PersonApiUnreachableError } from './simulator/persons';
 import { IngestUnreachableError, runSimulation, type Progress, type SimulationStats } from './simulator/simulator';
@@ -19,6 +23,8 @@ const USAGE = `usage: npm run simulate -- [options]
   --target H:P    location-ingest gRPC address                               default localhost:30002
   --api URL       person-api base URL                                        default http://localhost:30001
                   (https://localhost:30001 with --tls)
+  --token T       organizer token (npm run --silent token -- --role organizer)
+                  default $UDACONNECT_TOKEN, else one made with the local stack's key
   --tls           TLS to location-ingest and person-api (npm start -- --tls)
   --ca FILE       CA certificate to trust, PEM (implies --tls)               default .udaconnect/tls/ca.crt
   --streams N     concurrent RecordStream calls                              default 4
@@ -33,6 +39,7 @@ const argsSchema = z.strictObject({
   duration: z.coerce.number().positive().max(7 * 24 * 3600).default(60),
   target: z.string().regex(/^[^\s:/]+:\d+$/, 'must be host:port').default('localhost:30002'),
   api: z.url({ protocol: /^https?$/ }).optional(),
+  token: z.string().min(20, 'must be a token (npm run --silent token -- --role organizer)').optional(),
   tls: z.boolean().default(false),
   ca: z.string().min(1).optional(),
   streams: int(1, 64).default(4),
@@ -48,6 +55,7 @@ function parseCommandLine() {
       duration: { type: 'string' },
       target: { type: 'string' },
       api: { type: 'string' },
+      token: { type: 'string' },
       tls: { type: 'boolean' },
       ca: { type: 'string' },
       streams: { type: 'string' },
@@ -68,6 +76,22 @@ function parseCommandLine() {
     process.exit(2);
   }
   return parsed.data;
+}
+
+/**
+ * --token, else $UDACONNECT_TOKEN, else an hour-long organizer token signed with the local
+ * stack's key (.udaconnect/auth, made by npm start), as `npm run token` would print.
+ */
+async function organizerToken(given: string | undefined): Promise<string> {
+  const token = given ?? process.env.UDACONNECT_TOKEN;
+  if (token) return token;
+  const keyFile = process.env.AUTH_SIGNING_KEY_FILE ?? join(DEFAULT_AUTH_DIR, 'signing-key.json');
+  if (!existsSync(keyFile)) {
+    console.error('simulate: no token: pass --token (npm run --silent token -- --role organizer) or set UDACONNECT_TOKEN');
+    process.exit(2);
+  }
+  const signer = await createTokenSigner(readSigningKeyFile(keyFile));
+  return (await signer.sign({ role: 'organizer', subject: 'organizer:simulator', ttlSeconds: 3600 })).token;
 }
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -100,12 +124,13 @@ async function main() {
     process.exit(2);
   }
   if (transport.ca) trustForFetch(transport.ca);
-  const args = { ...parsed, api: transport.api };
+  const args = { ...parsed, api: transport.api, token: await organizerToken(parsed.token) };
   const tty = process.stdout.isTTY === true;
 
   let personIds: number[];
   try {
     personIds = await ensurePersons(args.api, args.persons, {
+      token: args.token,
       onCreated: (done, missing) => {
         if (tty) process.stdout.write(`\rcreating persons ${done}/${missing}`);
         else if (done === missing) console.log(`created ${missing} persons`);
@@ -127,7 +152,7 @@ async function main() {
   let stats: SimulationStats;
   try {
     stats = await runSimulation(
-      { target: args.target, credentials: transport.credentials, personIds, rate: args.rate, durationMs: args.duration * 1000, streams: args.streams, batch: args.batch, seed: args.seed, signal: abort.signal },
+      { target: args.target, credentials: transport.credentials, token: args.token, personIds, rate: args.rate, durationMs: args.duration * 1000, streams: args.streams, batch: args.batch, seed: args.seed, signal: abort.signal },
       (p) => {
         if (tty) process.stdout.write(`\r\x1b[K${progressLine(p)}`);
         else console.log(progressLine(p));

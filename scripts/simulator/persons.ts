@@ -18,6 +18,8 @@ const COMPANIES = ['Acme Robotics', 'Globex', 'Initech', 'Hooli', 'Umbrella Labs
 const PAGE = 10_000;
 
 export interface EnsurePersonsOptions {
+  /** An organizer token: listing and creating persons is the organizers' business. */
+  token: string;
   concurrency?: number;
   timeoutMs?: number;
   /** Told after each person created. */
@@ -25,13 +27,13 @@ export interface EnsurePersonsOptions {
 }
 
 /** Returns `count` person ids (the lowest existing ids first), creating as many persons as are missing. */
-export async function ensurePersons(api: string, count: number, opts: EnsurePersonsOptions = {}): Promise<number[]> {
+export async function ensurePersons(api: string, count: number, opts: EnsurePersonsOptions): Promise<number[]> {
   const base = api.replace(/\/+$/, '');
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const call = async (path: string, init?: RequestInit): Promise<unknown> => {
     let res: Response;
     try {
-      res = await fetch(`${base}${path}`, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+      res = await fetch(`${base}${path}`, { ...init, headers: { ...init?.headers, authorization: `Bearer ${opts.token}` }, signal: AbortSignal.timeout(timeoutMs) });
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       throw new PersonApiUnreachableError(base, cause?.code ?? cause?.message ?? (err as Error).message);

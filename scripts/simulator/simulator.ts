@@ -15,6 +15,7 @@
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { LocationIngestClient, type LocationPing, type StreamSummary } from '@udaconnect/proto';
+import { bearerInterceptor } from '@udaconnect/common';
 import { createVenue, type Venue } from './venue';
 
 export interface SimulationOptions {
@@ -22,6 +23,8 @@ export interface SimulationOptions {
   target: string;
   /** Channel credentials for location-ingest: TLS with the CA to trust; plaintext (insecure) when absent. */
   credentials?: grpc.ChannelCredentials;
+  /** Bearer token sent on every call (an organizer's: the simulated devices are many persons). */
+  token: string;
   /** The person ids the simulated devices belong to; they must exist. */
   personIds: readonly number[];
   /** Pings per second, all streams together. */
@@ -122,7 +125,11 @@ export async function runSimulation(options: SimulationOptions, onProgress?: (p:
   // One channel per slot: separate HTTP/2 connections, so one slow stream cannot hold up the others' flow-control window.
   const clients = Array.from(
     { length: streams },
-    () => new LocationIngestClient(target, options.credentials ?? grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }),
+    () =>
+      new LocationIngestClient(target, options.credentials ?? grpc.credentials.createInsecure(), {
+        'grpc.use_local_subchannel_pool': 1,
+        interceptors: [bearerInterceptor(options.token)],
+      }),
   );
   const closeClients = () => clients.forEach((c) => c.close());
 

@@ -3,6 +3,7 @@
  * accounting from /proc, Prometheus text parsing, percentiles, and the docs/benchmarks.md
  * section it rewrites.
  */
+import { createTokenSigner, readSigningKeyFile } from '@udaconnect/common';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -261,14 +262,26 @@ export function provision(root: string): void {
 }
 
 /** DATABASE_URL and KAFKA_BROKERS from the file provision.sh writes (.udaconnect/env). */
-export function readInfraEnv(file: string): { DATABASE_URL: string; KAFKA_BROKERS: string } {
+export function readInfraEnv(file: string): { DATABASE_URL: string; KAFKA_BROKERS: string; AUTH_JWKS_FILE: string; AUTH_SIGNING_KEY_FILE: string } {
   const vars: Record<string, string> = {};
   for (const line of readFileSync(file, 'utf8').split('\n')) {
     const m = /^([A-Z_]+)=(.*)$/.exec(line.trim());
     if (m) vars[m[1]!] = m[2]!;
   }
-  if (!vars.DATABASE_URL || !vars.KAFKA_BROKERS) throw new Error(`${file} lacks DATABASE_URL or KAFKA_BROKERS`);
-  return { DATABASE_URL: vars.DATABASE_URL, KAFKA_BROKERS: vars.KAFKA_BROKERS };
+  const names = ['DATABASE_URL', 'KAFKA_BROKERS', 'AUTH_JWKS_FILE', 'AUTH_SIGNING_KEY_FILE'] as const;
+  const missing = names.filter((n) => !vars[n]);
+  if (missing.length) throw new Error(`${file} lacks ${missing.join(', ')}: run scripts/provision.sh`);
+  return Object.fromEntries(names.map((n) => [n, vars[n]!])) as Record<(typeof names)[number], string>;
+}
+
+/**
+ * Auth as the local stack has it: the services verify with the provisioned key set (auth on, as
+ * in production) and the benchmark's clients send an organizer token, as `npm run token` makes.
+ */
+export async function benchAuth(infra: { AUTH_JWKS_FILE: string; AUTH_SIGNING_KEY_FILE: string }) {
+  const signer = await createTokenSigner(readSigningKeyFile(infra.AUTH_SIGNING_KEY_FILE));
+  const { token } = await signer.sign({ role: 'organizer', subject: 'organizer:bench', ttlSeconds: 6 * 3600 });
+  return { env: { AUTH_JWKS_FILE: infra.AUTH_JWKS_FILE }, signingEnv: { AUTH_SIGNING_KEY_FILE: infra.AUTH_SIGNING_KEY_FILE }, token };
 }
 
 /** The same server URL with another database name. */

@@ -46,6 +46,7 @@ import {
   provision,
   readDocSection,
   readInfraEnv,
+  benchAuth,
   startService,
   stopService,
   waitUntil,
@@ -131,6 +132,8 @@ async function main() {
   console.log('[bench] provisioning (scripts/provision.sh)');
   provision(ROOT);
   const infra = readInfraEnv(join(ROOT, '.udaconnect', 'env'));
+  const auth = await benchAuth(infra);
+  authorization = `Bearer ${auth.token}`;
 
   const stamp = new Date().toISOString().replace(/\D/g, '').slice(0, 14);
   const dbName = `udaconnect_bench_conn_${stamp}`;
@@ -171,7 +174,7 @@ async function main() {
 
     // ---- services
     const [csPort, apiPort] = [await freePort(), await freePort()];
-    const cs = startService('connection-service', 'modules/connection-service/src/main.ts', { DATABASE_URL: benchUrl, PORT: String(csPort), LOG_LEVEL: 'info' }, ROOT, join(logDir, 'connection-service.log'));
+    const cs = startService('connection-service', 'modules/connection-service/src/main.ts', { DATABASE_URL: benchUrl, PORT: String(csPort), LOG_LEVEL: 'info', ...auth.env }, ROOT, join(logDir, 'connection-service.log'));
     cleanups.push({ name: 'connection-service', run: () => stopService(cs) });
     const api = startService(
       'person-api',
@@ -180,6 +183,8 @@ async function main() {
         DATABASE_URL: benchUrl,
         KAFKA_BROKERS: infra.KAFKA_BROKERS,
         CONNECTION_SERVICE_ADDRESS: `localhost:${csPort}`,
+        ...auth.env,
+        ...auth.signingEnv,
         PORT: String(apiPort),
         LOCATIONS_TOPIC: topic,
         LOCATIONS_PARTITIONS: '1',
@@ -534,10 +539,12 @@ interface RestResult {
  * not the API's.)
  */
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+/** The organizer token every REST call carries (set in main). */
+let authorization = '';
 function httpGet(url: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     http
-      .get(url, { agent }, (res) => {
+      .get(url, { agent, headers: { authorization } }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));

@@ -37,6 +37,7 @@ import {
   provision,
   readCpu,
   readInfraEnv,
+  benchAuth,
   startService,
   stopService,
   waitUntil,
@@ -126,6 +127,7 @@ async function main() {
   console.log('[bench] provisioning (scripts/provision.sh)');
   provision(ROOT);
   const infra = readInfraEnv(join(ROOT, '.udaconnect', 'env'));
+  const auth = await benchAuth(infra);
 
   const stamp = new Date().toISOString().replace(/\D/g, '').slice(0, 14);
   const dbName = `udaconnect_bench_${stamp}`;
@@ -167,7 +169,7 @@ async function main() {
     // ---- services
     const [ingestPort, writerPort] = [await freePort(), await freePort()];
     const common = { DATABASE_URL: benchUrl, KAFKA_BROKERS: infra.KAFKA_BROKERS, LOCATIONS_TOPIC: topic, LOCATIONS_PARTITIONS: String(opts.partitions), LOG_LEVEL: 'info' };
-    const ingest = startService('location-ingest', 'modules/location-ingest/src/main.ts', { ...common, PORT: String(ingestPort) }, ROOT, join(logDir, 'location-ingest.log'));
+    const ingest = startService('location-ingest', 'modules/location-ingest/src/main.ts', { ...common, ...auth.env, PORT: String(ingestPort) }, ROOT, join(logDir, 'location-ingest.log'));
     cleanups.push({ name: 'location-ingest', run: () => stopService(ingest) });
     const writer = startService(
       'location-writer',
@@ -189,7 +191,7 @@ async function main() {
       kafka: () => findPids((cmd) => cmd.includes('kafka.Kafka')),
       postgres: () => findPids((_cmd, comm) => comm === 'postgres'),
     };
-    const ctx: PhaseContext = { opts, personIds, target: `127.0.0.1:${ingestPort}`, metricsUrl, bench, services, cpuGroups };
+    const ctx: PhaseContext = { opts, personIds, target: `127.0.0.1:${ingestPort}`, token: auth.token, metricsUrl, bench, services, cpuGroups };
 
     const loadBefore = machine.load;
     const throughput = await runPhase(ctx, 'throughput', opts.rate);
@@ -211,6 +213,8 @@ interface PhaseContext {
   opts: Options;
   personIds: number[];
   target: string;
+  /** Organizer token: the ingest service verifies every call, as in production. */
+  token: string;
   metricsUrl: string;
   bench: Knex;
   services: Service[];
@@ -241,6 +245,7 @@ async function runPhase(ctx: PhaseContext, name: string, rate: number): Promise<
     sim = await runSimulation(
       {
         target: ctx.target,
+        token: ctx.token,
         personIds: ctx.personIds,
         rate,
         durationMs,

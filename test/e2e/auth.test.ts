@@ -18,6 +18,7 @@ import { bearer } from '../support/auth';
 import { eventually } from '../support/eventually';
 import { healthStatus, reflectedServices } from '../support/grpc-probes';
 import { startPipeline, type Pipeline } from '../support/pipeline';
+import { serviceDatabaseUrl } from '../support/test-env';
 
 const logger = createLogger('auth-test', process.env.TEST_LOG_LEVEL ?? 'silent');
 let p: Pipeline;
@@ -26,7 +27,7 @@ const clients: grpc.Client[] = [];
 
 beforeAll(async () => {
   p = await startPipeline('grpcauth');
-  connections = await startConnectionService(parseConfig(connectionConfigSchema, { PORT: '0', DATABASE_URL: p.testDb.url, ...p.auth.env }), logger);
+  connections = await startConnectionService(parseConfig(connectionConfigSchema, { PORT: '0', DATABASE_URL: serviceDatabaseUrl('connection-service', p.testDb.url), ...p.auth.env }), logger);
 });
 afterAll(async () => {
   for (const c of clients) c.close();
@@ -164,7 +165,7 @@ describe('connection-service', () => {
     const jwks = join(dir, 'jwks.json');
     writeFileSync(jwks, JSON.stringify({ keys: [publicJwk(current!), publicJwk(previous!)] }));
     const rotated = await startConnectionService(
-      parseConfig(connectionConfigSchema, { PORT: '0', DATABASE_URL: p.testDb.url, AUTH_JWKS_FILE: jwks, REVOCATION_POLL_MS: '1000' }),
+      parseConfig(connectionConfigSchema, { PORT: '0', DATABASE_URL: serviceDatabaseUrl('connection-service', p.testDb.url), AUTH_JWKS_FILE: jwks, REVOCATION_POLL_MS: '1000' }),
       logger,
     );
     try {

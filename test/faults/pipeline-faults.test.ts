@@ -17,7 +17,8 @@ import { LocationIngestClient, type LocationPing, type StreamSummary } from '@ud
 import { ingestConfigSchema } from '../../modules/location-ingest/src/config';
 import { startIngest } from '../../modules/location-ingest/src/ingest-service';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
-import { infraEnv, ROOT, runId } from '../support/test-env';
+import { infraEnv, ROOT, runId, serviceDatabaseUrl } from '../support/test-env';
+import { testAuth } from '../support/auth';
 import { eventually } from '../support/eventually';
 
 jest.setTimeout(240_000);
@@ -131,9 +132,13 @@ beforeAll(async () => {
   knex = knexFactory({ client: 'pg', connection: testDb.url, pool: { min: 0, max: 2 } });
   const { kafkaBrokers } = infraEnv();
   const env = { DATABASE_URL: testDb.url, KAFKA_BROKERS: kafkaBrokers, LOCATIONS_TOPIC: topic, LOCATIONS_PARTITIONS: '3' };
-  ingest = await startIngest(parseConfig(ingestConfigSchema, { ...env, PORT: '0', KAFKA_HEALTH_INTERVAL_MS: '1000' }), logger);
-  client = new LocationIngestClient(`127.0.0.1:${ingest.port}`, grpc.credentials.createInsecure());
-  writer = new WriterProcess({ ...env, PORT: '0', KAFKA_GROUP_ID: `test.${unique}.writer`, LOCATIONS_DLQ_TOPIC: `${topic}.dlq`, LOG_LEVEL: 'warn' });
+  const auth = await testAuth();
+  ingest = await startIngest(
+    parseConfig(ingestConfigSchema, { ...env, ...auth.env, DATABASE_URL: serviceDatabaseUrl('location-ingest', testDb.url), PORT: '0', KAFKA_HEALTH_INTERVAL_MS: '1000' }),
+    logger,
+  );
+  client = new LocationIngestClient(`127.0.0.1:${ingest.port}`, grpc.credentials.createInsecure(), auth.grpcOptions());
+  writer = new WriterProcess({ ...env, DATABASE_URL: serviceDatabaseUrl('location-writer', testDb.url), PORT: '0', KAFKA_GROUP_ID: `test.${unique}.writer`, LOCATIONS_DLQ_TOPIC: `${topic}.dlq`, LOG_LEVEL: 'warn' });
   writer.start();
 });
 

@@ -14,7 +14,7 @@ import { ensurePersons, PersonApiUnreachableError } from '../../scripts/simulato
 import { IngestUnreachableError, runSimulation } from '../../scripts/simulator/simulator';
 import { DEFAULT_CENTER, distanceMeters } from '../../scripts/simulator/venue';
 import { eventually } from '../support/eventually';
-import { infraEnv, ROOT, runId } from '../support/test-env';
+import { infraEnv, ROOT, runId, serviceDatabaseUrl } from '../support/test-env';
 
 const SEEDED = [1, 5, 6, 8, 9];
 const logger = createLogger('simulator-test', process.env.TEST_LOG_LEVEL ?? 'silent');
@@ -34,7 +34,7 @@ beforeAll(async () => {
   apiServer = http.createServer(api.app);
   apiUrl = `http://127.0.0.1:${await listen(apiServer, 0, '127.0.0.1')}`;
   const { kafkaBrokers } = infraEnv();
-  const config = ingestConfigSchema.parse({ PORT: '0', DATABASE_URL: api.testDb.url, KAFKA_BROKERS: kafkaBrokers, LOCATIONS_TOPIC: topic, LOCATIONS_PARTITIONS: '3' });
+  const config = ingestConfigSchema.parse({ PORT: '0', DATABASE_URL: serviceDatabaseUrl('location-ingest', api.testDb.url), KAFKA_BROKERS: kafkaBrokers, LOCATIONS_TOPIC: topic, LOCATIONS_PARTITIONS: '3', ...api.auth.env });
   ingest = await startIngest(config, logger);
   target = `127.0.0.1:${ingest.port}`;
   bus = createKafkaBus({ brokers: kafkaBrokers.split(','), clientId: 'simulator-test', logger });
@@ -81,7 +81,7 @@ describe('runSimulation', () => {
     const startedAt = Date.now();
     const progress: number[] = [];
     const stats = await runSimulation(
-      { target, personIds: SEEDED, rate: 500, durationMs: 2_000, streams: 2, batch: 100, sampleEvery: 10, seed: 7, progressIntervalMs: 500 },
+      { target, token: api.auth.organizer, personIds: SEEDED, rate: 500, durationMs: 2_000, streams: 2, batch: 100, sampleEvery: 10, seed: 7, progressIntervalMs: 500 },
       (p) => progress.push(p.sent),
     );
 
@@ -119,7 +119,7 @@ describe('runSimulation', () => {
   });
 
   it('counts pings of an unknown person as rejected, with the reason from location-ingest', async () => {
-    const stats = await runSimulation({ target, personIds: [999_999], rate: 200, durationMs: 300, streams: 1, batch: 20, sampleEvery: 5 });
+    const stats = await runSimulation({ token: api.auth.organizer, target, personIds: [999_999], rate: 200, durationMs: 300, streams: 1, batch: 20, sampleEvery: 5 });
     expect(stats.sent).toBeGreaterThan(0);
     expect(stats.acked).toBe(0);
     expect(stats.rejected).toBe(stats.sent);
@@ -129,7 +129,7 @@ describe('runSimulation', () => {
 
   it('fails fast with a clear message when location-ingest is not there', async () => {
     const port = await closedPort();
-    const err = await runSimulation({ target: `127.0.0.1:${port}`, personIds: SEEDED, rate: 10, durationMs: 1_000, connectTimeoutMs: 1_000 }).catch((e) => e);
+    const err = await runSimulation({ token: api.auth.organizer, target: `127.0.0.1:${port}`, personIds: SEEDED, rate: 10, durationMs: 1_000, connectTimeoutMs: 1_000 }).catch((e) => e);
     expect(err).toBeInstanceOf(IngestUnreachableError);
     expect(err.message).toContain(`cannot reach location-ingest at 127.0.0.1:${port} — is \`npm start\` running?`);
   });
@@ -137,24 +137,24 @@ describe('runSimulation', () => {
 
 describe('ensurePersons', () => {
   it('reuses the existing persons and creates the missing ones through the API, once', async () => {
-    const ids = await ensurePersons(apiUrl, 12);
+    const ids = await ensurePersons(apiUrl, 12, { token: api.auth.organizer });
     expect(ids).toHaveLength(12);
     expect(ids.slice(0, 5)).toEqual(SEEDED);
     const created = await Promise.all(
-      ids.slice(5).map(async (id) => (await (await fetch(`${apiUrl}/api/persons/${id}`)).json()) as { first_name: string; last_name: string; company_name: string }),
+      ids.slice(5).map(async (id) => (await (await fetch(`${apiUrl}/api/persons/${id}`, { headers: { authorization: `Bearer ${api.auth.organizer}` } })).json()) as { first_name: string; last_name: string; company_name: string }),
     );
     expect(created.map((p) => `${p.first_name} ${p.last_name}`).sort()).toEqual(
       ['0006', '0007', '0008', '0009', '0010', '0011', '0012'].map((n) => `Attendee ${n}`),
     );
     expect(created.every((p) => typeof p.company_name === 'string' && p.company_name.length > 0)).toBe(true);
     // Asked again, nothing new is created.
-    expect(await ensurePersons(apiUrl, 12)).toEqual(ids);
-    expect(await ensurePersons(apiUrl, 3)).toEqual([1, 5, 6]);
+    expect(await ensurePersons(apiUrl, 12, { token: api.auth.organizer })).toEqual(ids);
+    expect(await ensurePersons(apiUrl, 3, { token: api.auth.organizer })).toEqual([1, 5, 6]);
   });
 
   it('says which person-api it could not reach', async () => {
     const port = await closedPort();
-    const err = await ensurePersons(`http://127.0.0.1:${port}`, 3).catch((e) => e);
+    const err = await ensurePersons(`http://127.0.0.1:${port}`, 3, { token: api.auth.organizer }).catch((e) => e);
     expect(err).toBeInstanceOf(PersonApiUnreachableError);
     expect(err.message).toMatch(new RegExp(`^cannot reach person-api at http://127.0.0.1:${port} — is \`npm start\` running\\?`));
   });
@@ -163,7 +163,7 @@ describe('ensurePersons', () => {
 describe('npm run simulate (the CLI)', () => {
   it('creates the persons, streams for the duration, prints progress lines and a summary, exits 0', async () => {
     const before = consumed.length;
-    const r = await simulateCli(['--persons', '15', '--rate', '300', '--duration', '2', '--streams', '2', '--target', target, '--api', apiUrl]);
+    const r = await simulateCli(['--persons', '15', '--rate', '300', '--duration', '2', '--streams', '2', '--target', target, '--api', apiUrl, '--token', api.auth.organizer]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/simulating 15 persons/);
@@ -173,12 +173,12 @@ describe('npm run simulate (the CLI)', () => {
     expect(acked).toBeGreaterThanOrEqual(540);
     expect(r.stdout).toMatch(/rejected 0 {3}failed 0/);
     await eventually(() => expect(consumed.length - before).toBe(acked));
-    expect((await ensurePersons(apiUrl, 15)).length).toBe(15);
+    expect((await ensurePersons(apiUrl, 15, { token: api.auth.organizer })).length).toBe(15);
   });
 
   it('exits 1 with a clear message when location-ingest is not running', async () => {
     const port = await closedPort();
-    const r = await simulateCli(['--persons', '5', '--duration', '1', '--target', `127.0.0.1:${port}`, '--api', apiUrl]);
+    const r = await simulateCli(['--persons', '5', '--duration', '1', '--target', `127.0.0.1:${port}`, '--api', apiUrl, '--token', api.auth.organizer]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`cannot reach location-ingest at 127.0.0.1:${port} — is \`npm start\` running?`);
   });

@@ -19,7 +19,7 @@ import { serviceTokenSource } from '../../modules/person-api/src/service-token';
 import { personApiAuthSettings } from '../../modules/person-api/test/harness';
 import { testAuth, type TestAuth } from './auth';
 import { createTestDatabase, type TestDatabase } from './test-database';
-import { infraEnv, runId } from './test-env';
+import { infraEnv, runId, serviceDatabaseUrl } from './test-env';
 
 const logger = createLogger('pipeline-test', process.env.TEST_LOG_LEVEL ?? 'silent');
 
@@ -46,16 +46,17 @@ export async function startPipeline(label: string): Promise<Pipeline> {
   const common = { DATABASE_URL: testDb.url, KAFKA_BROKERS: kafkaBrokers, LOCATIONS_TOPIC: topic, LOCATIONS_PARTITIONS: '3' };
   const auth = await testAuth();
 
-  const ingest = await startIngest(parseConfig(ingestConfigSchema, { ...common, ...auth.env, PORT: '0' }), logger);
+  const ingest = await startIngest(parseConfig(ingestConfigSchema, { ...common, DATABASE_URL: serviceDatabaseUrl('location-ingest', testDb.url), ...auth.env, PORT: '0' }), logger);
   const writerConfig = parseConfig(locationWriterConfigSchema, {
     ...common,
+    DATABASE_URL: serviceDatabaseUrl('location-writer', testDb.url),
     PORT: '0',
     KAFKA_GROUP_ID: `test.${unique}.writer`,
     LOCATIONS_DLQ_TOPIC: `${topic}.dlq`,
   });
   let writer: LocationWriter | undefined = await startLocationWriter(writerConfig, logger);
 
-  const db = createDatabase({ url: testDb.url, logger, poolMax: 3 });
+  const db = createDatabase({ url: serviceDatabaseUrl('person-api', testDb.url), logger, poolMax: 3 });
   const pings = await startPingPublishing({ brokers: kafkaBrokers.split(','), topic, partitions: 3, knex: db.knex, logger });
   const apiAuth = await startPersonApiAuth(personApiAuthSettings(auth), db.knex, logger);
   const connections = connectionServiceClient('127.0.0.1:1', serviceTokenSource(apiAuth.signer), 1_000);

@@ -6,6 +6,7 @@ import { ConnectionServiceClient, GroupBy, type FindConnectionsRequest, type Fin
 import { connectionConfigSchema } from '../src/config';
 import { startConnectionService, type ConnectionService } from '../src/connection-service';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/test-database';
+import { serviceDatabaseUrl as roleDatabaseUrl } from '../../../test/support/test-env';
 import { testAuth, type TestAuth } from '../../../test/support/auth';
 
 export const logger = createLogger('connection-test', process.env.TEST_LOG_LEVEL ?? 'silent');
@@ -34,7 +35,7 @@ export interface HarnessOptions {
 export async function startHarness(label: string, { env = {}, serviceDatabaseUrl = (url) => url }: HarnessOptions = {}): Promise<Harness> {
   const testDb = await createTestDatabase(label);
   const auth = await testAuth();
-  const config = parseConfig(connectionConfigSchema, { DATABASE_URL: serviceDatabaseUrl(testDb.url), PORT: '0', ...auth.env, ...env });
+  const config = parseConfig(connectionConfigSchema, { DATABASE_URL: serviceDatabaseUrl(roleDatabaseUrl('connection-service', testDb.url)), PORT: '0', ...auth.env, ...env });
   const service = await startConnectionService(config, logger);
   const client = new ConnectionServiceClient(`127.0.0.1:${service.port}`, grpc.credentials.createInsecure(), auth.grpcOptions());
   const knex = knexFactory({ client: 'pg', connection: testDb.url, pool: { min: 0, max: 2 } });

@@ -6,7 +6,7 @@ import { LocationIngestClient, type LocationPing, type StreamSummary } from '@ud
 import { ingestConfigSchema } from '../src/config';
 import { INGEST_SERVICE_NAME, startIngest } from '../src/ingest-service';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/test-database';
-import { infraEnv, runId } from '../../../test/support/test-env';
+import { infraEnv, runId, serviceDatabaseUrl } from '../../../test/support/test-env';
 import { eventually } from '../../../test/support/eventually';
 import { healthStatus, reflectedServices } from '../../../test/support/grpc-probes';
 import { testAuth, type TestAuth } from '../../../test/support/auth';
@@ -25,7 +25,7 @@ beforeAll(async () => {
   testDb = await createTestDatabase('ingest');
   const { kafkaBrokers } = infraEnv();
   auth = await testAuth();
-  const config = ingestConfigSchema.parse({ PORT: '0', DATABASE_URL: testDb.url, KAFKA_BROKERS: kafkaBrokers, LOCATIONS_TOPIC: topic, LOCATIONS_PARTITIONS: '3', ...auth.env });
+  const config = ingestConfigSchema.parse({ PORT: '0', DATABASE_URL: serviceDatabaseUrl('location-ingest', testDb.url), KAFKA_BROKERS: kafkaBrokers, LOCATIONS_TOPIC: topic, LOCATIONS_PARTITIONS: '3', ...auth.env });
   ingest = await startIngest(config, logger);
   client = new LocationIngestClient(`127.0.0.1:${ingest.port}`, grpc.credentials.createInsecure(), auth.grpcOptions());
   bus = createKafkaBus({ brokers: kafkaBrokers.split(','), clientId: 'ingest-test', logger });

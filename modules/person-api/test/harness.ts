@@ -8,7 +8,7 @@ import { testAuth, type TestAuth } from '../../../test/support/auth';
 import { startPingPublishing } from '../src/pings';
 import { connectionServiceClient } from '../src/connection-client';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/test-database';
-import { infraEnv, runId } from '../../../test/support/test-env';
+import { infraEnv, runId, serviceDatabaseUrl } from '../../../test/support/test-env';
 
 export interface Harness {
   app: ReturnType<typeof createApp>;
@@ -26,7 +26,7 @@ export interface HarnessOptions {
   /** Rewrites the database URL the app uses (e.g. to go through a TCP proxy). */
   urlOverride?: (url: string) => string;
   /** connection-service address; by default one where nothing listens (the endpoint answers 503). */
-  connectionAddress?: string | ((testDbUrl: string) => Promise<string>);
+  connectionAddress?: string | ((connectionServiceDbUrl: string) => Promise<string>);
   /** LEGACY_ANONYMOUS_READS */
   legacyAnonymousReads?: boolean;
   /** CORS_ORIGINS (default: the frontend's) */
@@ -48,10 +48,10 @@ export async function startPersonApi(label: string, opts: HarnessOptions = {}): 
   const { urlOverride } = opts;
   const testDb = await createTestDatabase(label);
   const logger = createLogger('person-api-test', process.env.TEST_LOG_LEVEL ?? 'silent');
-  const db = createDatabase({ url: urlOverride ? urlOverride(testDb.url) : testDb.url, logger, poolMax: 4, acquireTimeoutMs: 1_000 });
+  const db = createDatabase({ url: (urlOverride ?? ((u: string) => u))(serviceDatabaseUrl('person-api', testDb.url)), logger, poolMax: 4, acquireTimeoutMs: 1_000 });
   const topic = `test.${runId()}.${label}.locations`;
   const pings = await startPingPublishing({ brokers: infraEnv().kafkaBrokers.split(','), topic, partitions: 2, knex: db.knex, logger });
-  const address = typeof opts.connectionAddress === 'function' ? await opts.connectionAddress(testDb.url) : (opts.connectionAddress ?? '127.0.0.1:1');
+  const address = typeof opts.connectionAddress === 'function' ? await opts.connectionAddress(serviceDatabaseUrl('connection-service', testDb.url)) : (opts.connectionAddress ?? '127.0.0.1:1');
   const keys = await testAuth();
   const auth = await startPersonApiAuth(personApiAuthSettings(keys, opts.legacyAnonymousReads), db.knex, logger);
   const connections = connectionServiceClient(address, serviceTokenSource(auth.signer), 5_000);
