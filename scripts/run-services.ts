@@ -3,6 +3,7 @@
  * and on Ctrl-C (or SIGTERM) stops them all with SIGTERM and waits for each to exit.
  * If one service dies, the others are stopped and the exit code is non-zero.
  */
+import { createTokenSigner, readSigningKeyFile } from '@udaconnect/common';
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { join, relative } from 'node:path';
@@ -84,16 +85,22 @@ async function main() {
     console.error(`did not start within 60 s: ${failed.join(', ')}`);
     return stopAll(1);
   }
+  // Like Jupyter's URL: one click from a working page. The token rides in the fragment, which the
+  // browser never sends to a server; the page moves it to sessionStorage and clears the address bar.
+  const signer = await createTokenSigner(readSigningKeyFile(process.env.AUTH_SIGNING_KEY_FILE!));
+  const { token, expiresAt } = await signer.sign({ role: 'organizer', subject: 'organizer:npm-start', ttlSeconds: 12 * 3600 });
   console.log('\n\x1b[1mUdaConnect is running\x1b[0m');
   for (const s of services) console.log(`  ${s.name.padEnd(20)} ${s.url ?? `localhost:${s.port}`}`);
+  console.log(`\n  sign in to the page (organizer, until ${expiresAt.toISOString()}):\n    http://localhost:30000/#token=${token}\n`);
+  console.log('  a token for curl:    TOKEN=$(npm run --silent token -- --role organizer)');
   if (tlsDir) {
     const ca = relative(process.cwd(), join(tlsDir, 'ca.crt')) || join(tlsDir, 'ca.crt');
     console.log(`  TLS: trust the local CA ${ca}`);
-    console.log(`  try:                 curl --cacert ${ca} https://localhost:30001/api/persons`);
+    console.log(`  try:                 curl --cacert ${ca} -H "Authorization: Bearer $TOKEN" https://localhost:30001/api/persons`);
     console.log(`  gRPC:                grpcurl -cacert ${ca} localhost:30002 list`);
     console.log('  simulate devices:    npm run simulate -- --tls --persons 200 --rate 2000 --duration 60');
   } else {
-    console.log('  try:                 curl localhost:30001/api/persons');
+    console.log('  try:                 curl -H "Authorization: Bearer $TOKEN" localhost:30001/api/persons');
     console.log('  simulate devices:    npm run simulate -- --persons 200 --rate 2000 --duration 60');
   }
   console.log('  send one ping:       see README.md, "Sending location pings" (grpcurl)');

@@ -22,6 +22,8 @@ export interface ServiceSpec {
   env?: Record<string, string>;
   /** Connects to PostgreSQL as this service's own role (db/roles.ts); see serviceEnv. */
   database?: ServiceName;
+  /** Gets the private token signing key (person-api only; the others verify with the public set). */
+  signsTokens?: boolean;
 }
 
 export const services: ServiceSpec[] = [
@@ -32,7 +34,7 @@ export const services: ServiceSpec[] = [
     url: 'http://localhost:30000/',
     env: tlsDir ? { PERSON_API_URL: 'https://localhost:30001', PERSON_API_CA_FILE: join(tlsDir, 'ca.crt') } : {},
   },
-  { name: 'person-api', entry: 'modules/person-api/src/main.ts', port: 30001, url: `${tlsDir ? 'https' : 'http'}://localhost:30001/`, env: serverTls, database: 'person-api' },
+  { name: 'person-api', entry: 'modules/person-api/src/main.ts', port: 30001, url: `${tlsDir ? 'https' : 'http'}://localhost:30001/`, env: serverTls, database: 'person-api', signsTokens: true },
   { name: 'location-ingest', entry: 'modules/location-ingest/src/main.ts', port: 30002, url: tlsDir ? 'localhost:30002 (gRPC over TLS)' : 'grpc://localhost:30002', env: serverTls, database: 'location-ingest' },
   { name: 'connection-service', entry: 'modules/connection-service/src/main.ts', port: 30003, url: 'grpc://localhost:30003 (internal)', database: 'connection-service' },
   { name: 'location-writer', entry: 'modules/location-writer/src/main.ts', port: 30004, url: 'http://localhost:30004/metrics', database: 'location-writer' },
@@ -52,5 +54,6 @@ export function serviceEnv(svc: ServiceSpec, env: NodeJS.ProcessEnv): NodeJS.Pro
     delete out[r.passwordEnv];
   }
   if (databaseUrl) out.DATABASE_URL = databaseUrl;
+  if (!svc.signsTokens) delete out.AUTH_SIGNING_KEY_FILE;
   return out;
 }
