@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseDuration } from './auth';
 
 /** Thrown when the environment does not satisfy a service's config schema. */
 export class ConfigError extends Error {
@@ -54,6 +55,20 @@ export const env = {
   file: () => z.string().min(1),
   /** How often the revoked-token list is re-read: at most a minute, so revocation takes effect within 60 s. */
   revocationPollMs: () => z.coerce.number().int().min(100).max(60_000, 'must be at most 60000 (revocation within a minute)').default(15_000),
+  /** "90s", "15m", "12h", "30d" → seconds, at most `maxSeconds` (`maxText` names that limit). */
+  duration: (maxSeconds: number, maxText: string) =>
+    z
+      .string()
+      .max(16)
+      .transform((text, ctx) => {
+        try {
+          return parseDuration(text);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message });
+          return z.NEVER;
+        }
+      })
+      .pipe(z.number().max(maxSeconds, `may be at most ${maxText}`)),
   boolean: (fallback: boolean) =>
     z
       .enum(['true', 'false', '1', '0'], { error: 'must be true or false' })

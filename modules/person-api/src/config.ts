@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { authConfigShape, env, LOCATIONS_TOPIC, parseDuration } from '@udaconnect/common';
+import { authConfigShape, env, LOCATIONS_TOPIC } from '@udaconnect/common';
 import { tlsEnv, tlsFilesPaired, tlsFilesPairedParams } from '@udaconnect/common';
 
 export const personApiConfigSchema = z.object({
@@ -24,18 +24,7 @@ export const personApiConfigSchema = z.object({
   /** Private JWK that device tokens (and the service token for connection-service) are signed with. */
   AUTH_SIGNING_KEY_FILE: env.file(),
   /** Lifetime of a device token when POST /api/persons/{id}/devices names none. */
-  DEVICE_TOKEN_TTL: z
-    .string()
-    .default('30d')
-    .transform((text, ctx) => {
-      try {
-        return parseDuration(text);
-      } catch (err) {
-        ctx.addIssue({ code: 'custom', message: (err as Error).message });
-        return z.NEVER;
-      }
-    })
-    .pipe(z.number().max(366 * 86_400, 'must be at most 366d')),
+  DEVICE_TOKEN_TTL: env.duration(366 * 86_400, '366d').default(30 * 86_400),
   /** Comma-separated origins whose pages may call the API (CORS). */
   CORS_ORIGINS: z
     .string()

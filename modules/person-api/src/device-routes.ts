@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { notFound, parseDuration, type Knex, type Principal, type RevocationList, type TokenSigner } from '@udaconnect/common';
+import { env, notFound, type Knex, type Principal, type RevocationList, type TokenSigner } from '@udaconnect/common';
 import { access } from './http/access';
 import { addRoute, jsonResponse, problemResponse, type RouteContext } from './http/typed-routes';
 import type { PersonRepository } from './person-repository';
@@ -16,18 +16,8 @@ export const MAX_DEVICE_TTL_SECONDS = 366 * 86_400;
 const newDeviceSchema = z
   .strictObject({
     label: z.string().trim().min(1).max(100).optional().meta({ description: 'What the device is, for the organizers (at most 100 characters)' }),
-    ttl: z
-      .string()
-      .max(16)
-      .transform((text, ctx) => {
-        try {
-          return parseDuration(text);
-        } catch (err) {
-          ctx.addIssue({ code: 'custom', message: (err as Error).message });
-          return z.NEVER;
-        }
-      })
-      .pipe(z.number().max(MAX_DEVICE_TTL_SECONDS, 'may be at most 366d'))
+    ttl: env
+      .duration(MAX_DEVICE_TTL_SECONDS, '366d')
       .optional()
       .meta({ description: 'Token lifetime: 12h, 30d, … (default: DEVICE_TOKEN_TTL, 30d)', example: '30d' }),
   })
