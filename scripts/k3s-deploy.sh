@@ -36,11 +36,20 @@ else
 fi
 
 # 3. Secrets (gitignored) and manifests
+# Creates whatever is missing (database passwords, token keys, certificates) and keeps the rest.
+# After `scripts/k3s-secrets.sh --rotate-keys` (or any other change of those files) this apply
+# rolls the pods: kustomize's secretGenerator names each Secret after a hash of its content
+# (udaconnect-auth-<hash>) and rewrites every reference to it, so new content means a new
+# Secret name in the pod templates of person-api, location-ingest and connection-service, and
+# the Deployments roll out new pods with the new keys (the previous public key stays in
+# jwks.json, so tokens issued before the rotation keep working). db-migrate runs again on every
+# deploy and sets changed role passwords first.
 bash scripts/k3s-secrets.sh
 # A Job's pod template is immutable: remove the finished migration job so it runs again.
 $KUBECTL -n "$NS" delete job db-migrate --ignore-not-found >/dev/null 2>&1 || true
 log "kubectl apply -k deployment/"
-$KUBECTL apply -k deployment/
+applied=$($KUBECTL apply -k deployment/ -o name)
+printf '%s\n' "$applied"
 
 # 4. Wait
 log "waiting for postgis and kafka"
@@ -54,11 +63,23 @@ for d in connection-service location-writer location-ingest person-api frontend;
 done
 $KUBECTL -n "$NS" get pods -o wide
 
+# 5. Generated Secrets that no pod template names any more (the content before a rotation or a
+# password change; an old signing key among them): removed once the rollouts are done. A
+# `kubectl rollout undo` to a template that names one of them needs a redeploy instead.
+for old in $($KUBECTL -n "$NS" get secret -l app.kubernetes.io/part-of=udaconnect,app.kubernetes.io/component -o name); do
+  if ! grep -qx "$old" <<<"$applied"; then
+    log "deleting the superseded $old"
+    $KUBECTL -n "$NS" delete "$old" --ignore-not-found >/dev/null
+  fi
+done
+
 cat >&2 <<TXT
 
-UdaConnect is running on K3s:
-  Swagger UI / REST API   http://localhost:30001/        (curl localhost:30001/api/persons)
-  location-ingest (gRPC)  localhost:30002                (grpcurl -plaintext localhost:30002 list)
-  simulate devices        npm run simulate -- --target localhost:30002 --api http://localhost:30001
-  frontend                http://localhost:30000/
+UdaConnect is running on K3s (TLS with the CA deployment/tls/ca.crt; every call needs a token):
+  organizer token         TOKEN=\$(scripts/k3s-token.sh --role organizer --ttl 12h)
+  Swagger UI / REST API   https://localhost:30001/
+                          curl --cacert deployment/tls/ca.crt -H "Authorization: Bearer \$TOKEN" https://localhost:30001/api/persons
+  location-ingest (gRPC)  localhost:30002                (grpcurl -cacert deployment/tls/ca.crt localhost:30002 list)
+  simulate devices        npm run simulate -- --target localhost:30002 --api https://localhost:30001 --ca deployment/tls/ca.crt --token \$TOKEN
+  frontend                http://localhost:30000/        (sign in with the token)
 TXT

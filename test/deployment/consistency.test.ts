@@ -1,6 +1,7 @@
 /**
  * Cross-checks between deployment/, the Dockerfile and the services' code: env vars against
- * the zod config schemas, ports, images, selectors, security settings, network policies.
+ * the zod config schemas, ports, images, selectors, security settings, network policies, and
+ * the Secrets (database roles, token keys, certificates): who gets which, where they are mounted.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -9,7 +10,8 @@ import { personApiConfigSchema } from '../../modules/person-api/src/config';
 import { ingestConfigSchema } from '../../modules/location-ingest/src/config';
 import { locationWriterConfigSchema } from '../../modules/location-writer/src/config';
 import { connectionConfigSchema } from '../../modules/connection-service/src/config';
-import { env as envSchemas } from '../../modules/common/src/config';
+import { dbCliConfigSchema } from '../../db/config';
+import { SERVICE_ROLES } from '../../db/roles';
 import {
   DEPLOYMENT_DIR,
   K8sObject,
@@ -19,12 +21,13 @@ import {
   loadManifests,
   parseDockerfile,
   parseEnvFile,
+  parseYamlFile,
   podSpec,
   workloads,
 } from './manifests';
 
-// db/cli.ts declares its schema inline (inside main); this is the same object.
-const migrateConfigSchema = z.object({ DATABASE_URL: envSchemas.databaseUrl(), LOG_LEVEL: envSchemas.logLevel() });
+// What db/cli.ts (the db-migrate Job) reads: the admin URL and the service roles' passwords.
+const migrateConfigSchema = dbCliConfigSchema;
 
 interface Expected {
   workload: string;
@@ -54,6 +57,16 @@ const docs = loadManifests();
 const configMaps = new Map(byKind(docs, 'ConfigMap').map((c) => [c.metadata.name, (c.data ?? {}) as Record<string, string>]));
 const secretExample = parseEnvFile(fs.readFileSync(path.join(DEPLOYMENT_DIR, 'secrets.env.example'), 'utf8'));
 const SECRET_NAME = 'udaconnect-db';
+const AUTH_SECRET = 'udaconnect-auth';
+const TLS_SECRET = 'udaconnect-tls';
+/** The keys of each generated Secret: secrets.env's (shape from the example) and the files' base names. */
+const kustomization = parseYamlFile('kustomization.yaml')[0]!;
+const generatorKeys = new Map<string, string[]>(
+  (kustomization.secretGenerator as Array<{ name: string; envs?: string[]; files?: string[] }>).map((g) => [
+    g.name,
+    [...(g.envs ?? []).flatMap(() => Object.keys(secretExample)), ...(g.files ?? []).map((f) => path.basename(f.split('=').pop()!))],
+  ]),
+);
 const dockerStages = parseDockerfile(fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8'));
 const rootVersion = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -90,8 +103,11 @@ function resolveEnv(container: Container): Record<string, string> {
       out[e.name] = data![key]!;
     } else if (e.valueFrom?.secretKeyRef) {
       const { name, key } = e.valueFrom.secretKeyRef;
+      // Only the env-file Secret holds values an environment variable can take.
       if (name !== SECRET_NAME || !(key in secretExample)) fail(`${container.name}: ${e.name} refers to missing Secret key ${name}/${key}`);
       out[e.name] = secretExample[key]!;
+    } else {
+      fail(`${container.name}: ${e.name} has neither a value nor a ConfigMap/Secret key`);
     }
   }
   return out;
@@ -142,9 +158,12 @@ describe('workloads against the services’ config schemas', () => {
     (_n, e) => {
       const c = container(e.workload);
       const defaultPort = defaultOf(e.schema, 'PORT') as number;
-      const env = e.schema.parse(resolveEnv(c)) as { PORT: number };
+      const env = e.schema.parse(resolveEnv(c)) as { PORT: number; HEALTH_PORT?: number; TLS_CERT_FILE?: string };
       expect(env.PORT).toBe(defaultPort);
-      expect(c.ports.map((p: { containerPort: number }) => p.containerPort)).toEqual([defaultPort]);
+      // location-ingest's plaintext health-only port, when set, is the only other port.
+      const healthPort = env.HEALTH_PORT;
+      expect(c.ports.map((p: { containerPort: number }) => p.containerPort)).toEqual(healthPort === undefined ? [defaultPort] : [defaultPort, healthPort]);
+      if (healthPort !== undefined) expect(healthPort).not.toBe(defaultPort);
 
       const svc = service(e.workload);
       expect(svc.spec.type ?? 'ClusterIP').toBe(e.serviceType);
@@ -159,14 +178,22 @@ describe('workloads against the services’ config schemas', () => {
         const probe = c[probeName];
         if (!probe) continue;
         const port = probe.httpGet?.port ?? probe.tcpSocket?.port ?? probe.grpc?.port;
-        expect({ probeName, port: portNumber(c, port) }).toEqual({ probeName, port: defaultPort });
+        // TCP checks need no protocol: on PORT itself, TLS or not. A gRPC probe cannot speak TLS.
+        const expected = probe.grpc && healthPort !== undefined ? healthPort : defaultPort;
+        expect({ probeName, port: portNumber(c, port) }).toEqual({ probeName, port: expected });
+        if (probe.grpc && env.TLS_CERT_FILE) expect({ probeName, grpcProbeOnTlsPort: probe.grpc.port === defaultPort }).toEqual({ probeName, grpcProbeOnTlsPort: false });
       }
       if (e.protocol === 'http') {
         expect(c.readinessProbe.httpGet.path).toBe('/readyz');
         expect(c.livenessProbe.httpGet.path).toBe('/healthz');
+        // HTTPS when the service serves TLS, plain HTTP otherwise (the kubelet does not verify the certificate).
+        for (const probeName of ['readinessProbe', 'livenessProbe', 'startupProbe']) {
+          if (c[probeName]?.httpGet) expect({ probeName, scheme: c[probeName].httpGet.scheme ?? 'HTTP' }).toEqual({ probeName, scheme: env.TLS_CERT_FILE ? 'HTTPS' : 'HTTP' });
+        }
       } else {
-        // Native gRPC health probe (grpc.health.v1); liveness is a TCP check (see the manifest).
-        expect(c.readinessProbe.grpc).toEqual({ port: defaultPort });
+        // Native gRPC health probe (grpc.health.v1), on the plaintext health port when there is
+        // one; liveness is a TCP check (see the manifest).
+        expect(c.readinessProbe.grpc).toEqual({ port: healthPort ?? defaultPort });
       }
     },
   );
@@ -194,7 +221,7 @@ describe('workloads against the services’ config schemas', () => {
     expect(db.pathname).toBe(`/${cm.POSTGRES_DB}`);
   });
 
-  it('frontend: PORT, containerPort, Service, probes and NodePort agree with server/main.ts; PERSON_API_URL is person-api’s Service', () => {
+  it('frontend: PORT, containerPort, Service, probes and NodePort agree with server/main.ts; PERSON_API_URL is person-api’s Service, over https', () => {
     const w = workload(FRONTEND.workload);
     expect(w.kind).toBe('Deployment');
     const c = container(FRONTEND.workload);
@@ -205,7 +232,7 @@ describe('workloads against the services’ config schemas', () => {
     expect(src).toMatch(/app\.get\('\/healthz'/);
 
     const env = resolveEnv(c);
-    expect(Object.keys(env).sort()).toEqual(['PERSON_API_URL', 'PORT']);
+    expect(Object.keys(env).sort()).toEqual(['PERSON_API_CA_FILE', 'PERSON_API_URL', 'PORT']);
     expect(Number(env.PORT)).toBe(FRONTEND.defaultPort);
     expect(c.ports.map((p: { containerPort: number }) => p.containerPort)).toEqual([FRONTEND.defaultPort]);
 
@@ -225,9 +252,11 @@ describe('workloads against the services’ config schemas', () => {
     expect(c.livenessProbe.httpGet.path).toBe('/healthz');
     expect(['/healthz', '/']).toContain(c.readinessProbe.httpGet.path);
 
-    // The /api proxy target: plain http to person-api's Service and port.
+    // The /api proxy target: https (person-api serves TLS only) to person-api's Service and port,
+    // trusting the CA of the certificate person-api serves (checked with the mounts below).
     const api = new URL(env.PERSON_API_URL!);
-    expect(api.protocol).toBe('http:');
+    expect(api.protocol).toBe('https:');
+    expect(src).toContain('process.env.PERSON_API_CA_FILE');
     expect(api.hostname.split('.')[0]).toBe('person-api');
     expect(Number(api.port)).toBe(service('person-api').spec.ports[0].port);
     expect(env.API_BASE_URL).toBeUndefined();
@@ -242,6 +271,297 @@ describe('workloads against the services’ config schemas', () => {
     }
     expect(podSpec(workload('location-ingest')).terminationGracePeriodSeconds).toBe(30);
     expect(podSpec(workload(FRONTEND.workload)).terminationGracePeriodSeconds * 1000).toBeGreaterThan(FRONTEND.shutdownMs);
+  });
+});
+
+/** The frontend server reads its variables by hand: the names server/main.ts reads. */
+function frontendVariables(): Set<string> {
+  const src = fs.readFileSync(path.join(ROOT, 'modules/frontend/server/main.ts'), 'utf8');
+  return new Set([...src.matchAll(/process\.env\.([A-Z][A-Z0-9_]*)|\benv\('([A-Z][A-Z0-9_]*)'/g)].map((m) => (m[1] ?? m[2])!));
+}
+
+/** The names of the variables a container sets (env only: envFrom would hide them). */
+function envNames(c: Container): string[] {
+  expect(c.envFrom).toBeUndefined();
+  return (c.env ?? []).map((e: { name: string }) => e.name);
+}
+
+describe('every variable a manifest sets is one the service reads', () => {
+  it.each(EXPECTED.map((e) => [e.workload, e] as const))('%s: known to its config schema', (_n, e) => {
+    const known = Object.keys(e.schema.shape);
+    const unknown = envNames(container(e.workload)).filter((n) => !known.includes(n));
+    expect(unknown).toEqual([]);
+  });
+
+  it('frontend: read by server/main.ts', () => {
+    const known = frontendVariables();
+    expect([...known]).toEqual(expect.arrayContaining(['PORT', 'PERSON_API_URL', 'PERSON_API_CA_FILE', 'API_BASE_URL', 'TILE_URL']));
+    expect(envNames(container(FRONTEND.workload)).filter((n) => !known.has(n))).toEqual([]);
+  });
+
+  it('no variable is set twice in one container', () => {
+    for (const w of workloads(docs)) {
+      for (const c of podSpec(w.obj).containers as Container[]) {
+        const names: string[] = (c.env ?? []).map((e: { name: string }) => e.name);
+        expect({ c: c.name, dupes: names.filter((n, i) => names.indexOf(n) !== i) }).toEqual({ c: c.name, dupes: [] });
+      }
+    }
+  });
+});
+
+/** workload → "secret/key" → the env vars that take it (secretKeyRef). */
+function secretKeyRefs(): Map<string, Map<string, string[]>> {
+  const out = new Map<string, Map<string, string[]>>();
+  for (const w of workloads(docs)) {
+    for (const c of podSpec(w.obj).containers as Container[]) {
+      for (const e of c.env ?? []) {
+        const ref = e.valueFrom?.secretKeyRef;
+        if (!ref) continue;
+        const key = `${ref.name}/${ref.key}`;
+        const byKey = out.get(w.obj.metadata.name) ?? new Map<string, string[]>();
+        byKey.set(key, [...(byKey.get(key) ?? []), e.name]);
+        out.set(w.obj.metadata.name, byKey);
+      }
+    }
+  }
+  return out;
+}
+
+interface MountedFile {
+  workload: string;
+  secret: string;
+  key: string;
+  /** Absolute path in the container. */
+  file: string;
+  mode: number;
+}
+
+/** Every file of a Secret volume that a container of the workload mounts. */
+function mountedSecretFiles(workloadName: string): MountedFile[] {
+  const spec = podSpec(workload(workloadName));
+  const out: MountedFile[] = [];
+  for (const v of spec.volumes ?? []) expect({ volume: v.name, projected: v.projected }).toEqual({ volume: v.name, projected: undefined });
+  for (const c of spec.containers as Container[]) {
+    for (const m of c.volumeMounts ?? []) {
+      const vol = (spec.volumes ?? []).find((v: { name: string }) => v.name === m.name);
+      if (!vol?.secret) continue;
+      // Explicit items: a pod gets the files it needs, not the whole Secret.
+      expect({ volume: vol.name, items: Array.isArray(vol.secret.items) }).toEqual({ volume: vol.name, items: true });
+      expect({ volume: vol.name, readOnly: m.readOnly, subPath: m.subPath }).toEqual({ volume: vol.name, readOnly: true, subPath: undefined });
+      for (const item of vol.secret.items) {
+        out.push({
+          workload: workloadName,
+          secret: vol.secret.secretName,
+          key: item.key,
+          file: path.posix.join(m.mountPath, item.path),
+          mode: item.mode ?? vol.secret.defaultMode ?? 0o644,
+        });
+      }
+    }
+  }
+  return out;
+}
+
+/** Which variable names which file of which Secret. */
+const FILE_VARIABLES: Record<string, { secret: string; key: string }> = {
+  AUTH_JWKS_FILE: { secret: AUTH_SECRET, key: 'jwks.json' },
+  AUTH_SIGNING_KEY_FILE: { secret: AUTH_SECRET, key: 'signing-key.json' },
+  TLS_CERT_FILE: { secret: TLS_SECRET, key: 'tls.crt' },
+  TLS_KEY_FILE: { secret: TLS_SECRET, key: 'tls.key' },
+  PERSON_API_CA_FILE: { secret: TLS_SECRET, key: 'ca.crt' },
+};
+
+/** What each pod may see of the token keys and certificates: no more, no less. */
+const SECRET_FILES: Record<string, string[]> = {
+  'person-api': [`${AUTH_SECRET}/jwks.json`, `${AUTH_SECRET}/signing-key.json`, `${TLS_SECRET}/tls.crt`, `${TLS_SECRET}/tls.key`],
+  'location-ingest': [`${AUTH_SECRET}/jwks.json`, `${TLS_SECRET}/tls.crt`, `${TLS_SECRET}/tls.key`],
+  'connection-service': [`${AUTH_SECRET}/jwks.json`],
+  frontend: [`${TLS_SECRET}/ca.crt`],
+  'location-writer': [],
+  'db-migrate': [],
+  postgis: [],
+  kafka: [],
+};
+
+describe('secrets: database roles, token keys, certificates', () => {
+  const refs = secretKeyRefs();
+  const placeholderUrl = (key: string) => new URL(secretExample[key]!.replace(/<[^>]*>/g, 'x'));
+
+  it('each service connects to PostgreSQL as its own role (db/roles.ts); only db-migrate gets ct_admin', () => {
+    const admin = placeholderUrl('DATABASE_URL');
+    for (const r of SERVICE_ROLES) {
+      // The role's URL is the service's DATABASE_URL (and nothing else from udaconnect-db).
+      expect({ service: r.service, keys: [...(refs.get(r.service)?.entries() ?? [])] }).toEqual({
+        service: r.service,
+        keys: [[`${SECRET_NAME}/${r.urlEnv}`, ['DATABASE_URL']]],
+      });
+      const url = placeholderUrl(r.urlEnv);
+      expect({ key: r.urlEnv, user: url.username, host: url.host, db: url.pathname }).toEqual({ key: r.urlEnv, user: r.role, host: admin.host, db: admin.pathname });
+      expect(secretExample[r.urlEnv]).toContain(`:<same-as-${r.passwordEnv}>@`);
+      expect(secretExample[r.passwordEnv]).toMatch(/^<.*>$/);
+    }
+    // db-migrate: the admin URL and every role's password (db/cli.ts creates the roles with them).
+    expect([...refs.get('db-migrate')!.entries()].sort()).toEqual(
+      [[`${SECRET_NAME}/DATABASE_URL`, ['DATABASE_URL']], ...SERVICE_ROLES.map((r) => [`${SECRET_NAME}/${r.passwordEnv}`, [r.passwordEnv]])].sort(),
+    );
+    expect(Object.keys(migrateConfigSchema.shape)).toEqual(expect.arrayContaining(SERVICE_ROLES.map((r) => r.passwordEnv)));
+    // postgis: its superuser's password, nothing else.
+    expect([...refs.get('postgis')!.entries()]).toEqual([[`${SECRET_NAME}/POSTGRES_PASSWORD`, ['POSTGRES_PASSWORD']]]);
+    // Nobody else takes anything from a Secret through the environment.
+    expect([...refs.keys()].sort()).toEqual([...SERVICE_ROLES.map((r) => r.service), 'db-migrate', 'postgis'].sort());
+    // One role per service, each a workload of this deployment.
+    expect(new Set(SERVICE_ROLES.map((r) => r.role)).size).toBe(SERVICE_ROLES.length);
+    for (const r of SERVICE_ROLES) expect(EXPECTED.map((e) => e.workload)).toContain(r.service);
+  });
+
+  it('secrets.env.example lists exactly the keys the manifests take from udaconnect-db; every reference resolves', () => {
+    const used = new Set(
+      [...refs.values()]
+        .flatMap((byKey) => [...byKey.keys()])
+        .filter((k) => k.startsWith(`${SECRET_NAME}/`))
+        .map((k) => k.slice(SECRET_NAME.length + 1)),
+    );
+    expect(Object.keys(secretExample).sort()).toEqual([...used].sort());
+    for (const [w, byKey] of refs) {
+      for (const key of byKey.keys()) {
+        const [secret, k] = key.split('/') as [string, string];
+        expect({ w, key, known: generatorKeys.get(secret)?.includes(k) ?? false }).toEqual({ w, key, known: true });
+      }
+    }
+    for (const w of workloads(docs)) {
+      for (const f of mountedSecretFiles(w.obj.metadata.name)) {
+        expect({ f, known: generatorKeys.get(f.secret)?.includes(f.key) ?? false }).toEqual({ f, known: true });
+      }
+    }
+  });
+
+  it.each(Object.keys(SECRET_FILES).map((w) => [w] as const))('%s mounts exactly the key and certificate files it needs, read-only', (w) => {
+    const files = mountedSecretFiles(w);
+    expect(files.map((f) => `${f.secret}/${f.key}`).sort()).toEqual([...SECRET_FILES[w]!].sort());
+    if (files.length === 0) return;
+    // Mode 0440 at most and group-readable; the group is the pod's fsGroup, which the kubelet
+    // gives the files and adds to the container's groups (the app runs as uid 10001, not as the
+    // files' owner, root).
+    const spec = podSpec(workload(w));
+    expect(spec.securityContext?.fsGroup).toBe(10001);
+    for (const f of files) {
+      expect({ file: f.file, extraBits: (f.mode & ~0o440).toString(8), groupRead: (f.mode & 0o040) !== 0 }).toEqual({ file: f.file, extraBits: '0', groupRead: true });
+    }
+    // Each mounted file is named by the variable the service reads it from, and each such
+    // variable names the right file.
+    const env = resolveEnv(container(w));
+    for (const f of files) {
+      const vars = Object.entries(FILE_VARIABLES)
+        .filter(([, v]) => v.secret === f.secret && v.key === f.key)
+        .map(([k]) => k);
+      expect({ file: f.file, setBy: vars.filter((v) => env[v] === f.file) }).toEqual({ file: f.file, setBy: vars });
+    }
+    for (const [v, want] of Object.entries(FILE_VARIABLES)) {
+      if (env[v] === undefined) continue;
+      const f = files.find((x) => x.file === env[v]);
+      expect({ v, mounted: f && `${f.secret}/${f.key}` }).toEqual({ v, mounted: `${want.secret}/${want.key}` });
+    }
+  });
+
+  it('only person-api ever sees the signing key', () => {
+    const holders = workloads(docs)
+      .map((d) => d.obj.metadata.name)
+      .filter((w) => mountedSecretFiles(w).some((f) => f.key === 'signing-key.json'));
+    expect(holders).toEqual(['person-api']);
+    // No token key or certificate reaches a pod through an environment variable.
+    for (const byKey of refs.values()) for (const key of byKey.keys()) expect(key.startsWith(`${SECRET_NAME}/`)).toBe(true);
+  });
+
+  it('every service that takes requests verifies tokens; person-api signs; anonymous reads stay off', () => {
+    for (const w of ['person-api', 'location-ingest', 'connection-service']) {
+      const e = EXPECTED.find((x) => x.workload === w)!;
+      expect(required(e.schema)).toContain('AUTH_JWKS_FILE');
+      const env = resolveEnv(container(w));
+      expect(env.AUTH_JWKS_FILE).toBeDefined();
+      // Revocation is polled at most a minute apart (the schema's default unless set).
+      expect((e.schema.parse(env) as { REVOCATION_POLL_MS: number }).REVOCATION_POLL_MS).toBeLessThanOrEqual(60_000);
+    }
+    expect(required(personApiConfigSchema)).toContain('AUTH_SIGNING_KEY_FILE');
+    const env = resolveEnv(container('person-api'));
+    // The migration aid for the old page stays off (unset or false) in the deployment.
+    expect(['false', '0', undefined]).toContain(env.LEGACY_ANONYMOUS_READS);
+    for (const cm of configMaps.values()) expect(cm.LEGACY_ANONYMOUS_READS ?? 'false').toBe('false');
+    expect(personApiConfigSchema.parse(env).LEGACY_ANONYMOUS_READS).toBe(false);
+  });
+
+  it('CORS_ORIGINS holds the frontend’s origin as the host sees it through the forwarded NodePort', () => {
+    const cfg = personApiConfigSchema.parse(resolveEnv(container('person-api')));
+    const nodePort = service(FRONTEND.workload).spec.ports[0].nodePort;
+    expect(cfg.CORS_ORIGINS).toContain(`http://localhost:${nodePort}`);
+    for (const o of cfg.CORS_ORIGINS) expect(new URL(o).port).toBe(String(nodePort));
+  });
+
+  it('person-api and location-ingest serve TLS; probes and the frontend’s proxy fit', () => {
+    for (const w of ['person-api', 'location-ingest']) {
+      const env = resolveEnv(container(w));
+      expect({ w, cert: env.TLS_CERT_FILE !== undefined, key: env.TLS_KEY_FILE !== undefined }).toEqual({ w, cert: true, key: true });
+    }
+    // location-ingest: its gRPC probe goes to the plaintext health-only port, which is not PORT.
+    const ingestContainer = container('location-ingest');
+    const ingest = ingestConfigSchema.parse(resolveEnv(ingestContainer));
+    expect(ingest.HEALTH_PORT).toBeDefined();
+    expect(ingest.HEALTH_PORT).not.toBe(ingest.PORT);
+    expect(ingestContainer.readinessProbe.grpc.port).toBe(ingest.HEALTH_PORT);
+    for (const p of ['readinessProbe', 'livenessProbe', 'startupProbe']) {
+      if (ingestContainer[p]?.grpc) expect({ p, port: ingestContainer[p].grpc.port }).toEqual({ p, port: ingest.HEALTH_PORT });
+    }
+    // person-api: every probe is an HTTPS GET.
+    const c = container('person-api');
+    for (const p of ['readinessProbe', 'livenessProbe', 'startupProbe']) expect({ p, scheme: c[p].httpGet.scheme }).toEqual({ p, scheme: 'HTTPS' });
+    // frontend → person-api over https, trusting the CA file (mounted from udaconnect-tls, above).
+    const fe = resolveEnv(container(FRONTEND.workload));
+    expect(new URL(fe.PERSON_API_URL!).protocol).toBe('https:');
+    expect(fe.PERSON_API_CA_FILE).toBeDefined();
+  });
+});
+
+describe('what is reachable from outside the cluster', () => {
+  const services = byKind(docs, 'Service');
+
+  it('NodePorts: the frontend, person-api and location-ingest’s TLS port, nothing else', () => {
+    const exposed = services
+      .filter((s) => s.spec.type === 'NodePort' || s.spec.type === 'LoadBalancer')
+      .flatMap((s) => s.spec.ports.map((p: { nodePort?: number }) => `${s.metadata.name}:${p.nodePort}`));
+    expect(exposed.sort()).toEqual(['frontend:30000', 'location-ingest:30002', 'person-api:30001']);
+    for (const s of services) {
+      expect({ s: s.metadata.name, type: s.spec.type ?? 'ClusterIP' }).not.toEqual({ s: s.metadata.name, type: 'LoadBalancer' });
+      expect(s.spec.externalIPs).toBeUndefined();
+    }
+    // No container publishes a port on the node itself, and no pod shares the node's network.
+    for (const w of workloads(docs)) {
+      expect(podSpec(w.obj).hostNetwork ?? false).toBe(false);
+      for (const c of podSpec(w.obj).containers as Container[]) {
+        for (const p of c.ports ?? []) expect({ c: c.name, hostPort: p.hostPort }).toEqual({ c: c.name, hostPort: undefined });
+      }
+    }
+  });
+
+  it('operator endpoints have no NodePort: location-writer’s 30004 (/metrics), connection-service, the ingest health port', () => {
+    for (const name of ['location-writer', 'connection-service']) {
+      expect({ name, type: service(name).spec.type ?? 'ClusterIP' }).toEqual({ name, type: 'ClusterIP' });
+    }
+    const writer = locationWriterConfigSchema.parse(resolveEnv(container('location-writer')));
+    expect(writer.PORT).toBe(30004);
+    // 0.0.0.0 in the pod (the kubelet probes from the node), behind a ClusterIP Service only;
+    // the code's default stays the loopback interface.
+    expect(writer.METRICS_HOST).toBe('0.0.0.0');
+    expect(defaultOf(locationWriterConfigSchema, 'METRICS_HOST')).toBe('127.0.0.1');
+    const ingestContainer = container('location-ingest');
+    const health = ingestConfigSchema.parse(resolveEnv(ingestContainer)).HEALTH_PORT!;
+    for (const s of services) {
+      for (const p of s.spec.ports) {
+        // No Service of any type leads to the health-only port; no NodePort is 30004.
+        if (s.spec.selector?.['app.kubernetes.io/name'] === 'location-ingest') {
+          expect({ s: s.metadata.name, target: portNumber(ingestContainer, p.targetPort ?? p.port) }).not.toEqual({ s: s.metadata.name, target: health });
+        }
+        if (s.spec.type === 'NodePort') expect([p.port, p.nodePort]).not.toContain(30004);
+      }
+    }
   });
 });
 
@@ -379,8 +699,10 @@ describe('labels, security and resources', () => {
         const o = node as Record<string, unknown>;
         // An env var whose name says "password"/"secret"/"token" must come from a Secret.
         if (typeof o.name === 'string' && /pass(word)?|secret|token|credential/i.test(o.name) && 'value' in o) throw new Error(`${where}: ${o.name} has a literal value`);
+        // (secretName of a Secret volume: one of the generated Secrets, a reference, not a credential.)
         for (const [k, v] of Object.entries(o)) {
-          if (/pass(word)?|secret|token/i.test(k) && typeof v === 'string') throw new Error(`${where}.${k} is a literal credential`);
+          const secretVolumeRef = k === 'secretName' && generatorKeys.has(v as string);
+          if (/pass(word)?|secret|token/i.test(k) && typeof v === 'string' && !secretVolumeRef) throw new Error(`${where}.${k} is a literal credential`);
           walk(v, `${where}.${k}`);
         }
       } else if (typeof node === 'string' && /\w+:\/\/[^/\s:@]+:[^@\s]+@/.test(node)) {
@@ -451,6 +773,19 @@ describe('network policies', () => {
     ];
     expect([...flows].sort()).toEqual(expected.sort());
     expect(allPods.sort()).toEqual(['connection-service', 'db-migrate', 'frontend', 'kafka', 'location-ingest', 'location-writer', 'person-api', 'postgis']);
+  });
+
+  it('no pod may reach the ports only the kubelet needs: the ingest health port and location-writer', () => {
+    const health = Number(configMaps.get('udaconnect-config')!.LOCATION_INGEST_HEALTH_PORT);
+    expect(health).toBeGreaterThan(0);
+    for (const p of policies) {
+      if (Object.keys(p.spec.podSelector).length === 0) continue;
+      const targets = selected(p.spec.podSelector);
+      expect(targets).not.toContain('location-writer');
+      if (targets.includes('location-ingest')) {
+        for (const rule of p.spec.ingress ?? []) for (const port of rule.ports) expect(port.port).not.toBe(health);
+      }
+    }
   });
 
   it('allowed ports are the ports the target containers listen on', () => {

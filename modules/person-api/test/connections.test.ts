@@ -1,11 +1,12 @@
 /** GET /api/persons/{id}/connection through person-api and a real connection-service, on the seed data. */
+import request from 'supertest';
 import { createLogger, parseConfig } from '@udaconnect/common';
 import { connectionConfigSchema } from '../../connection-service/src/config';
 import { startConnectionService, type ConnectionService } from '../../connection-service/src/connection-service';
 import { vincentyMeters } from '../../connection-service/test/geodesic';
 import seed from '../../../db/seed-data/starter-seed.json';
 import { startPersonApi, type Harness } from './harness';
-import { testAuth } from '../../../test/support/auth';
+import { bearer, testAuth } from '../../../test/support/auth';
 
 let h: Harness;
 let service: ConnectionService;
@@ -91,4 +92,24 @@ test('dates are whole UTC days with both ends included', async () => {
     expect(await day(from!, to!)).toBe(want(from!, to!));
   }
   expect(want('2020-08-15', '2020-08-15')).toBeGreaterThan(0);
+});
+
+describe('who may ask (tokens forwarded to connection-service)', () => {
+  it("an attendee gets their own connections, the same as an organizer does, and not another person's", async () => {
+    const mine = await request(h.app).get(`/api/persons/5/connection?${oldQuery}&group_by=person`).set(bearer(await h.auth.attendee(5))).expect(200);
+    const organizers = await h.http.get(`/api/persons/5/connection?${oldQuery}&group_by=person`).expect(200);
+    expect(mine.body).toEqual(organizers.body);
+    expect(mine.body.length).toBeGreaterThan(0);
+    await request(h.app).get(`/api/persons/6/connection?${oldQuery}`).set(bearer(await h.auth.attendee(5))).expect(403);
+  });
+
+  it("with LEGACY_ANONYMOUS_READS, an anonymous read goes to connection-service with person-api's service token", async () => {
+    const legacy = await startPersonApi('connlegacy', { legacyAnonymousReads: true, connectionAddress: `127.0.0.1:${service.port}` });
+    try {
+      const anonymous = await request(legacy.app).get(`/api/persons/5/connection?${oldQuery}`).expect(200);
+      expect(anonymous.body.map((c: { location: { id: number } }) => c.location.id)).toEqual(expected(5, 5).map((l) => l.id));
+    } finally {
+      await legacy.close();
+    }
+  });
 });
