@@ -9,7 +9,8 @@
  * DIST_DIR (modules/frontend/dist): the built page; only the default is built when missing.
  *
  * Every response (page, assets, /config.json, /healthz, 404s, errors and the proxied /api answers)
- * carries helmet's security headers and the page's Content-Security-Policy (see pageCsp below).
+ * carries helmet's security headers and the page's Content-Security-Policy (see pageCsp below);
+ * the /api answers a stricter one (apiCsp), as they are data, not documents.
  * The proxy forwards the caller's headers (Authorization included) but never cookies, either way.
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
@@ -155,7 +156,13 @@ app.get('/config.json', (_req, res) => {
   res.set('cache-control', 'no-store').json({ apiBaseUrl, tileUrl });
 });
 
-app.use('/api', (req, res) => {
+// The proxied answers are data, never a document: nothing may load, run or frame them (the same
+// policy person-api gives its JSON), whatever person-api sends.
+const apiCsp = helmet.contentSecurityPolicy({
+  useDefaults: false,
+  directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"], baseUri: ["'none'"], formAction: ["'none'"] },
+});
+app.use('/api', apiCsp, (req, res) => {
   const upstream = (personApiTls ? https : http).request(
     {
       protocol: personApi.protocol,

@@ -70,7 +70,7 @@ export function App({ apiBaseUrl, tileUrl = DEFAULT_TILE_URL }: AppProps) {
 
   if (auth.token === null) {
     return (
-      <Shell>
+      <Shell tagline="Who was near whom at the conference. Sign in to see it.">
         <main className="signed-out">
           <SignIn message={auth.message} onSignIn={signIn} />
         </main>

@@ -58,12 +58,18 @@ export interface PersonApiDeps {
 const sha256 = (text: string) => `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
 
 /**
+ * The one style Swagger UI's script adds at run time: its top-bar logo is an inline SVG with a
+ * <style> of its own (swagger-ui-dist 5; test/browser/swagger-ui.test.ts fails if it changes).
+ */
+const SWAGGER_RUNTIME_STYLES = ['.logo_small_svg__cls-2{fill:#fff}.logo_small_svg__cls-3{fill:#85ea2d}'];
+
+/**
  * Swagger UI's page has two inline <style> blocks and one inline style attribute and nothing
- * else inline (its scripts are files): the CSP allows exactly those by hash.
+ * else inline (its scripts are files): the CSP allows exactly those, and the logo's, by hash.
  */
 function swaggerPage(document: object) {
   const html = swaggerUi.generateHTML(document, { customSiteTitle: 'UdaConnect API', swaggerOptions: { persistAuthorization: false } });
-  const blocks = [...html.matchAll(/<style>([\s\S]*?)<\/style>/g)].map((m) => sha256(m[1]!));
+  const blocks = [...[...html.matchAll(/<style>([\s\S]*?)<\/style>/g)].map((m) => m[1]!), ...SWAGGER_RUNTIME_STYLES].map(sha256);
   const attributes = [...html.matchAll(/\sstyle="([^"]*)"/g)].map((m) => sha256(m[1]!));
   const csp = helmet.contentSecurityPolicy({
     useDefaults: false,
