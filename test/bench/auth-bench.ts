@@ -10,6 +10,7 @@
  * checked; a repeated token is served from the verification cache), and the raw cost of one
  * EdDSA verification in this process. Written to docs/benchmarks.md under "## Token verification".
  */
+import { mkdirSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -76,6 +77,7 @@ async function main() {
   const dbName = `udaconnect_bench_auth_${stamp}`;
   const benchUrl = withDatabase(infra.DATABASE_URL, dbName);
   const logDir = join(ROOT, '.udaconnect', 'bench', stamp);
+  mkdirSync(logDir, { recursive: true });
   const services: Service[] = [];
   await createBenchDatabase(infra.DATABASE_URL, dbName);
   try {
