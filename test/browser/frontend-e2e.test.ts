@@ -11,7 +11,7 @@ import type { Browser, Page } from 'playwright-core';
 import { createLogger, parseConfig } from '@udaconnect/common';
 import { connectionConfigSchema } from '../../modules/connection-service/src/config';
 import { startConnectionService, type ConnectionService } from '../../modules/connection-service/src/connection-service';
-import { startPersonApi, type Harness } from '../../modules/person-api/test/harness';
+import { startTestPersonApi, type Harness } from '../../modules/person-api/test/harness';
 import { testAuth } from '../support/auth';
 import seed from '../../db/seed-data/starter-seed.json';
 import { buildPage, ensureChromium, launchChromium, organizerToken, SHOTS, startFrontend, storedToken, watchPage, type Frontend, type PageWatch } from './browser-support';
@@ -30,7 +30,7 @@ let organizer: string;
 
 beforeAll(async () => {
   ensureChromium();
-  h = await startPersonApi('frontend', {
+  h = await startTestPersonApi('frontend', {
     connectionAddress: async (dbUrl) => {
       service = await startConnectionService(
         parseConfig(connectionConfigSchema, { PORT: '0', DATABASE_URL: dbUrl, ...(await testAuth()).env }),

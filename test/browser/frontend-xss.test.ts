@@ -16,7 +16,7 @@ import type { Browser, Page } from 'playwright-core';
 import { createLogger, parseConfig } from '@udaconnect/common';
 import { connectionConfigSchema } from '../../modules/connection-service/src/config';
 import { startConnectionService, type ConnectionService } from '../../modules/connection-service/src/connection-service';
-import { startPersonApi, type Harness } from '../../modules/person-api/test/harness';
+import { startTestPersonApi, type Harness } from '../../modules/person-api/test/harness';
 import knexFactory from 'knex';
 import { testAuth } from '../support/auth';
 import { serviceDatabaseUrl } from '../support/test-env';
@@ -112,7 +112,7 @@ async function ping(personId: number, latitude: number, longitude: number, at: s
 
 beforeAll(async () => {
   ensureChromium();
-  h = await startPersonApi('frontendxss', {
+  h = await startTestPersonApi('frontendxss', {
     connectionAddress: async (dbUrl) => {
       service = await startConnectionService(
         // connection-service verifies tokens with the same test keys as person-api.

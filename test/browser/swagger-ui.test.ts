@@ -7,7 +7,7 @@ import http from 'node:http';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { closeHttpServer, listen } from '@udaconnect/common';
-import { startPersonApi, type Harness } from '../../modules/person-api/test/harness';
+import { startTestPersonApi, type Harness } from '../../modules/person-api/test/harness';
 import { ensureChromium, launchChromium, parseCsp, SHOTS, watchPage, type PageWatch } from './browser-support';
 
 let h: Harness;
@@ -19,7 +19,7 @@ let watch: PageWatch;
 
 beforeAll(async () => {
   ensureChromium();
-  h = await startPersonApi('swaggerui');
+  h = await startTestPersonApi('swaggerui');
   server = http.createServer(h.app);
   base = `http://127.0.0.1:${await listen(server, 0, '127.0.0.1')}`;
   browser = await launchChromium();

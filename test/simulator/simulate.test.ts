@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { closeHttpServer, createKafkaBus, createLogger, decodePing, listen, type KafkaBus, type LocationPing } from '@udaconnect/common';
 import { ingestConfigSchema } from '../../modules/location-ingest/src/config';
 import { startIngest } from '../../modules/location-ingest/src/ingest-service';
-import { startPersonApi, type Harness } from '../../modules/person-api/test/harness';
+import { startTestPersonApi, type Harness } from '../../modules/person-api/test/harness';
 import { ensurePersons, PersonApiUnreachableError } from '../../scripts/simulator/persons';
 import { IngestUnreachableError, runSimulation } from '../../scripts/simulator/simulator';
 import { DEFAULT_CENTER, distanceMeters } from '../../scripts/simulator/venue';
@@ -30,7 +30,7 @@ let stopConsumer: () => Promise<void>;
 const consumed: LocationPing[] = [];
 
 beforeAll(async () => {
-  api = await startPersonApi('simulator');
+  api = await startTestPersonApi('simulator');
   apiServer = http.createServer(api.app);
   apiUrl = `http://127.0.0.1:${await listen(apiServer, 0, '127.0.0.1')}`;
   const { kafkaBrokers } = infraEnv();

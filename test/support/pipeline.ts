@@ -2,21 +2,16 @@
  * The whole pipeline in-process — location-ingest, location-writer and person-api — on one
  * private test database and private topic names, over the real broker and PostGIS.
  */
-import http from 'node:http';
 import * as grpc from '@grpc/grpc-js';
 import knexFactory, { type Knex } from 'knex';
-import { createDatabase, createLogger, listen, parseConfig, closeHttpServer } from '@udaconnect/common';
+import { createLogger, parseConfig } from '@udaconnect/common';
 import { LocationIngestClient, type LocationPing, type StreamSummary } from '@udaconnect/proto';
 import { ingestConfigSchema } from '../../modules/location-ingest/src/config';
 import { startIngest } from '../../modules/location-ingest/src/ingest-service';
 import { locationWriterConfigSchema } from '../../modules/location-writer/src/config';
 import { startLocationWriter, type LocationWriter } from '../../modules/location-writer/src/location-writer';
-import { createApp } from '../../modules/person-api/src/app';
-import { startPingPublishing } from '../../modules/person-api/src/pings';
-import { connectionServiceClient } from '../../modules/person-api/src/connection-client';
-import { startPersonApiAuth } from '../../modules/person-api/src/auth-setup';
-import { serviceTokenSource } from '../../modules/person-api/src/service-token';
-import { personApiAuthSettings } from '../../modules/person-api/test/harness';
+import { personApiConfigSchema } from '../../modules/person-api/src/config';
+import { startPersonApi } from '../../modules/person-api/src/person-api';
 import { testAuth, type TestAuth } from './auth';
 import { createTestDatabase, type TestDatabase } from './test-database';
 import { infraEnv, runId, serviceDatabaseUrl } from './test-env';
@@ -56,12 +51,18 @@ export async function startPipeline(label: string): Promise<Pipeline> {
   });
   let writer: LocationWriter | undefined = await startLocationWriter(writerConfig, logger);
 
-  const db = createDatabase({ url: serviceDatabaseUrl('person-api', testDb.url), logger, poolMax: 3 });
-  const pings = await startPingPublishing({ brokers: kafkaBrokers.split(','), topic, partitions: 3, knex: db.knex, logger });
-  const apiAuth = await startPersonApiAuth(personApiAuthSettings(auth), db.knex, logger);
-  const connections = connectionServiceClient('127.0.0.1:1', serviceTokenSource(apiAuth.signer), 1_000);
-  const server = http.createServer(createApp({ db, logger, ...pings, connections, auth: apiAuth, corsOrigins: [] }));
-  const apiPort = await listen(server, 0, '127.0.0.1');
+  // person-api exactly as main.ts starts it (real Kafka publisher); no connection-service here.
+  const api = await startPersonApi(
+    parseConfig(personApiConfigSchema, {
+      ...common,
+      ...auth.env,
+      DATABASE_URL: serviceDatabaseUrl('person-api', testDb.url),
+      PORT: '0',
+      DB_POOL_MAX: '3',
+      CONNECTION_SERVICE_ADDRESS: '127.0.0.1:1',
+    }),
+    logger,
+  );
 
   const knex = knexFactory({ client: 'pg', connection: testDb.url, pool: { min: 0, max: 2 } });
   const client = new LocationIngestClient(`127.0.0.1:${ingest.port}`, grpc.credentials.createInsecure(), auth.grpcOptions());
@@ -71,7 +72,7 @@ export async function startPipeline(label: string): Promise<Pipeline> {
     auth,
     testDb,
     ingestPort: ingest.port,
-    apiUrl: `http://127.0.0.1:${apiPort}`,
+    apiUrl: `http://127.0.0.1:${api.port}`,
     client,
     record: (ping) => new Promise((resolve, reject) => client.record(ping, (err, res) => (err ? reject(err) : resolve(res)))),
     recordStream: (list) =>
@@ -90,11 +91,7 @@ export async function startPipeline(label: string): Promise<Pipeline> {
     },
     async close() {
       client.close();
-      await closeHttpServer(server);
-      connections.close();
-      apiAuth.stop();
-      await pings.close();
-      await db.close();
+      await api.close();
       await writer?.stop();
       await ingest.stop();
       await knex.destroy();

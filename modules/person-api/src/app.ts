@@ -9,8 +9,6 @@ import {
   problemHandler,
   type Database,
   type Logger,
-  type PersonDirectory,
-  type PingPublisher,
   type RevocationList,
   type TokenSigner,
   type TokenVerifier,
@@ -25,6 +23,7 @@ import { addConnectionRoutes } from './connection-routes';
 import { addDeviceRoutes } from './device-routes';
 import { createRouteGuard } from './http/access';
 import type { ConnectionFinder } from './connection-client';
+import type { PingPublishing } from './pings';
 
 export interface PersonApiAuth {
   verifier: TokenVerifier;
@@ -43,8 +42,8 @@ export interface PersonApiDeps {
   db: Database;
   logger: Logger;
   /** Publishes POST /api/locations pings to Kafka, as location-ingest does. */
-  publisher: PingPublisher;
-  personDirectory: PersonDirectory;
+  publisher: PingPublishing['publisher'];
+  personDirectory: PingPublishing['personDirectory'];
   /** Answers GET /api/persons/{id}/connection (connection-service over gRPC). */
   connections: ConnectionFinder;
   auth: PersonApiAuth;

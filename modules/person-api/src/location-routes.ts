@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { assertMayActFor, badRequest, HttpProblem, notFound, serviceUnavailable, checkPing, withEventId, type PersonDirectory, type PingPublisher } from '@udaconnect/common';
+import { assertMayActFor, badRequest, HttpProblem, notFound, serviceUnavailable, checkPing, withEventId } from '@udaconnect/common';
 import { access } from './http/access';
 import { addRoute, jsonResponse, problemResponse, type RouteContext } from './http/typed-routes';
 import { dayRange, isoDate } from './date-range';
@@ -7,13 +7,14 @@ import type { PersonRepository } from './person-repository';
 import { int4Id, positiveId } from './person-schemas';
 import { acceptedLocationSchema, locationSchema, newLocationSchema } from './location-schemas';
 import type { locationRepository } from './location-repository';
+import type { PingPublishing } from './pings';
 
 export interface LocationRouteDeps {
   persons: PersonRepository;
   locations: ReturnType<typeof locationRepository>;
   /** Same path as gRPC pings: validation rules, person cache and Kafka publisher. */
-  personDirectory: PersonDirectory;
-  publisher: PingPublisher;
+  personDirectory: PingPublishing['personDirectory'];
+  publisher: PingPublishing['publisher'];
 }
 
 const personLocationsQuery = z

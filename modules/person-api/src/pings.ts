@@ -1,7 +1,21 @@
-/** The Kafka side of person-api: the same topic set-up, person cache and publisher as location-ingest. */
-import { createKafkaBus, PersonDirectory, PingPublisher, type Knex, type Logger } from '@udaconnect/common';
+/**
+ * What `POST /api/locations` needs, behind a small interface so route tests can swap in an
+ * in-memory one (test/fakes.ts): a publisher, the person check, and whether Kafka is reachable.
+ * The real one is the same topic set-up, person cache and batching publisher as location-ingest.
+ */
+import { createKafkaBus, PersonDirectory, PingPublisher, type Knex, type LocationPing, type Logger } from '@udaconnect/common';
 
-export async function startPingPublishing(opts: { brokers: string[]; topic: string; partitions: number; knex: Knex; logger: Logger }) {
+export interface PingPublishing {
+  /** Resolves once Kafka has the ping (acks=all); rejects when it cannot be handed over. */
+  publisher: { publish(ping: LocationPing): Promise<void> };
+  /** Whether a person id exists (cached; throws while the database is needed and down). */
+  personDirectory: { exists(personId: number): Promise<boolean> };
+  /** For /readyz (reported, not required). */
+  isReachable(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export async function startPingPublishing(opts: { brokers: string[]; topic: string; partitions: number; knex: Knex; logger: Logger }): Promise<PingPublishing> {
   const bus = createKafkaBus({ brokers: opts.brokers, clientId: 'person-api', logger: opts.logger });
   const producer = await bus
     .ensureTopics([{ topic: opts.topic, numPartitions: opts.partitions }])
@@ -14,9 +28,9 @@ export async function startPingPublishing(opts: { brokers: string[]; topic: stri
   const personDirectory = new PersonDirectory(opts.knex);
   await personDirectory.start();
   return {
-    bus,
     publisher,
     personDirectory,
+    isReachable: () => bus.isReachable(),
     async close() {
       personDirectory.stop();
       await publisher.drain();

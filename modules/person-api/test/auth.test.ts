@@ -7,13 +7,13 @@ import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { SignJWT, importJWK } from 'jose';
 import { createTokenSigner, generateSigningKey, TOKEN_AUDIENCE, TOKEN_ISSUER } from '@udaconnect/common';
-import { startPersonApi, type Harness } from './harness';
+import { startTestPersonApi, type Harness } from './harness';
 import { bearer } from '../../../test/support/auth';
 
 let h: Harness;
 let attendee5: string;
 beforeAll(async () => {
-  h = await startPersonApi('auth');
+  h = await startTestPersonApi('auth');
   attendee5 = await h.auth.attendee(5);
 });
 afterAll(() => h.close());
@@ -130,8 +130,8 @@ describe('an attendee (person 5) reads and sends for person 5 only', () => {
   });
 
   it("a location by id only when it is their own", async () => {
-    const own = await h.db.knex('location').where({ person_id: 5 }).first('id');
-    const other = await h.db.knex('location').whereNot({ person_id: 5 }).first('id');
+    const own = await h.knex('location').where({ person_id: 5 }).first('id');
+    const other = await h.knex('location').whereNot({ person_id: 5 }).first('id');
     expect((await as('get', `/api/locations/${own.id}`).expect(200)).body.person_id).toBe(5);
     await as('get', `/api/locations/${other.id}`).expect(403);
   });
@@ -260,7 +260,7 @@ describe('security headers on every response', () => {
 describe('LEGACY_ANONYMOUS_READS (migration aid for the old page)', () => {
   let legacy: Harness;
   beforeAll(async () => {
-    legacy = await startPersonApi('authlegacy', { legacyAnonymousReads: true });
+    legacy = await startTestPersonApi('authlegacy', { legacyAnonymousReads: true });
   });
   afterAll(() => legacy.close());
 

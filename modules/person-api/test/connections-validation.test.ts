@@ -1,10 +1,10 @@
 /** GET /api/persons/{id}/connection: parameters are checked before connection-service is asked. */
-import { startPersonApi, type Harness } from './harness';
+import { startTestPersonApi, type Harness } from './harness';
 
 let h: Harness;
 beforeAll(async () => {
   // No connection-service runs for this file: valid queries must answer 503, not fail otherwise.
-  h = await startPersonApi('connvalidation');
+  h = await startTestPersonApi('connvalidation');
 });
 afterAll(() => h.close());
 

@@ -5,13 +5,13 @@ import { connectionConfigSchema } from '../../connection-service/src/config';
 import { startConnectionService, type ConnectionService } from '../../connection-service/src/connection-service';
 import { vincentyMeters } from '../../connection-service/test/geodesic';
 import seed from '../../../db/seed-data/starter-seed.json';
-import { startPersonApi, type Harness } from './harness';
+import { startTestPersonApi, type Harness } from './harness';
 import { bearer, testAuth } from '../../../test/support/auth';
 
 let h: Harness;
 let service: ConnectionService;
 beforeAll(async () => {
-  h = await startPersonApi('connrest', {
+  h = await startTestPersonApi('connrest', {
     connectionAddress: async (dbUrl) => {
       service = await startConnectionService(
         parseConfig(connectionConfigSchema, { PORT: '0', DATABASE_URL: dbUrl, ...(await testAuth()).env }),
@@ -104,7 +104,7 @@ describe('who may ask (tokens forwarded to connection-service)', () => {
   });
 
   it("with LEGACY_ANONYMOUS_READS, an anonymous read goes to connection-service with person-api's service token", async () => {
-    const legacy = await startPersonApi('connlegacy', { legacyAnonymousReads: true, connectionAddress: `127.0.0.1:${service.port}` });
+    const legacy = await startTestPersonApi('connlegacy', { legacyAnonymousReads: true, connectionAddress: `127.0.0.1:${service.port}` });
     try {
       const anonymous = await request(legacy.app).get(`/api/persons/5/connection?${oldQuery}`).expect(200);
       expect(anonymous.body.map((c: { location: { id: number } }) => c.location.id)).toEqual(expected(5, 5).map((l) => l.id));

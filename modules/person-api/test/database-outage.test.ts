@@ -2,14 +2,14 @@
 import { startTcpProxy, type TcpProxy } from '../../../test/support/tcp-proxy';
 import { eventually } from '../../../test/support/eventually';
 import { infraEnv } from '../../../test/support/test-env';
-import { startPersonApi, type Harness } from './harness';
+import { startTestPersonApi, type Harness } from './harness';
 
 let h: Harness;
 let proxy: TcpProxy;
 beforeAll(async () => {
   const pg = new URL(infraEnv().databaseUrl);
   proxy = await startTcpProxy(pg.hostname, Number(pg.port || 5432));
-  h = await startPersonApi('outage', {
+  h = await startTestPersonApi('outage', {
     urlOverride: (url) => {
       const u = new URL(url);
       u.hostname = '127.0.0.1';

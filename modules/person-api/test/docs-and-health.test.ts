@@ -1,9 +1,9 @@
 import request from 'supertest';
-import { startPersonApi, type Harness } from './harness';
+import { startTestPersonApi, type Harness } from './harness';
 
 let h: Harness;
 beforeAll(async () => {
-  h = await startPersonApi('docs');
+  h = await startTestPersonApi('docs');
 });
 afterAll(() => h.close());
 

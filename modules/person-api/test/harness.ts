@@ -1,28 +1,38 @@
-/** Builds person-api in-process against a private copy of the seeded test database and the real Kafka. */
+/**
+ * person-api in-process through its start function (src/person-api.ts), on a private copy of the
+ * seeded test database, as its own PostgreSQL role, with the worker's test keys. Ping publishing
+ * is in memory unless `kafka: true` (then the real broker and a private topic).
+ */
 import request from 'supertest';
-import { createDatabase, createLogger, type Database } from '@udaconnect/common';
-import { createApp } from '../src/app';
-import { startPersonApiAuth } from '../src/auth-setup';
-import { serviceTokenSource } from '../src/service-token';
+import knexFactory, { type Knex } from 'knex';
+import { createLogger, parseConfig } from '@udaconnect/common';
+import { personApiConfigSchema } from '../src/config';
+import { startPersonApi, type PersonApi } from '../src/person-api';
 import { testAuth, type TestAuth } from '../../../test/support/auth';
-import { startPingPublishing } from '../src/pings';
-import { connectionServiceClient } from '../src/connection-client';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/test-database';
 import { infraEnv, runId, serviceDatabaseUrl } from '../../../test/support/test-env';
+import { InMemoryPingPublishing } from './fakes';
 
 export interface Harness {
-  app: ReturnType<typeof createApp>;
+  app: PersonApi['app'];
+  /** http://localhost:<port> of the running server. */
+  url: string;
   /** supertest with an organizer token on every request; `request(h.app)` sends none. */
   http: ReturnType<typeof request.agent>;
   auth: TestAuth;
-  db: Database;
+  /** The test's own pool (the admin role), for setting up and checking rows. */
+  knex: Knex;
   testDb: TestDatabase;
-  /** The Kafka topic POST /api/locations publishes to in this test file. */
+  /** The in-memory ping publishing, unless the harness was started with `kafka: true`. */
+  pings?: InMemoryPingPublishing;
+  /** The Kafka topic POST /api/locations publishes to with `kafka: true`. */
   topic: string;
   close(): Promise<void>;
 }
 
 export interface HarnessOptions {
+  /** Publish POST /api/locations pings to the real broker (default: in memory). */
+  kafka?: boolean;
   /** Rewrites the database URL the app uses (e.g. to go through a TCP proxy). */
   urlOverride?: (url: string) => string;
   /** connection-service address; by default one where nothing listens (the endpoint answers 503). */
@@ -33,49 +43,42 @@ export interface HarnessOptions {
   corsOrigins?: string[];
 }
 
-/** person-api's auth settings for the worker's test keys. */
-export function personApiAuthSettings(keys: TestAuth, legacyAnonymousReads = false): Parameters<typeof startPersonApiAuth>[0] {
-  return {
-    AUTH_JWKS_FILE: keys.env.AUTH_JWKS_FILE,
-    AUTH_SIGNING_KEY_FILE: keys.env.AUTH_SIGNING_KEY_FILE,
-    REVOCATION_POLL_MS: Number(keys.env.REVOCATION_POLL_MS),
-    DEVICE_TOKEN_TTL: 30 * 86_400,
-    LEGACY_ANONYMOUS_READS: legacyAnonymousReads,
-  };
-}
-
-export async function startPersonApi(label: string, opts: HarnessOptions = {}): Promise<Harness> {
-  const { urlOverride } = opts;
+export async function startTestPersonApi(label: string, opts: HarnessOptions = {}): Promise<Harness> {
   const testDb = await createTestDatabase(label);
   const logger = createLogger('person-api-test', process.env.TEST_LOG_LEVEL ?? 'silent');
-  const db = createDatabase({ url: (urlOverride ?? ((u: string) => u))(serviceDatabaseUrl('person-api', testDb.url)), logger, poolMax: 4, acquireTimeoutMs: 1_000 });
+  const knex = knexFactory({ client: 'pg', connection: testDb.url, pool: { min: 0, max: 2 } });
   const topic = `test.${runId()}.${label}.locations`;
-  const pings = await startPingPublishing({ brokers: infraEnv().kafkaBrokers.split(','), topic, partitions: 2, knex: db.knex, logger });
-  const address = typeof opts.connectionAddress === 'function' ? await opts.connectionAddress(serviceDatabaseUrl('connection-service', testDb.url)) : (opts.connectionAddress ?? '127.0.0.1:1');
+  const address =
+    typeof opts.connectionAddress === 'function'
+      ? await opts.connectionAddress(serviceDatabaseUrl('connection-service', testDb.url))
+      : (opts.connectionAddress ?? '127.0.0.1:1');
   const keys = await testAuth();
-  const auth = await startPersonApiAuth(personApiAuthSettings(keys, opts.legacyAnonymousReads), db.knex, logger);
-  const connections = connectionServiceClient(address, serviceTokenSource(auth.signer), 5_000);
-  const app = createApp({
-    db,
-    logger,
-    ...pings,
-    connections,
-    auth,
-    corsOrigins: opts.corsOrigins ?? ['http://localhost:30000'],
-    degradedChecks: { kafka: () => pings.bus.isReachable(), connection_service: () => connections.isReachable() },
+  const config = parseConfig(personApiConfigSchema, {
+    PORT: '0',
+    DATABASE_URL: (opts.urlOverride ?? ((u: string) => u))(serviceDatabaseUrl('person-api', testDb.url)),
+    DB_POOL_MAX: '4',
+    KAFKA_BROKERS: infraEnv().kafkaBrokers,
+    LOCATIONS_TOPIC: topic,
+    LOCATIONS_PARTITIONS: '2',
+    CONNECTION_SERVICE_ADDRESS: address,
+    ...keys.env,
+    LEGACY_ANONYMOUS_READS: String(opts.legacyAnonymousReads ?? false),
+    ...(opts.corsOrigins ? { CORS_ORIGINS: opts.corsOrigins.join(',') } : {}),
   });
+  const pings = opts.kafka ? undefined : new InMemoryPingPublishing(knex);
+  const api = await startPersonApi(config, logger, pings ? { pings } : {});
   return {
-    app,
-    http: request.agent(app).set('Authorization', `Bearer ${keys.organizer}`),
+    app: api.app,
+    url: api.url,
+    http: request.agent(api.app).set('Authorization', `Bearer ${keys.organizer}`),
     auth: keys,
-    db,
+    knex,
     testDb,
+    pings,
     topic,
     async close() {
-      connections.close();
-      auth.stop();
-      await pings.close();
-      await db.close();
+      await api.close();
+      await knex.destroy();
       await testDb.drop();
     },
   };

@@ -3,7 +3,7 @@ import { createKafkaBus, createLogger, decodePing, type LocationPing } from '@ud
 import seed from '../../../db/seed-data/starter-seed.json';
 import { eventually } from '../../../test/support/eventually';
 import { infraEnv, runId } from '../../../test/support/test-env';
-import { startPersonApi, type Harness } from './harness';
+import { startTestPersonApi, type Harness } from './harness';
 
 let h: Harness;
 const bus = createKafkaBus({ brokers: infraEnv().kafkaBrokers.split(','), clientId: 'locations-test', logger: createLogger('t', 'silent') });
@@ -11,7 +11,7 @@ const published: LocationPing[] = [];
 let closeConsumer: () => Promise<void>;
 
 beforeAll(async () => {
-  h = await startPersonApi('locations');
+  h = await startTestPersonApi('locations', { kafka: true });
   const consumer = bus.consumer({ groupId: `test-${runId()}-rest-locations` });
   await consumer.run([h.topic], async (batch) => {
     for (const m of batch.messages) published.push(decodePing(m.value));

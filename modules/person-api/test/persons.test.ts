@@ -1,9 +1,9 @@
 import seed from '../../../db/seed-data/starter-seed.json';
-import { startPersonApi, type Harness } from './harness';
+import { startTestPersonApi, type Harness } from './harness';
 
 let h: Harness;
 beforeAll(async () => {
-  h = await startPersonApi('persons');
+  h = await startTestPersonApi('persons');
 });
 afterAll(() => h.close());
 

@@ -1,13 +1,13 @@
 /** Bad input to POST /api/persons: a 4xx problem naming the field, and nothing written. */
-import { startPersonApi, type Harness } from './harness';
+import { startTestPersonApi, type Harness } from './harness';
 
 let h: Harness;
 beforeAll(async () => {
-  h = await startPersonApi('validation');
+  h = await startTestPersonApi('validation');
 });
 afterAll(() => h.close());
 
-const countPersons = async () => Number((await h.db.knex('person').count<{ count: number }[]>('* as count'))[0]!.count);
+const countPersons = async () => Number((await h.knex('person').count<{ count: number }[]>('* as count'))[0]!.count);
 const valid = { first_name: 'Ada', last_name: 'Lovelace', company_name: 'Analytical Engines' };
 
 const jsonCases: Array<[string, unknown, string[]]> = [

@@ -1,0 +1,73 @@
+/**
+ * person-api from its config: database, token verification, ping publishing (Kafka), the
+ * connection-service client, the express app and its HTTP(S) server. Collaborators can be passed
+ * in (route tests use in-memory ping publishing: test/fakes.ts); whatever is not passed is built
+ * from the config. main.ts only adds the signals.
+ */
+import type { Server } from 'node:http';
+import { closeHttpServer, createDatabase, createHttpServer, listen, loadServerTls, type Logger, type ShutdownStep } from '@udaconnect/common';
+import { createApp } from './app';
+import { startPersonApiAuth } from './auth-setup';
+import type { PersonApiConfig } from './config';
+import { connectionServiceClient, type ConnectionFinder } from './connection-client';
+import { startPingPublishing, type PingPublishing } from './pings';
+import { serviceTokenSource } from './service-token';
+
+export interface PersonApiCollaborators {
+  pings: PingPublishing;
+  connections: ConnectionFinder;
+}
+
+export interface PersonApi {
+  app: ReturnType<typeof createApp>;
+  server: Server;
+  port: number;
+  /** http(s)://localhost:<port> */
+  url: string;
+  /** In order: stop accepting requests, then close what was opened (installShutdown runs them). */
+  shutdownSteps: ShutdownStep[];
+  close(): Promise<void>;
+}
+
+export async function startPersonApi(config: PersonApiConfig, logger: Logger, given: Partial<PersonApiCollaborators> = {}): Promise<PersonApi> {
+  // Before anything connects: a certificate that cannot be used stops the start at once.
+  const tls = loadServerTls(config);
+  const steps: ShutdownStep[] = [];
+  const closeAll = async () => {
+    for (const step of [...steps].reverse()) await Promise.resolve(step.run()).catch((err) => logger.error({ err, step: step.name }, 'close failed'));
+  };
+  try {
+    const db = createDatabase({ url: config.DATABASE_URL, logger, poolMax: config.DB_POOL_MAX });
+    steps.push({ name: 'database', run: () => db.close() });
+    await db.waitUntilReady(Number.POSITIVE_INFINITY);
+    const pings =
+      given.pings ??
+      (await startPingPublishing({ brokers: config.KAFKA_BROKERS, topic: config.LOCATIONS_TOPIC, partitions: config.LOCATIONS_PARTITIONS, knex: db.knex, logger }));
+    steps.push({ name: 'kafka', run: () => pings.close() });
+    const auth = await startPersonApiAuth(config, db.knex, logger);
+    steps.push({ name: 'revocation list', run: () => auth.stop() });
+    const connections = given.connections ?? connectionServiceClient(config.CONNECTION_SERVICE_ADDRESS, serviceTokenSource(auth.signer));
+    steps.push({ name: 'connection-service client', run: () => connections.close() });
+    const app = createApp({
+      db,
+      logger,
+      bodyLimit: config.BODY_LIMIT,
+      publisher: pings.publisher,
+      personDirectory: pings.personDirectory,
+      connections,
+      auth,
+      corsOrigins: config.CORS_ORIGINS,
+      degradedChecks: { kafka: () => pings.isReachable(), connection_service: () => connections.isReachable() },
+    });
+    const server = createHttpServer(app, tls);
+    const port = await listen(server, config.PORT);
+    steps.push({ name: 'http', run: () => closeHttpServer(server) });
+    const url = `${tls ? 'https' : 'http'}://localhost:${port}`;
+    logger.info({ port, tls: tls !== undefined }, `person-api listening on ${url}/`);
+    const shutdownSteps = [...steps].reverse();
+    return { app, server, port, url, shutdownSteps, close: closeAll };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
