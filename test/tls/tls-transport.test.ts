@@ -13,7 +13,7 @@ import { closeHttpServer, createHttpServer, createLogger, listen, loadServerTls,
 import { LocationIngestClient, type LocationPing } from '@udaconnect/proto';
 import { ingestConfigSchema } from '../../modules/location-ingest/src/config';
 import { INGEST_SERVICE_NAME, startIngest } from '../../modules/location-ingest/src/ingest-service';
-import { startPersonApi, type Harness } from '../../modules/person-api/test/harness';
+import { startTestPersonApi, type Harness } from '../../modules/person-api/test/harness';
 import { IngestUnreachableError, runSimulation } from '../../scripts/simulator/simulator';
 import { healthStatus, reflectedServices } from '../support/grpc-probes';
 import { infraEnv, ROOT, runId } from '../support/test-env';
@@ -34,7 +34,7 @@ beforeAll(async () => {
   otherCa = makeCerts(join(tmp.path, 'b'));
   const tlsEnv = { TLS_CERT_FILE: certs.certFile, TLS_KEY_FILE: certs.keyFile };
 
-  api = await startPersonApi('tls');
+  api = await startTestPersonApi('tls');
   apiServer = createHttpServer(api.app, loadServerTls(tlsEnv));
   apiPort = await listen(apiServer, 0, '127.0.0.1');
 
