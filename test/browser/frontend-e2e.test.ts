@@ -8,16 +8,11 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { createLogger, parseConfig } from '@udaconnect/common';
-import { connectionConfigSchema } from '../../modules/connection-service/src/config';
-import { startConnectionService, type ConnectionService } from '../../modules/connection-service/src/connection-service';
 import { startTestPersonApi, type Harness } from '../../modules/person-api/test/harness';
-import { testAuth } from '../support/auth';
 import seed from '../../db/seed-data/starter-seed.json';
 import { buildPage, ensureChromium, launchChromium, organizerToken, SHOTS, startFrontend, storedToken, watchPage, type Frontend, type PageWatch } from './browser-support';
 
 let h: Harness;
-let service: ConnectionService;
 let api: http.Server;
 let apiUrl: string;
 let built: ReturnType<typeof buildPage>;
@@ -30,15 +25,7 @@ let organizer: string;
 
 beforeAll(async () => {
   ensureChromium();
-  h = await startTestPersonApi('frontend', {
-    connectionAddress: async (dbUrl) => {
-      service = await startConnectionService(
-        parseConfig(connectionConfigSchema, { PORT: '0', DATABASE_URL: dbUrl, ...(await testAuth()).env }),
-        createLogger('connection-service-test', process.env.TEST_LOG_LEVEL ?? 'silent'),
-      );
-      return `127.0.0.1:${service.port}`;
-    },
-  });
+  h = await startTestPersonApi('frontend', { connectionService: true });
   organizer = organizerToken(h);
   api = http.createServer(h.app);
   await new Promise<void>((r) => api.listen(0, '127.0.0.1', r));
@@ -64,7 +51,6 @@ afterAll(async () => {
     await new Promise((r) => api.close(r));
   }
   await h?.close();
-  await service?.stop();
 }, 60_000);
 
 interface Group {

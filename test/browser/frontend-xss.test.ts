@@ -13,12 +13,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { createLogger, parseConfig } from '@udaconnect/common';
-import { connectionConfigSchema } from '../../modules/connection-service/src/config';
-import { startConnectionService, type ConnectionService } from '../../modules/connection-service/src/connection-service';
 import { startTestPersonApi, type Harness } from '../../modules/person-api/test/harness';
 import knexFactory from 'knex';
-import { testAuth } from '../support/auth';
 import { serviceDatabaseUrl } from '../support/test-env';
 import seed from '../../db/seed-data/starter-seed.json';
 import {
@@ -67,7 +63,6 @@ const INJECTED = '[onerror], [onload], b, iframe, a[href^="javascript:"], script
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGN4+vw1AAVsArjSAflTAAAAAElFTkSuQmCC', 'base64');
 
 let h: Harness;
-let service: ConnectionService;
 let api: http.Server;
 let apiUrl: string;
 const apiRequests: http.IncomingHttpHeaders[] = [];
@@ -112,16 +107,7 @@ async function ping(personId: number, latitude: number, longitude: number, at: s
 
 beforeAll(async () => {
   ensureChromium();
-  h = await startTestPersonApi('frontendxss', {
-    connectionAddress: async (dbUrl) => {
-      service = await startConnectionService(
-        // connection-service verifies tokens with the same test keys as person-api.
-        parseConfig(connectionConfigSchema, { PORT: '0', DATABASE_URL: dbUrl, ...(await testAuth()).env }),
-        createLogger('connection-service-test', process.env.TEST_LOG_LEVEL ?? 'silent'),
-      );
-      return `127.0.0.1:${service.port}`;
-    },
-  });
+  h = await startTestPersonApi('frontendxss', { connectionService: true });
   organizer = organizerToken(h);
   markup = await createPerson(MARKUP);
   markup2 = await createPerson(MARKUP2);
@@ -159,7 +145,6 @@ afterAll(async () => {
     }
   }
   await h?.close();
-  await service?.stop();
 }, 60_000);
 
 async function apiGet<T>(path: string, token = organizer): Promise<T> {

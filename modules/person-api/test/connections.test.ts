@@ -1,29 +1,16 @@
 /** GET /api/persons/{id}/connection through person-api and a real connection-service, on the seed data. */
 import request from 'supertest';
-import { createLogger, parseConfig } from '@udaconnect/common';
-import { connectionConfigSchema } from '../../connection-service/src/config';
-import { startConnectionService, type ConnectionService } from '../../connection-service/src/connection-service';
 import { vincentyMeters } from '../../connection-service/test/geodesic';
 import seed from '../../../db/seed-data/starter-seed.json';
 import { startTestPersonApi, type Harness } from './harness';
-import { bearer, testAuth } from '../../../test/support/auth';
+import { bearer } from '../../../test/support/auth';
 
 let h: Harness;
-let service: ConnectionService;
 beforeAll(async () => {
-  h = await startTestPersonApi('connrest', {
-    connectionAddress: async (dbUrl) => {
-      service = await startConnectionService(
-        parseConfig(connectionConfigSchema, { PORT: '0', DATABASE_URL: dbUrl, ...(await testAuth()).env }),
-        createLogger('connection-service-test', process.env.TEST_LOG_LEVEL ?? 'silent'),
-      );
-      return `127.0.0.1:${service.port}`;
-    },
-  });
+  h = await startTestPersonApi('connrest', { connectionService: true });
 });
 afterAll(async () => {
   await h.close();
-  await service.stop();
 });
 
 const oldQuery = 'start_date=2020-01-01&end_date=2020-12-30&distance=5';
@@ -104,7 +91,7 @@ describe('who may ask (tokens forwarded to connection-service)', () => {
   });
 
   it("with LEGACY_ANONYMOUS_READS, an anonymous read goes to connection-service with person-api's service token", async () => {
-    const legacy = await startTestPersonApi('connlegacy', { legacyAnonymousReads: true, connectionAddress: `127.0.0.1:${service.port}` });
+    const legacy = await startTestPersonApi('connlegacy', { legacyAnonymousReads: true, connectionService: `127.0.0.1:${h.connectionService!.port}` });
     try {
       const anonymous = await request(legacy.app).get(`/api/persons/5/connection?${oldQuery}`).expect(200);
       expect(anonymous.body.map((c: { location: { id: number } }) => c.location.id)).toEqual(expected(5, 5).map((l) => l.id));

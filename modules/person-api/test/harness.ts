@@ -8,6 +8,8 @@ import knexFactory, { type Knex } from 'knex';
 import { createLogger, parseConfig } from '@udaconnect/common';
 import { personApiConfigSchema } from '../src/config';
 import { startPersonApi, type PersonApi } from '../src/person-api';
+import { connectionConfigSchema } from '../../connection-service/src/config';
+import { startConnectionService, type ConnectionService } from '../../connection-service/src/connection-service';
 import { testAuth, type TestAuth } from '../../../test/support/auth';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/test-database';
 import { infraEnv, runId, serviceDatabaseUrl } from '../../../test/support/test-env';
@@ -27,6 +29,8 @@ export interface Harness {
   pings?: InMemoryPingPublishing;
   /** The Kafka topic POST /api/locations publishes to with `kafka: true`. */
   topic: string;
+  /** The real connection-service, with `connectionService: true`. */
+  connectionService?: ConnectionService;
   close(): Promise<void>;
 }
 
@@ -35,8 +39,12 @@ export interface HarnessOptions {
   kafka?: boolean;
   /** Rewrites the database URL the app uses (e.g. to go through a TCP proxy). */
   urlOverride?: (url: string) => string;
-  /** connection-service address; by default one where nothing listens (the endpoint answers 503). */
-  connectionAddress?: string | ((connectionServiceDbUrl: string) => Promise<string>);
+  /**
+   * `true`: a real connection-service on the same test database (as its own role, the same test
+   * keys), stopped with the harness. A string: that address. Default: one where nothing listens
+   * (the connection endpoint answers 503).
+   */
+  connectionService?: boolean | string;
   /** LEGACY_ANONYMOUS_READS */
   legacyAnonymousReads?: boolean;
   /** CORS_ORIGINS (default: the frontend's) */
@@ -48,11 +56,15 @@ export async function startTestPersonApi(label: string, opts: HarnessOptions = {
   const logger = createLogger('person-api-test', process.env.TEST_LOG_LEVEL ?? 'silent');
   const knex = knexFactory({ client: 'pg', connection: testDb.url, pool: { min: 0, max: 2 } });
   const topic = `test.${runId()}.${label}.locations`;
-  const address =
-    typeof opts.connectionAddress === 'function'
-      ? await opts.connectionAddress(serviceDatabaseUrl('connection-service', testDb.url))
-      : (opts.connectionAddress ?? '127.0.0.1:1');
   const keys = await testAuth();
+  const connectionService =
+    opts.connectionService === true
+      ? await startConnectionService(
+          parseConfig(connectionConfigSchema, { PORT: '0', DATABASE_URL: serviceDatabaseUrl('connection-service', testDb.url), ...keys.env }),
+          createLogger('connection-service-test', process.env.TEST_LOG_LEVEL ?? 'silent'),
+        )
+      : undefined;
+  const address = connectionService ? `127.0.0.1:${connectionService.port}` : typeof opts.connectionService === 'string' ? opts.connectionService : '127.0.0.1:1';
   const config = parseConfig(personApiConfigSchema, {
     PORT: '0',
     DATABASE_URL: (opts.urlOverride ?? ((u: string) => u))(serviceDatabaseUrl('person-api', testDb.url)),
@@ -76,8 +88,10 @@ export async function startTestPersonApi(label: string, opts: HarnessOptions = {
     testDb,
     pings,
     topic,
+    connectionService,
     async close() {
       await api.close();
+      await connectionService?.stop();
       await knex.destroy();
       await testDb.drop();
     },
