@@ -1,12 +1,13 @@
 /**
  * What every producer and consumer of location pings shares: the topics, the validation
- * rules of contract §3, the Kafka value encoding, and the batching publisher that both the
+ * rules of docs/contract.md §3.1, the Kafka value encoding, and the batching publisher that both the
  * gRPC ingest and `POST /api/locations` use.
  */
 import { randomUUID } from 'node:crypto';
 import { LocationPing } from '@udaconnect/proto';
 import type { BusProducer, OutgoingMessage } from './kafka';
 import type { Knex } from './db';
+import type { Principal } from './auth';
 
 export { LocationPing };
 
@@ -21,14 +22,17 @@ export interface PingProblem {
   field: string;
   /** A sentence a device developer can act on. */
   reason: string;
-  /** NOT_FOUND for an unknown person, INVALID_ARGUMENT for everything else. */
-  kind: 'invalid' | 'not_found';
+  /**
+   * `forbidden`: the caller may not send for this person (403 / PERMISSION_DENIED);
+   * `not_found`: no such person (404 / NOT_FOUND); `invalid`: anything else (400 / INVALID_ARGUMENT).
+   */
+  kind: 'invalid' | 'not_found' | 'forbidden';
 }
 
 const invalid = (field: string, reason: string): PingProblem => ({ field, reason: `${field}: ${reason}`, kind: 'invalid' });
 
 /**
- * Checks a ping against contract §3, except whether the person exists (see PersonDirectory).
+ * Checks a ping against docs/contract.md §3.1, except whether the person exists (see PersonDirectory).
  * `maxFutureMs` is Infinity for consumers that re-check a ping accepted earlier.
  */
 export function checkPing(ping: LocationPing, now = Date.now(), maxFutureMs = MAX_FUTURE_MS): PingProblem | null {
@@ -46,6 +50,33 @@ export function checkPing(ping: LocationPing, now = Date.now(), maxFutureMs = MA
     return invalid('recorded_at', `is ${Math.round((t - now) / 1000)} s in the future; at most ${maxFutureMs / 1000} s is accepted (check the device clock)`);
   }
   return null;
+}
+
+export type PingVerdict = { ok: true; ping: LocationPing } | { ok: false; problem: PingProblem };
+
+/**
+ * Whether `caller` may send `ping`, the one admission rule of every transport (gRPC Record and
+ * RecordStream, REST POST /api/locations); each maps the verdict to its own status. In order:
+ * the caller (an attendee's token sends for its own person only, and person_id 0 means "mine";
+ * an organizer's for anyone; a service token for no one), the fields (checkPing), the person.
+ * The admitted ping has its event id. Rejects (does not answer) when the person check needs the
+ * database and it is down.
+ */
+export async function admitPing(caller: Principal, ping: LocationPing, persons: { exists(personId: number): Promise<boolean> }): Promise<PingVerdict> {
+  const forbidden = (reason: string): PingVerdict => ({ ok: false, problem: { field: 'person_id', reason, kind: 'forbidden' } });
+  if (caller.role === 'service') return forbidden('a service token may not send pings');
+  if (caller.role === 'attendee') {
+    if (ping.personId === 0) ping = { ...ping, personId: caller.personId };
+    else if (ping.personId !== caller.personId) {
+      return forbidden(`person_id: this device's token sends pings for person ${caller.personId} only, not ${ping.personId}`);
+    }
+  }
+  const problem = checkPing(ping);
+  if (problem) return { ok: false, problem };
+  if (!(await persons.exists(ping.personId))) {
+    return { ok: false, problem: { field: 'person_id', reason: `person_id: no person with id ${ping.personId}`, kind: 'not_found' } };
+  }
+  return { ok: true, ping: withEventId(ping) };
 }
 
 /** The ping as published: event id assigned if the device left it empty. */

@@ -5,15 +5,13 @@
  */
 import { status, type sendUnaryData, type ServerReadableStream, type ServerUnaryCall } from '@grpc/grpc-js';
 import {
-  checkPing,
-  grpcAuthError,
+  admitPing,
   grpcPrincipal,
-  withEventId,
-  ForbiddenError,
   type Logger,
   type PersonDirectory,
   type PingProblem,
   type PingPublisher,
+  type PingVerdict,
   type Principal,
   type TokenVerifier,
 } from '@udaconnect/common';
@@ -32,34 +30,16 @@ export interface IngestDeps {
 /** Streams pause reading when this many pings wait for Kafka, and resume at half. */
 const MAX_PENDING_PER_STREAM = 20_000;
 
-type Verdict = { ok: true; ping: LocationPing } | { ok: false; problem: PingProblem };
-
-async function admit(ping: LocationPing, persons: PersonDirectory): Promise<Verdict> {
-  const problem = checkPing(ping);
-  if (problem) return { ok: false, problem };
-  if (!(await persons.exists(ping.personId))) {
-    return { ok: false, problem: { field: 'person_id', reason: `person_id: no person with id ${ping.personId}`, kind: 'not_found' } };
-  }
-  return { ok: true, ping: withEventId(ping) };
-}
+/** The gRPC status of a refused ping on Record. */
+const STATUS_OF: Record<PingProblem['kind'], status> = {
+  invalid: status.INVALID_ARGUMENT,
+  not_found: status.NOT_FOUND,
+  forbidden: status.PERMISSION_DENIED,
+};
 
 class ExpiredMidStream extends Error {}
 
 const KAFKA_DOWN = 'could not hand the ping to Kafka; retry later with the same event_id';
-
-/**
- * The ping as this caller may send it: an attendee's token sends for its own person only (a
- * person_id of 0 means "mine"); an organizer's for anyone; a service token for no one.
- */
-function pingForCaller(principal: Principal, ping: LocationPing): { ok: true; ping: LocationPing } | { ok: false; reason: string } {
-  if (principal.role === 'service') return { ok: false, reason: 'a service token may not send pings' };
-  if (principal.role === 'organizer') return { ok: true, ping };
-  if (ping.personId === 0) return { ok: true, ping: { ...ping, personId: principal.personId } };
-  if (ping.personId !== principal.personId) {
-    return { ok: false, reason: `person_id: this device's token sends pings for person ${principal.personId} only, not ${ping.personId}` };
-  }
-  return { ok: true, ping };
-}
 
 export function createIngestHandlers({ publisher, persons, verifier, logger, onKafkaResult }: IngestDeps): LocationIngestServer {
   const publish = async (ping: LocationPing) => {
@@ -81,19 +61,14 @@ export function createIngestHandlers({ publisher, persons, verifier, logger, onK
       } catch (err) {
         return callback(err as Parameters<typeof callback>[0]);
       }
-      const mine = pingForCaller(principal, call.request);
-      if (!mine.ok) return callback(grpcAuthError(new ForbiddenError(mine.reason)));
-      let verdict: Verdict;
+      let verdict: PingVerdict;
       try {
-        verdict = await admit(mine.ping, persons);
+        verdict = await admitPing(principal, call.request, persons);
       } catch (err) {
         logger.warn({ err: (err as Error).message }, 'person lookup failed');
         return callback({ code: status.UNAVAILABLE, details: 'cannot check person_id right now; retry later' });
       }
-      if (!verdict.ok) {
-        const code = verdict.problem.kind === 'not_found' ? status.NOT_FOUND : status.INVALID_ARGUMENT;
-        return callback({ code, details: verdict.problem.reason });
-      }
+      if (!verdict.ok) return callback({ code: STATUS_OF[verdict.problem.kind], details: verdict.problem.reason });
       try {
         await publish(verdict.ping);
       } catch {
@@ -129,9 +104,7 @@ export function createIngestHandlers({ publisher, persons, verifier, logger, onK
           caller
             .then((principal) => {
               if (!verifier.isCurrent(principal)) throw new ExpiredMidStream();
-              const mine = pingForCaller(principal, ping);
-              if (!mine.ok) return { ok: false as const, problem: { field: 'person_id', reason: mine.reason, kind: 'invalid' as const } };
-              return admit(mine.ping, persons);
+              return admitPing(principal, ping, persons);
             })
             .then(async (verdict) => {
               if (!verdict.ok) {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { assertMayActFor, badRequest, HttpProblem, notFound, serviceUnavailable, checkPing, withEventId } from '@udaconnect/common';
+import { admitPing, assertMayActFor, badRequest, ForbiddenError, HttpProblem, notFound, serviceUnavailable, type PingProblem } from '@udaconnect/common';
 import { access } from './http/access';
 import { addRoute, jsonResponse, problemResponse, type RouteContext } from './http/typed-routes';
 import { dayRange, isoDate } from './date-range';
@@ -26,6 +26,20 @@ const personLocationsQuery = z
   })
   .refine((q) => !q.start_date || !q.end_date || q.end_date >= q.start_date, { message: 'must not be before start_date', path: ['end_date'] });
 
+/** A refused ping as REST answers it: the old body calls recorded_at creation_time. */
+function problemOf(problem: PingProblem, personId: number): Error {
+  switch (problem.kind) {
+    case 'forbidden':
+      return new ForbiddenError(problem.reason);
+    case 'not_found':
+      return new HttpProblem(404, 'Not Found', `No person with id ${personId}`, [{ field: 'person_id', message: 'no such person' }]);
+    case 'invalid': {
+      const field = problem.field === 'recorded_at' ? 'creation_time' : problem.field;
+      return badRequest(problem.reason.replace(/^recorded_at/, 'creation_time'), [{ field, message: problem.reason }]);
+    }
+  }
+}
+
 export function addLocationRoutes(ctx: RouteContext, deps: LocationRouteDeps): void {
   const tags = ['Locations'];
   addRoute(ctx, {
@@ -45,23 +59,16 @@ export function addLocationRoutes(ctx: RouteContext, deps: LocationRouteDeps): v
       503: problemResponse('Kafka or the database is unavailable; retry with the same event_id'),
     },
     handler: async ({ body, principal, res }) => {
-      assertMayActFor(principal!, body.person_id);
-      const ping = withEventId({
+      const verdict = await admitPing(principal!, {
         eventId: body.event_id ?? '',
         personId: body.person_id,
         latitude: body.latitude,
         longitude: body.longitude,
         // No offset in the old body's times means UTC.
         recordedAt: new Date(/[zZ]|[+-]\d{2}:?\d{2}$/.test(body.creation_time) ? body.creation_time : `${body.creation_time}Z`),
-      });
-      const problem = checkPing(ping);
-      if (problem) {
-        const field = problem.field === 'recorded_at' ? 'creation_time' : problem.field;
-        throw badRequest(problem.reason.replace(/^recorded_at/, 'creation_time'), [{ field, message: problem.reason }]);
-      }
-      if (!(await deps.personDirectory.exists(ping.personId))) {
-        throw new HttpProblem(404, 'Not Found', `No person with id ${ping.personId}`, [{ field: 'person_id', message: 'no such person' }]);
-      }
+      }, deps.personDirectory);
+      if (!verdict.ok) throw problemOf(verdict.problem, body.person_id);
+      const { ping } = verdict;
       try {
         await deps.publisher.publish(ping);
       } catch {

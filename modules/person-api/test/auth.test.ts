@@ -1,5 +1,5 @@
 /**
- * Who may call what on the REST API (issue 11), through HTTP: 401 without or with a bad token,
+ * Who may call what on the REST API (docs/contract.md §2.3), through HTTP: 401 without or with a bad token,
  * 403 for the wrong role or person, device tokens issued and revoked, the JWK set, CORS and the
  * security headers.
  */
@@ -140,7 +140,7 @@ describe('an attendee (person 5) reads and sends for person 5 only', () => {
     const ping = (person_id: number) => ({ person_id, latitude: 37.55, longitude: -122.29, creation_time: new Date().toISOString() });
     await as('post', '/api/locations').send(ping(5)).expect(202);
     const res = await as('post', '/api/locations').send(ping(6)).expect(403);
-    expect(res.body.detail).toMatch(/person 5 .*not act for person 6/);
+    expect(res.body.detail).toMatch(/person 5 only, not 6/); // the same rule and words as on gRPC
   });
 
   it('manages no persons or devices', async () => {
