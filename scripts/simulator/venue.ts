@@ -11,6 +11,7 @@
  *
  * Positions are a function of (seed, attendee, time) only; nothing here reads a clock.
  */
+import { mulberry32 } from '@udaconnect/common';
 
 export interface LatLon {
   latitude: number;
@@ -101,28 +102,6 @@ export function metersPerDegree(latitude: number): { lat: number; lon: number } 
   };
 }
 
-/** Great-circle distance in meters (haversine, mean Earth radius): within 0.5 % of PostGIS's geodesic meters. */
-export function distanceMeters(a: LatLon, b: LatLon): number {
-  const R = 6_371_008.8;
-  const rad = Math.PI / 180;
-  const dLat = (b.latitude - a.latitude) * rad;
-  const dLon = (b.longitude - a.longitude) * rad;
-  const h = Math.sin(dLat / 2) ** 2 + Math.cos(a.latitude * rad) * Math.cos(b.latitude * rad) * Math.sin(dLon / 2) ** 2;
-  return 2 * R * Math.asin(Math.min(1, Math.sqrt(h)));
-}
-
-/** mulberry32: a small, fast, seedable PRNG returning floats in [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Mixes two integers into a well-spread 32-bit seed (one independent stream per attendee). */
 function mixSeed(seed: number, index: number): number {
   let h = (Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(index + 1, 0x85ebca6b)) >>> 0;
@@ -151,7 +130,7 @@ class Attendee {
     private readonly pois: readonly PointOfInterest[],
     private readonly totalWeight: number,
   ) {
-    this.random = prng(seed);
+    this.random = mulberry32(seed);
     const r = this.random;
     this.fidget = { ox: this.between(FIDGET_OMEGA), oy: this.between(FIDGET_OMEGA), px: r() * 2 * Math.PI, py: r() * 2 * Math.PI };
     // At the start everyone is already somewhere, part-way through a stay.

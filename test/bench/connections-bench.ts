@@ -1,7 +1,7 @@
 /**
  * `npm run bench:connections [-- --pings 1000000 --queries 200 --quick --keep-db]`
  *
- * The proximity query (contract §6) at scale, through the real path: HTTP → person-api →
+ * The proximity query (docs/contract.md §6) at scale, through the real path: HTTP → person-api →
  * gRPC → connection-service → PostGIS, each service its own process, on a database created
  * for this run (dropped at the end unless --keep-db).
  *
@@ -28,7 +28,7 @@ import { parseArgs } from 'node:util';
 import knexFactory, { type Knex } from 'knex';
 import { z } from 'zod';
 import { migrateLatest } from '../../db';
-import { createDatabase, createLogger } from '@udaconnect/common';
+import { createDatabase, createLogger, mulberry32 } from '@udaconnect/common';
 import {
   buildConnectionQuery,
   CONNECTION_SESSION_SETTINGS,
@@ -59,7 +59,7 @@ const ROOT = join(__dirname, '..', '..');
 const DOC = join(ROOT, 'docs', 'benchmarks.md');
 const HEADING = '## Connections';
 
-/** Targets from the issue: REST p95 at 1M pings (25 ms) and at 10M (100 ms); ≥ 100× the old algorithm. */
+/** Targets (docs/contract.md §7): REST p95 at 1M pings (25 ms) and at 10M (100 ms); ≥ 100× the old algorithm. */
 const P95_TARGET_MS = (pings: number) => (pings >= 10_000_000 ? 100 : 25);
 const SPEEDUP_TARGET = 100;
 
@@ -490,18 +490,6 @@ interface Query {
   endDate: string;
 }
 
-/** mulberry32: a small deterministic PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 const addDays = (date: string, days: number) => new Date(new Date(`${date}T00:00:00Z`).getTime() + days * DAY_MS).toISOString().slice(0, 10);
 
 async function pickQueries(knex: Knex, opts: Options): Promise<{ warmup: Query[]; measured: Query[] }> {
@@ -509,7 +497,7 @@ async function pickQueries(knex: Knex, opts: Options): Promise<{ warmup: Query[]
     'SELECT p.id FROM person p WHERE EXISTS (SELECT 1 FROM location l WHERE l.person_id = p.id) ORDER BY p.id',
   );
   const ids = rows.map((r) => r.id);
-  const random = prng(opts.seed * 1_000_003 + 17);
+  const random = mulberry32(opts.seed * 1_000_003 + 17);
   const one = (): Query => {
     const startDate = addDays(YEAR.start, Math.floor(random() * (YEAR.days - opts['window-days'] + 1)));
     return { personId: ids[Math.floor(random() * ids.length)]!, startDate, endDate: addDays(startDate, opts['window-days'] - 1) };
@@ -518,7 +506,7 @@ async function pickQueries(knex: Knex, opts: Options): Promise<{ warmup: Query[]
   return { warmup, measured: Array.from({ length: opts.queries }, one) };
 }
 
-/** The range the service queries: whole UTC days, both included (contract §6). */
+/** The range the service queries: whole UTC days, both included (docs/contract.md §6). */
 const toConnectionQuery = (q: Query, distance: number): ConnectionQuery => ({
   personId: q.personId,
   start: new Date(`${q.startDate}T00:00:00Z`),

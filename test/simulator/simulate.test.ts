@@ -6,13 +6,13 @@ import { spawn } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
 import { join } from 'node:path';
-import { closeHttpServer, createKafkaBus, createLogger, decodePing, listen, type KafkaBus, type LocationPing } from '@udaconnect/common';
+import { closeHttpServer, createKafkaBus, createLogger, decodePing, haversineMeters as distanceMeters, listen, type KafkaBus, type LocationPing } from '@udaconnect/common';
 import { ingestConfigSchema } from '../../modules/location-ingest/src/config';
 import { startIngest } from '../../modules/location-ingest/src/ingest-service';
 import { startTestPersonApi, type Harness } from '../../modules/person-api/test/harness';
 import { ensurePersons, PersonApiUnreachableError } from '../../scripts/simulator/persons';
 import { IngestUnreachableError, runSimulation } from '../../scripts/simulator/simulator';
-import { DEFAULT_CENTER, distanceMeters } from '../../scripts/simulator/venue';
+import { DEFAULT_CENTER } from '../../scripts/simulator/venue';
 import { eventually } from '../support/eventually';
 import { infraEnv, ROOT, runId, serviceDatabaseUrl } from '../support/test-env';
 

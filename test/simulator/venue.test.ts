@@ -1,5 +1,6 @@
 /** The venue model: deterministic walks inside the hall, at walking speed, that bring people within a few meters of each other. */
-import { createVenue, DEFAULT_CENTER, distanceMeters, metersPerDegree, type Position } from '../../scripts/simulator/venue';
+import { haversineMeters as distanceMeters } from '@udaconnect/common';
+import { createVenue, DEFAULT_CENTER, metersPerDegree, type Position } from '../../scripts/simulator/venue';
 
 const ATTENDEES = 200;
 const HOUR = 3600;

@@ -11,3 +11,4 @@ export * from './grpc-reflection';
 export * from './auth';
 export * from './grpc-auth';
 export * from './tls';
+export * from './geo';

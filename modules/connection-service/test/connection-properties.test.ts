@@ -11,6 +11,7 @@
  * Deterministic for a seed: CONNECTION_PROPERTY_SEED=<n> reruns a failing run;
  * CONNECTION_PROPERTY_CASES sets the number of cases (default 250), CONNECTION_PROPERTY_BAND the band.
  */
+import { mulberry32 } from '@udaconnect/common';
 import { GroupBy, type FindConnectionsRequest, type FindConnectionsResponse } from '@udaconnect/proto';
 import { createPersons, insertPings, startHarness, type Harness, type Ping } from './harness';
 import { vincentyMeters } from './geodesic';
@@ -34,16 +35,9 @@ beforeAll(async () => {
 });
 afterAll(() => h.close());
 
-/** mulberry32: small, fast, good enough to drive test data. */
+/** Seeded test data (mulberry32), with ranges. */
 function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   return {
     next,
     between: (lo: number, hi: number) => lo + next() * (hi - lo),

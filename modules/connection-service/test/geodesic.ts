@@ -50,12 +50,3 @@ export function vincentyMeters(p: LatLon, q: LatLon): number {
   }
   throw new Error('Vincenty did not converge (nearly antipodal points)');
 }
-
-/** Great-circle distance on a sphere of the WGS 84 mean radius. */
-export function haversineMeters(p: LatLon, q: LatLon): number {
-  const R = 6_371_008.8;
-  const dLat = rad(q.latitude - p.latitude);
-  const dLon = rad(q.longitude - p.longitude);
-  const h = Math.sin(dLat / 2) ** 2 + Math.cos(rad(p.latitude)) * Math.cos(rad(q.latitude)) * Math.sin(dLon / 2) ** 2;
-  return 2 * R * Math.asin(Math.min(1, Math.sqrt(h)));
-}
