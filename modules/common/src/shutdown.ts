@@ -6,6 +6,21 @@ export interface ShutdownStep {
   run: () => Promise<unknown> | unknown;
 }
 
+/** Runs the steps in order; a step that fails is logged and the rest still run. True when all succeeded. */
+export async function runShutdownSteps(logger: Logger, steps: readonly ShutdownStep[]): Promise<boolean> {
+  let ok = true;
+  for (const step of steps) {
+    try {
+      await step.run();
+      logger.debug({ step: step.name }, 'shutdown step done');
+    } catch (err) {
+      ok = false;
+      logger.error({ err, step: step.name }, 'shutdown step failed');
+    }
+  }
+  return ok;
+}
+
 /**
  * On SIGTERM/SIGINT: runs the steps in order (stop accepting → drain → close clients), then
  * exits 0. A step that fails is logged and the rest still run; if the whole drain takes
@@ -26,19 +41,10 @@ export function installShutdown(logger: Logger, steps: ShutdownStep[], timeoutMs
       process.exit(1);
     }, timeoutMs);
     timer.unref();
-    let failed = false;
-    for (const step of steps) {
-      try {
-        await step.run();
-        logger.debug({ step: step.name }, 'shutdown step done');
-      } catch (err) {
-        failed = true;
-        logger.error({ err, step: step.name }, 'shutdown step failed');
-      }
-    }
+    const ok = await runShutdownSteps(logger, steps);
     clearTimeout(timer);
     logger.info('stopped');
-    process.exit(failed ? 1 : 0);
+    process.exit(ok ? 0 : 1);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -5,7 +5,7 @@
  * from the config. main.ts only adds the signals.
  */
 import type { Server } from 'node:http';
-import { closeHttpServer, createDatabase, createHttpServer, listen, loadServerTls, type Logger, type ShutdownStep } from '@udaconnect/common';
+import { closeHttpServer, createDatabase, createHttpServer, listen, loadServerTls, runShutdownSteps, type Logger, type ShutdownStep } from '@udaconnect/common';
 import { createApp } from './app';
 import { startPersonApiAuth } from './auth-setup';
 import type { PersonApiConfig } from './config';
@@ -32,10 +32,9 @@ export interface PersonApi {
 export async function startPersonApi(config: PersonApiConfig, logger: Logger, given: Partial<PersonApiCollaborators> = {}): Promise<PersonApi> {
   // Before anything connects: a certificate that cannot be used stops the start at once.
   const tls = loadServerTls(config);
+  // Each part's closing step, in the order opened; closed in reverse (also after a failed start).
   const steps: ShutdownStep[] = [];
-  const closeAll = async () => {
-    for (const step of [...steps].reverse()) await Promise.resolve(step.run()).catch((err) => logger.error({ err, step: step.name }, 'close failed'));
-  };
+  const closeAll = async () => void (await runShutdownSteps(logger, [...steps].reverse()));
   try {
     const db = createDatabase({ url: config.DATABASE_URL, logger, poolMax: config.DB_POOL_MAX });
     steps.push({ name: 'database', run: () => db.close() });
