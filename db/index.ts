@@ -6,12 +6,14 @@ import type { Knex } from 'knex';
 import * as m0001 from './migrations/0001_postgis_person_location';
 import * as m0002 from './migrations/0002_location_coordinate_time_gist';
 import * as m0003 from './migrations/0003_device';
+import * as m0004 from './migrations/0004_drop_location_creation_time_idx';
 import starterSeed from './seed-data/starter-seed.json';
 
 const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Promise<void> }> = {
   '0001_postgis_person_location': m0001,
   '0002_location_coordinate_time_gist': m0002,
   '0003_device': m0003,
+  '0004_drop_location_creation_time_idx': m0004,
 };
 
 const migrationSource: Knex.MigrationSource<string> = {

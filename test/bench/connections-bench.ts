@@ -735,7 +735,7 @@ function renderReport(r: ReportInput): string {
       (n < r.measured.length ? `It ran the first ${n} of the ${r.measured.length} queries, within the \`--old-budget\` of ${opts['old-budget']} s; the ratios compare the same ${n} queries.` : 'It ran every query.'),
     '',
     `Agreement of the sets of other persons' location ids, first ${a.queries} queries: identical for ${a.identical} of ${a.queries}; ${fmt(a.both)} ids found by both, ${fmt(a.onlyOld)} only by the old algorithm, ${fmt(a.onlyNew)} only by the new one ` +
-      `(${fmt((100 * a.both) / Math.max(1, a.both + a.onlyOld + a.onlyNew), 1)} % of all ids found agree). They are not expected to agree exactly: the old storage swaps the axes, so its "geodesic" distances are computed on coerced points (latitude −122.42 folded to −57.58) and stretched differently along each axis, and the old algorithm leaves out the person's own pings on \`end_date\` (contract §8).`,
+      `(${fmt((100 * a.both) / Math.max(1, a.both + a.onlyOld + a.onlyNew), 1)} % of all ids found agree). They are not expected to agree exactly: the old storage swaps the axes, so its "geodesic" distances are computed on coerced points (latitude −122.42 folded to −57.58) and stretched differently along each axis, and the old algorithm leaves out the person's own pings on \`end_date\` (docs/contract.md §8).`,
     '',
     '#### Targets',
     '',

@@ -1,5 +1,5 @@
 /**
- * Tokens on the gRPC services (issue 11), through the real transports: location-ingest and
+ * Tokens on the gRPC services (docs/contract.md §3), through the real transports: location-ingest and
  * person-api share one test database with the writer (the pipeline), connection-service runs on
  * the same database. A device token issued over REST sends pings over gRPC and asks
  * connection-service; once revoked over REST, every service refuses it within the poll interval.

@@ -1,5 +1,5 @@
 /**
- * Tokens and roles (issue 11): EdDSA-signed JWTs made and checked with `jose`.
+ * Tokens and roles (docs/contract.md §2.1, README "Security"): EdDSA-signed JWTs made and checked with `jose`.
  *
  * - organizer: everything. Issued by `npm run token` (scripts/token.ts) or scripts/k3s-token.sh.
  * - attendee: a device's token, bound to one person (`person_id`); its `jti` is the device id,

@@ -1,5 +1,5 @@
 /**
- * The proximity query (contract §6): every location L of another person within
+ * The proximity query (docs/contract.md §6): every location L of another person within
  * `distanceMeters` (geodesic, ST_DWithin on geography) of one of the person's own
  * locations M, both inside [start, end), optionally |L.time − M.time| ≤ window.
  *

@@ -34,10 +34,10 @@ export {
 } from './gen/udaconnect/connection/v1/connection';
 export type { ConnectionServiceServer } from './gen/udaconnect/connection/v1/connection';
 
-/** The protos/ directory, for tools that load .proto files at run time. */
+/** The protos/ directory of a checkout, for tools that load .proto files (the images do not carry it). */
 export const protoDir = path.resolve(__dirname, '../../../protos');
 
-/** The contract's .proto files, relative to protoDir. */
+/** The .proto files (docs/contract.md §3), relative to protoDir. */
 export const protoFiles = [
   'udaconnect/location/v1/location.proto',
   'udaconnect/connection/v1/connection.proto',

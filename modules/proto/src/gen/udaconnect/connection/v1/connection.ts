@@ -23,7 +23,7 @@ export const protobufFileName = "udaconnect/connection/v1/connection.proto";
 
 /**
  * Proximity queries: the internal contract between person-api and connection-service
- * (contract §1 and §6). Not exposed outside the cluster.
+ * (docs/contract.md §3.2 and §6). Not exposed outside the cluster.
  *
  * Field numbers are part of the wire contract: add fields and methods as needed,
  * never renumber or reuse a number.

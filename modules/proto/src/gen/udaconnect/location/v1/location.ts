@@ -24,8 +24,8 @@ export const protobufPackage = "udaconnect.location.v1";
 export const protobufFileName = "udaconnect/location/v1/location.proto";
 
 /**
- * Location pings from devices: the public gRPC ingest contract (contract §3) and the
- * value of every message on the Kafka topic "locations" (contract §4).
+ * Location pings from devices: the public gRPC ingest contract (docs/contract.md §3.1) and the
+ * value of every message on the Kafka topic "locations" (docs/contract.md §4).
  *
  * Field numbers are part of the wire contract: add fields and methods as needed,
  * never renumber or reuse a number.
