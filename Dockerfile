@@ -6,7 +6,7 @@
 # Runtime approach (docs/decisions.md): services run from source with `node --import tsx`, exactly
 # as in development and in the tests. The final stages hold production dependencies only, plus tsx
 # (and the esbuild it uses) as the single extra runtime dependency. Bundling was rejected because
-# the code finds files next to its sources at run time (protos/, the reflection descriptor sets,
+# the code finds files next to its sources at run time (the reflection descriptor sets,
 # @grpc/reflection's protos via require.resolve, swagger-ui-dist's assets), which a bundle moves.
 
 ARG NODE_IMAGE=node:20-bookworm-slim
@@ -23,10 +23,10 @@ COPY modules/location-ingest/package.json modules/location-ingest/
 COPY modules/location-writer/package.json modules/location-writer/
 COPY modules/connection-service/package.json modules/connection-service/
 COPY modules/frontend/package.json modules/frontend/
-# Not `npm ci`: the lockfile lacks other platforms' optional binaries (swc, buf, esbuild), and
-# `npm ci` refuses such a lockfile; `npm install` resolves the same pinned versions and adds the
-# binaries for the image's platform (same reason as scripts/provision.sh).
-RUN npm install --no-audit --no-fund --loglevel=error
+# `npm ci`: exactly the versions package-lock.json pins, as scripts/provision.sh installs them. The
+# lockfile lists every platform's optional binaries (swc, buf, esbuild, rolldown, lightningcss), so
+# the image's platform finds its own; ci fails if package.json and the lockfile disagree.
+RUN npm ci --no-audit --no-fund --loglevel=error
 
 # ---------------------------------------------------------------- prod-deps: production node_modules
 FROM build AS prod-deps
@@ -44,8 +44,8 @@ COPY --from=build /app/node_modules/tsx ./node_modules/tsx
 COPY --from=build /app/node_modules/esbuild ./node_modules/esbuild
 COPY --from=build /app/node_modules/@esbuild ./node_modules/@esbuild
 COPY package.json tsconfig.json tsconfig.base.json ./
-# protos/ and modules/proto/src/gen/descriptors are read at run time (gRPC reflection).
-COPY protos ./protos
+# modules/proto/src/gen/descriptors is read at run time (gRPC reflection). protos/ is not: the
+# generated code and the descriptor sets carry the contract, so the images leave it out.
 COPY modules/common ./modules/common
 COPY modules/proto ./modules/proto
 # Files are owned by root and read-only for the app user; tsx's cache goes to $TMPDIR

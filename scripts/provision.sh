@@ -42,12 +42,34 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
+# npm packages exactly as package-lock.json pins them (`npm ci`), whenever node_modules is missing or
+# older than the lockfile (node_modules/.package-lock.json is npm's record of the last install; a
+# package.json edited without `npm install` is caught by test/install, and by `npm ci` in CI). The
+# committed lockfile lists every platform's optional binaries (test/install/reproducible-install.test.ts
+# checks it), so `npm ci` installs this platform's and never rewrites it: a run leaves
+# package-lock.json as committed, and the check below fails loudly if it did not.
+manifest_sums() { (cd "$ROOT" && sha256sum package-lock.json package.json modules/*/package.json); }
 ensure_node_modules() {
-  if [ ! -d "$ROOT/node_modules" ] || [ "$ROOT/package-lock.json" -nt "$ROOT/node_modules/.package-lock.json" ]; then
-    # Not `npm ci`: the lockfile lacks other platforms' optional binaries (swc, buf) that the
-    # registry here does not serve, and ci refuses such a lockfile; install keeps it as it is.
-    log "npm install"
-    (cd "$ROOT" && npm install --no-audit --no-fund --loglevel=error)
+  local stamp="$ROOT/node_modules/.package-lock.json"
+  if [ -f "$stamp" ] && ! [ "$ROOT/package-lock.json" -nt "$stamp" ]; then return 0; fi
+  local before after out
+  before=$(manifest_sums)
+  log "npm ci"
+  if ! out=$(cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error 2>&1); then
+    case "$out" in
+      *"in sync"*)
+        # npm's reason (what is missing or differs) without the usage text it appends.
+        sed '/Clean install a project/,$d' <<<"$out" >&2
+        die "package.json and package-lock.json disagree, so npm ci refuses them: run npm install and commit package-lock.json" ;;
+      *)
+        printf '%s\n' "$out" >&2
+        die "npm ci failed (output above)" ;;
+    esac
+  fi
+  if [ -n "$out" ]; then log "npm ci: ${out##*$'\n'}"; fi
+  after=$(manifest_sums)
+  if [ "$before" != "$after" ]; then
+    die "npm ci changed $(diff <(echo "$before") <(echo "$after") | awk '/^>/ {print $3}' | paste -sd' ') — it must install from the committed package-lock.json and leave it as it is"
   fi
 }
 

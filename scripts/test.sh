@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# `npm test`: provision PostgreSQL/PostGIS and Kafka if missing, type-check, run every test.
+# `npm test`: provision PostgreSQL/PostGIS and Kafka if missing, type-check, run every test, then
+# check that the run left the git work tree as it found it (scripts/check-clean-tree.sh).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 start=$(date +%s)
+tree_state=$(mktemp)
+trap 'rm -f "$tree_state"' EXIT
+bash scripts/check-clean-tree.sh save "$tree_state"
 bash scripts/provision.sh
 set -a
 # shellcheck disable=SC1091
@@ -20,6 +24,11 @@ if [ $# -eq 0 ]; then
   # Fault injection (writer killed, broker restarted, PostgreSQL stopped): alone, after the rest.
   echo "[test] jest: fault-injection suite"
   npx jest -c jest.faults.config.js --json --outputFile=test-output/jest-faults.json || status=$?
+fi
+# Provisioning (npm ci), generators and tests write only gitignored files: a fresh clone stays clean.
+if ! bash scripts/check-clean-tree.sh check "$tree_state" "npm test"; then
+  echo "[test] FAILED: the run changed the git work tree (files above); fix the cause or .gitignore" >&2
+  status=1
 fi
 # One closing line for both runs: "tests: N passed, N failed, N skipped".
 node -e '

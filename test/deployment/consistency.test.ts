@@ -599,9 +599,9 @@ describe('images and the Dockerfile', () => {
     },
   );
 
-  it('the images carry protos/ and the reflection descriptor sets; services start from their main.ts', () => {
+  it('the images carry the reflection descriptor sets (not protos/, which nothing reads at run time); services start from their main.ts', () => {
     const text = fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
-    expect(text).toMatch(/^COPY protos \.\/protos$/m);
+    expect(text).not.toMatch(/^COPY protos /m);
     expect(text).toMatch(/^COPY modules\/proto \.\/modules\/proto$/m);
     expect(fs.existsSync(path.join(ROOT, 'modules/proto/src/gen/descriptors/udaconnect.binpb'))).toBe(true);
     for (const svc of ['person-api', 'location-ingest', 'location-writer', 'connection-service']) {
@@ -620,8 +620,9 @@ describe('images and the Dockerfile', () => {
     expect(text).toMatch(/^COPY --from=frontend-build \/app\/modules\/frontend\/dist \.\/modules\/frontend\/dist$/m);
     const fe = JSON.parse(fs.readFileSync(path.join(ROOT, 'modules/frontend/package.json'), 'utf8')) as { dependencies: Record<string, string> };
     expect(fe.dependencies.express).toBeDefined();
-    // Not `npm ci` (see the comment in the Dockerfile); no dev dependencies in the final stages.
-    expect(text).not.toMatch(/^RUN npm ci/m);
+    // `npm ci` from the committed lockfile (never `npm install`); no dev dependencies in the final stages.
+    expect(text).toMatch(/^RUN npm ci /m);
+    expect(text).not.toMatch(/^RUN npm install/m);
     expect(text).toMatch(/npm prune --omit=dev/);
     const ignore = fs.readFileSync(path.join(ROOT, '.dockerignore'), 'utf8').split('\n');
     for (const entry of ['node_modules', '.git', '.udaconnect', 'deployment']) expect(ignore).toContain(entry);
