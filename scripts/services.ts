@@ -1,6 +1,6 @@
 /**
  * The services `npm start` runs, each as its own process, and how to tell they are up.
- * New services join this list as they land.
+ * New services join the list in allServices as they land.
  */
 import { join } from 'node:path';
 import { SERVICE_ROLES, serviceRole, type ServiceName } from '../db/roles';
@@ -26,19 +26,76 @@ export interface ServiceSpec {
   signsTokens?: boolean;
 }
 
-export const services: ServiceSpec[] = [
-  {
-    name: 'frontend',
-    entry: 'modules/frontend/server/main.ts',
-    port: 30000,
-    url: 'http://localhost:30000/',
-    env: tlsDir ? { PERSON_API_URL: 'https://localhost:30001', PERSON_API_CA_FILE: join(tlsDir, 'ca.crt') } : {},
-  },
-  { name: 'person-api', entry: 'modules/person-api/src/main.ts', port: 30001, url: `${tlsDir ? 'https' : 'http'}://localhost:30001/`, env: serverTls, database: 'person-api', signsTokens: true },
-  { name: 'location-ingest', entry: 'modules/location-ingest/src/main.ts', port: 30002, url: tlsDir ? 'localhost:30002 (gRPC over TLS)' : 'grpc://localhost:30002', env: serverTls, database: 'location-ingest' },
-  { name: 'connection-service', entry: 'modules/connection-service/src/main.ts', port: 30003, url: 'grpc://localhost:30003 (internal)', database: 'connection-service' },
-  { name: 'location-writer', entry: 'modules/location-writer/src/main.ts', port: 30004, url: 'http://localhost:30004/metrics', database: 'location-writer' },
-];
+/**
+ * Every service with `npm start`'s ports and addresses. `portOffset` moves all of them (and the
+ * addresses the services use to reach each other) by the same amount, for tests.
+ */
+function allServices(portOffset: number): ServiceSpec[] {
+  const port = (p: number) => p + portOffset;
+  const apiUrl = `${tlsDir ? 'https' : 'http'}://localhost:${port(30001)}`;
+  // The defaults the services have built in are npm start's ports; only a moved set needs telling.
+  const moved = portOffset !== 0;
+  return [
+    {
+      name: 'frontend',
+      entry: 'modules/frontend/server/main.ts',
+      port: port(30000),
+      url: `http://localhost:${port(30000)}/`,
+      env: {
+        ...(tlsDir || moved ? { PERSON_API_URL: apiUrl } : {}),
+        ...(tlsDir ? { PERSON_API_CA_FILE: join(tlsDir, 'ca.crt') } : {}),
+      },
+    },
+    {
+      name: 'person-api',
+      entry: 'modules/person-api/src/main.ts',
+      port: port(30001),
+      url: `${apiUrl}/`,
+      env: {
+        ...serverTls,
+        ...(moved ? { CONNECTION_SERVICE_ADDRESS: `localhost:${port(30003)}`, CORS_ORIGINS: `http://localhost:${port(30000)}` } : {}),
+      },
+      database: 'person-api',
+      signsTokens: true,
+    },
+    { name: 'location-ingest', entry: 'modules/location-ingest/src/main.ts', port: port(30002), url: tlsDir ? `localhost:${port(30002)} (gRPC over TLS)` : `grpc://localhost:${port(30002)}`, env: serverTls, database: 'location-ingest' },
+    { name: 'connection-service', entry: 'modules/connection-service/src/main.ts', port: port(30003), url: `grpc://localhost:${port(30003)} (internal)`, database: 'connection-service' },
+    { name: 'location-writer', entry: 'modules/location-writer/src/main.ts', port: port(30004), url: `http://localhost:${port(30004)}/metrics`, database: 'location-writer' },
+  ];
+}
+
+/**
+ * The services to run. `npm start` sets neither variable: every service on ports 30000–30004.
+ * Tests set UDACONNECT_PORT_OFFSET (an integer added to every port) and UDACONNECT_SERVICES
+ * (comma-separated names: run only these), so they need no free 30000–30004 and no page build.
+ */
+export function selectServices(env: NodeJS.ProcessEnv = process.env): ServiceSpec[] {
+  const rawOffset = env.UDACONNECT_PORT_OFFSET?.trim() || '0';
+  const offset = Number(rawOffset);
+  if (!/^-?\d+$/.test(rawOffset) || 30000 + offset < 1 || 30004 + offset > 65535) {
+    throw new Error(`UDACONNECT_PORT_OFFSET must be an integer that keeps ports 30000–30004 within 1–65535, got "${env.UDACONNECT_PORT_OFFSET}"`);
+  }
+  const all = allServices(offset);
+  const names = env.UDACONNECT_SERVICES?.split(',').map((n) => n.trim()).filter(Boolean);
+  if (!names?.length) return all;
+  const unknown = names.filter((n) => !all.some((s) => s.name === n));
+  if (unknown.length) throw new Error(`UDACONNECT_SERVICES: unknown service ${unknown.join(', ')} (known: ${all.map((s) => s.name).join(', ')})`);
+  return all.filter((s) => names.includes(s.name));
+}
+
+const RESTART_INITIAL_MS = 1_000;
+const RESTART_MAX_MS = 30_000;
+const RESTART_RESET_AFTER_MS = 60_000;
+
+/**
+ * When the runner starts a service again after it exited, as Kubernetes does (CrashLoopBackOff):
+ * 1 s, then doubled for each restart in a row, at most 30 s; a run that lasted a minute or more
+ * starts the count over. `consecutive` is the number of restarts in a row before this one.
+ */
+export function nextRestart(consecutive: number, ranForMs: number): { delayMs: number; consecutive: number } {
+  const n = ranForMs >= RESTART_RESET_AFTER_MS ? 1 : consecutive + 1;
+  return { delayMs: Math.min(RESTART_INITIAL_MS * 2 ** (n - 1), RESTART_MAX_MS), consecutive: n };
+}
 
 /**
  * The environment a service starts with: the runner's without any database URL or password, its

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `npm start`: provision what is missing, migrate and seed, run every service; Ctrl-C stops them.
+# `npm start`: provision what is missing, migrate and seed, run every service; Ctrl-C (or SIGTERM
+# to npm or to this script) stops them.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -29,8 +30,20 @@ else
 fi
 # The page is served from modules/frontend/dist: build it so it matches the sources.
 npm run --silent build -w @udaconnect/frontend >/dev/null
+# The runner in the background, so that this shell can pass on SIGTERM/SIGINT/SIGHUP: bash does
+# not forward signals to a foreground child, and a process manager (or `timeout`) signals only the
+# process it started (npm, which forwards to this script: package.json starts it with `exec`).
+# The runner stops every service on the first signal and ignores repeats within a second (a
+# terminal's Ctrl-C reaches it directly and through npm and this shell as well).
+node --import tsx scripts/run-services.ts &
+runner=$!
+trap 'kill -TERM "$runner" 2>/dev/null || true' TERM
+trap 'kill -INT "$runner" 2>/dev/null || true' INT
+trap 'kill -HUP "$runner" 2>/dev/null || true' HUP
+# `wait` returns early whenever a trapped signal arrives: wait until the runner has really exited.
+while kill -0 "$runner" 2>/dev/null; do wait "$runner" || true; done
 status=0
-node --import tsx scripts/run-services.ts || status=$?
+wait "$runner" || status=$?
 # Leave the machine as we found it: stop the broker if this run started it.
 if [ "$kafka_was_running" = false ]; then bash scripts/stop-infra.sh; fi
 exit $status

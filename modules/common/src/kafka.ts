@@ -70,6 +70,15 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
+/**
+ * kafkajs logs this at every start, for every idempotent producer whose retries are finite. Ours
+ * are finite on purpose: a send must fail in bounded time, so ingest tells the device "not
+ * accepted" and the device re-sends with the same event ids (the writer stores each id once),
+ * rather than waiting forever while Kafka is down. docs/decisions.md explains what the warning
+ * means here; this exact message, and nothing else, is dropped from the log.
+ */
+const IDEMPOTENT_RETRIES_WARNING = 'Limiting retries for the idempotent producer may invalidate EoS guarantees';
+
 function toHeaders(raw: Record<string, unknown> | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(raw ?? {})) {
@@ -93,6 +102,7 @@ export function createKafkaBus(opts: { brokers: string[]; clientId: string; logg
       () =>
       ({ level, log: entry }: LogEntry) => {
         const { message, ...rest } = entry;
+        if (level === logLevel.WARN && message === IDEMPOTENT_RETRIES_WARNING) return;
         log[LEVELS[level] ?? 'info'](rest, message);
       },
   });
