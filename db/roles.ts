@@ -18,9 +18,9 @@ import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 
 export type ServiceName = 'person-api' | 'location-ingest' | 'location-writer' | 'connection-service';
-export type TablePrivilege = 'SELECT' | 'INSERT' | 'UPDATE' | 'DELETE';
+type TablePrivilege = 'SELECT' | 'INSERT' | 'UPDATE' | 'DELETE';
 
-export interface TableGrant {
+interface TableGrant {
   table: string;
   privileges: TablePrivilege[];
   /** Column-level grant: only these columns (otherwise the whole table). */
@@ -113,7 +113,7 @@ const literal = (value: string) => `'${value.replace(/'/g, "''")}'`;
  * not in server logs (log_statement = ddl), not in psql's input. Passwords are used as given,
  * which is SASLprep for the ASCII passwords provisioning generates.
  */
-export function scramVerifier(password: string, salt = randomBytes(16), iterations = 4096): string {
+function scramVerifier(password: string, salt = randomBytes(16), iterations = 4096): string {
   const salted = pbkdf2Sync(password.normalize('NFKC'), salt, iterations, 32, 'sha256');
   const clientKey = createHmac('sha256', salted).update('Client Key').digest();
   const storedKey = createHash('sha256').update(clientKey).digest();

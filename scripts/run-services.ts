@@ -60,7 +60,7 @@ function start(r: Running): void {
   });
   r.child = child;
   r.startedAt = Date.now();
-  for (const stream of [child.stdout!, child.stderr!]) {
+  for (const stream of [child.stdout, child.stderr]) {
     readline.createInterface({ input: stream }).on('line', (line) => console.log(format(r.tag, line)));
   }
   child.once('error', (err) => console.error(`${r.svc.name}: could not start: ${err.message}`));
@@ -167,7 +167,9 @@ async function main() {
     console.log(`  gRPC:                grpcurl -cacert ${ca} localhost:30002 list`);
     console.log('  simulate devices:    npm run simulate -- --tls --persons 200 --rate 2000 --duration 60');
   } else {
-    console.log(`  try:                 curl -H "Authorization: Bearer $TOKEN" ${(api?.url ?? 'http://localhost:30001/').replace(/^http:\/\//, '')}api/persons`);
+    console.log(
+      `  try:                 curl -H "Authorization: Bearer $TOKEN" ${(api?.url ?? 'http://localhost:30001/').replace(/^http:\/\//, '')}api/persons`,
+    );
     console.log('  simulate devices:    npm run simulate -- --persons 200 --rate 2000 --duration 60');
   }
   console.log('  send one ping:       see README.md, "Sending location pings" (grpcurl)');

@@ -58,9 +58,28 @@ function allServices(portOffset: number): ServiceSpec[] {
       database: 'person-api',
       signsTokens: true,
     },
-    { name: 'location-ingest', entry: 'modules/location-ingest/src/main.ts', port: port(30002), url: tlsDir ? `localhost:${port(30002)} (gRPC over TLS)` : `grpc://localhost:${port(30002)}`, env: serverTls, database: 'location-ingest' },
-    { name: 'connection-service', entry: 'modules/connection-service/src/main.ts', port: port(30003), url: `grpc://localhost:${port(30003)} (internal)`, database: 'connection-service' },
-    { name: 'location-writer', entry: 'modules/location-writer/src/main.ts', port: port(30004), url: `http://localhost:${port(30004)}/metrics`, database: 'location-writer' },
+    {
+      name: 'location-ingest',
+      entry: 'modules/location-ingest/src/main.ts',
+      port: port(30002),
+      url: tlsDir ? `localhost:${port(30002)} (gRPC over TLS)` : `grpc://localhost:${port(30002)}`,
+      env: serverTls,
+      database: 'location-ingest',
+    },
+    {
+      name: 'connection-service',
+      entry: 'modules/connection-service/src/main.ts',
+      port: port(30003),
+      url: `grpc://localhost:${port(30003)} (internal)`,
+      database: 'connection-service',
+    },
+    {
+      name: 'location-writer',
+      entry: 'modules/location-writer/src/main.ts',
+      port: port(30004),
+      url: `http://localhost:${port(30004)}/metrics`,
+      database: 'location-writer',
+    },
   ];
 }
 
@@ -76,7 +95,9 @@ export function selectServices(env: NodeJS.ProcessEnv = process.env): ServiceSpe
     throw new Error(`UDACONNECT_PORT_OFFSET must be an integer that keeps ports 30000–30004 within 1–65535, got "${env.UDACONNECT_PORT_OFFSET}"`);
   }
   const all = allServices(offset);
-  const names = env.UDACONNECT_SERVICES?.split(',').map((n) => n.trim()).filter(Boolean);
+  const names = env.UDACONNECT_SERVICES?.split(',')
+    .map((n) => n.trim())
+    .filter(Boolean);
   if (!names?.length) return all;
   const unknown = names.filter((n) => !all.some((s) => s.name === n));
   if (unknown.length) throw new Error(`UDACONNECT_SERVICES: unknown service ${unknown.join(', ')} (known: ${all.map((s) => s.name).join(', ')})`);

@@ -36,8 +36,15 @@ const int = (min: number, max: number) => z.coerce.number().int().min(min).max(m
 const argsSchema = z.strictObject({
   persons: int(1, 10_000).default(200),
   rate: z.coerce.number().positive().max(1_000_000).default(2000),
-  duration: z.coerce.number().positive().max(7 * 24 * 3600).default(60),
-  target: z.string().regex(/^[^\s:/]+:\d+$/, 'must be host:port').default('localhost:30002'),
+  duration: z.coerce
+    .number()
+    .positive()
+    .max(7 * 24 * 3600)
+    .default(60),
+  target: z
+    .string()
+    .regex(/^[^\s:/]+:\d+$/, 'must be host:port')
+    .default('localhost:30002'),
   api: z.url({ protocol: /^https?$/ }).optional(),
   token: z.string().min(20, 'must be a token (npm run --silent token -- --role organizer)').optional(),
   tls: z.boolean().default(false),
@@ -141,7 +148,9 @@ async function main() {
     process.exit(1);
   }
   if (tty) process.stdout.write('\r\x1b[K');
-  console.log(`simulating ${personIds.length} persons (ids ${personIds[0]}…${personIds[personIds.length - 1]}) at ${fmt(args.rate)} pings/s for ${args.duration} s → ${args.target}`);
+  console.log(
+    `simulating ${personIds.length} persons (ids ${personIds[0]}…${personIds[personIds.length - 1]}) at ${fmt(args.rate)} pings/s for ${args.duration} s → ${args.target}`,
+  );
 
   const abort = new AbortController();
   process.once('SIGINT', () => {
@@ -152,7 +161,18 @@ async function main() {
   let stats: SimulationStats;
   try {
     stats = await runSimulation(
-      { target: args.target, credentials: transport.credentials, token: args.token, personIds, rate: args.rate, durationMs: args.duration * 1000, streams: args.streams, batch: args.batch, seed: args.seed, signal: abort.signal },
+      {
+        target: args.target,
+        credentials: transport.credentials,
+        token: args.token,
+        personIds,
+        rate: args.rate,
+        durationMs: args.duration * 1000,
+        streams: args.streams,
+        batch: args.batch,
+        seed: args.seed,
+        signal: abort.signal,
+      },
       (p) => {
         if (tty) process.stdout.write(`\r\x1b[K${progressLine(p)}`);
         else console.log(progressLine(p));

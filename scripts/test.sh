@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `npm test`: provision PostgreSQL/PostGIS and Kafka if missing, type-check, run every test, then
+# `npm test`: provision PostgreSQL/PostGIS and Kafka if missing, type-check, lint, run every test, then
 # check that the run left the git work tree as it found it (scripts/check-clean-tree.sh).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,8 +15,15 @@ set -a
 set +a
 echo "[test] type-checking"
 npx tsc -p tsconfig.json --noEmit
-echo "[test] jest"
 status=0
+lint_failed=0
+# Lint findings fail the run, but jest still runs, so one CI run shows both.
+echo "[test] lint"
+if ! bash scripts/lint.sh; then
+  echo "[test] FAILED: lint (findings above; \`npm run lint\` repeats it, \`npm run format\` fixes the layout)" >&2
+  status=1 lint_failed=1
+fi
+echo "[test] jest"
 mkdir -p test-output
 rm -f test-output/jest-*.json
 npx jest --json --outputFile=test-output/jest-main.json "$@" || status=$?
@@ -40,6 +47,7 @@ node -e '
   }
   console.log(`tests: ${p} passed, ${f} failed, ${s} skipped`);
 ' || true
+if [ $lint_failed -eq 1 ]; then echo "[test] FAILED: lint (the [lint] lines before the tests)" >&2; fi
 if [ "${CI:-}" = "true" ]; then bash scripts/stop-infra.sh || true; fi
 echo "[test] finished in $(($(date +%s) - start)) s"
 exit $status

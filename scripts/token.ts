@@ -39,7 +39,7 @@ async function main() {
         : `--role must be organizer\n${USAGE}`,
     );
   }
-  const ttl = parseDuration(values.ttl!);
+  const ttl = parseDuration(values.ttl);
   if (ttl > MAX_ORGANIZER_TTL_SECONDS) throw new Error('--ttl may be at most 7d for an organizer token');
   let keyFile = values['signing-key-file'] ?? process.env.AUTH_SIGNING_KEY_FILE;
   if (!keyFile) {

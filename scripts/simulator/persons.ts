@@ -33,7 +33,11 @@ export async function ensurePersons(api: string, count: number, opts: EnsurePers
   const call = async (path: string, init?: RequestInit): Promise<unknown> => {
     let res: Response;
     try {
-      res = await fetch(`${base}${path}`, { ...init, headers: { ...init?.headers, authorization: `Bearer ${opts.token}` }, signal: AbortSignal.timeout(timeoutMs) });
+      res = await fetch(`${base}${path}`, {
+        ...init,
+        headers: { ...init?.headers, authorization: `Bearer ${opts.token}` },
+        signal: AbortSignal.timeout(timeoutMs),
+      });
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       throw new PersonApiUnreachableError(base, cause?.code ?? cause?.message ?? (err as Error).message);

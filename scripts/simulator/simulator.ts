@@ -62,7 +62,7 @@ export interface Progress {
   ackRate: number;
 }
 
-export interface AckSample {
+interface AckSample {
   eventId: string;
   personId: number;
   /** Date.now() when the call was started, and when its acknowledgement arrived. */
@@ -137,9 +137,7 @@ export async function runSimulation(options: SimulationOptions, onProgress?: (p:
     await Promise.all(
       clients.map(
         (c) =>
-          new Promise<void>((resolve, reject) =>
-            c.waitForReady(Date.now() + (options.connectTimeoutMs ?? 5_000), (err) => (err ? reject(err) : resolve())),
-          ),
+          new Promise<void>((resolve, reject) => c.waitForReady(Date.now() + (options.connectTimeoutMs ?? 5_000), (err) => (err ? reject(err) : resolve()))),
       ),
     );
   } catch (err) {

@@ -8,9 +8,9 @@ import { join, relative } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { Agent, setGlobalDispatcher } from 'undici';
 
-export const DEFAULT_CA_FILE = join(__dirname, '..', '..', '.udaconnect', 'tls', 'ca.crt');
-export const DEFAULT_API = 'http://localhost:30001';
-export const DEFAULT_TLS_API = 'https://localhost:30001';
+const DEFAULT_CA_FILE = join(__dirname, '..', '..', '.udaconnect', 'tls', 'ca.crt');
+const DEFAULT_API = 'http://localhost:30001';
+const DEFAULT_TLS_API = 'https://localhost:30001';
 
 export class TransportError extends Error {
   constructor(message: string) {
@@ -44,7 +44,9 @@ export function resolveTransport(opts: { tls?: boolean; ca?: string; api?: strin
     ca = readFileSync(caFile);
   } catch (err) {
     const hint = opts.ca ? '' : ' — start the services with `npm start -- --tls` (it creates the local CA), or name one with --ca FILE';
-    throw new TransportError(`cannot read the CA certificate ${relative(process.cwd(), caFile) || caFile} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})${hint}`);
+    throw new TransportError(
+      `cannot read the CA certificate ${relative(process.cwd(), caFile) || caFile} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})${hint}`,
+    );
   }
   if (!/-----BEGIN CERTIFICATE-----/.test(ca.toString('latin1'))) throw new TransportError(`${caFile} holds no PEM certificate`);
   return { api, credentials: grpc.credentials.createSsl(ca), ca, caFile };

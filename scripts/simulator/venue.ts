@@ -19,16 +19,16 @@ export interface LatLon {
 }
 
 /** Local venue coordinates in meters from the center: x east, y north. */
-export interface VenuePoint {
+interface VenuePoint {
   x: number;
   y: number;
 }
 
 export interface Position extends LatLon, VenuePoint {}
 
-export type PoiKind = 'talk' | 'booth' | 'lounge';
+type PoiKind = 'talk' | 'booth' | 'lounge';
 
-export interface PointOfInterest extends VenuePoint {
+interface PointOfInterest extends VenuePoint {
   id: string;
   kind: PoiKind;
   /** Attendees stand anywhere within this radius of the point (m). */
@@ -58,20 +58,18 @@ export interface Venue {
 
 /** Moscone Center, 747 Howard St, San Francisco. */
 export const DEFAULT_CENTER: LatLon = { latitude: 37.7842, longitude: -122.4016 };
-export const HALF_SIZE_METERS = 100;
+const HALF_SIZE_METERS = 100;
 /** Walking speeds are drawn in this range (m/s) per leg. */
-export const WALK_SPEED_RANGE: readonly [number, number] = [1.2, 1.6];
+const WALK_SPEED_RANGE: readonly [number, number] = [1.2, 1.6];
 /** Small movements while standing (shifting weight, GPS wobble): amplitude (m) and angular frequency range (rad/s). */
 const FIDGET_AMPLITUDE = 0.4;
 const FIDGET_OMEGA: readonly [number, number] = [0.05, 0.15];
 
 /** The fixed floor plan, in meters from the center. */
-export function floorPlan(): PointOfInterest[] {
+function floorPlan(): PointOfInterest[] {
   const pois: PointOfInterest[] = [];
   // Four talk rooms along the north wall: long stays, many people seated close together.
-  [-60, -20, 20, 60].forEach((x, i) =>
-    pois.push({ id: `talk-${i + 1}`, kind: 'talk', x, y: 70, radius: 10, dwellSeconds: [10 * 60, 25 * 60], weight: 4 }),
-  );
+  [-60, -20, 20, 60].forEach((x, i) => pois.push({ id: `talk-${i + 1}`, kind: 'talk', x, y: 70, radius: 10, dwellSeconds: [10 * 60, 25 * 60], weight: 4 }));
   // Coffee lounge in the middle.
   pois.push({ id: 'lounge', kind: 'lounge', x: 0, y: 30, radius: 6, dwellSeconds: [2 * 60, 8 * 60], weight: 5 });
   // Expo floor: 6 × 4 booths, visitors stand within 2.5 m in front of a booth; a few booths draw crowds.
@@ -195,7 +193,7 @@ export function createVenue(opts: VenueOptions): Venue {
   const pois = floorPlan();
   const totalWeight = pois.reduce((s, p) => s + p.weight, 0);
   const scale = metersPerDegree(center.latitude);
-  const people: Array<Attendee | undefined> = new Array(opts.attendees);
+  const people = new Array<Attendee | undefined>(opts.attendees);
   const toLatLon = (p: VenuePoint): LatLon => ({
     latitude: center.latitude + p.y / scale.lat,
     longitude: center.longitude + p.x / scale.lon,

@@ -100,7 +100,12 @@ async function main() {
     services.push(startService('person-api (token)', 'modules/person-api/src/main.ts', env(a, false), ROOT, join(logDir, 'person-api-a.log')));
     services.push(startService('person-api (anonymous)', 'modules/person-api/src/main.ts', env(b, true), ROOT, join(logDir, 'person-api-b.log')));
     for (const port of [a, b]) {
-      await waitUntil(`person-api on ${port}`, async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.ok === true, services, 90_000);
+      await waitUntil(
+        `person-api on ${port}`,
+        async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.ok === true,
+        services,
+        90_000,
+      );
     }
     const [agentA, agentB] = [new http.Agent({ keepAlive: true, maxSockets: 1 }), new http.Agent({ keepAlive: true, maxSockets: 1 })];
     const urlA = `http://127.0.0.1:${a}/api/persons/5`;

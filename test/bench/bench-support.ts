@@ -35,8 +35,8 @@ export function startService(name: string, entry: string, env: Record<string, st
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  child.stdout!.pipe(log, { end: false });
-  child.stderr!.pipe(log, { end: false });
+  child.stdout.pipe(log, { end: false });
+  child.stderr.pipe(log, { end: false });
   const service: Service = { name, child, logFile };
   child.once('exit', (code, signal) => {
     service.exited = { code, signal };
@@ -99,7 +99,7 @@ const CLK_TCK = (() => {
 })();
 
 /** CPU seconds (user + system) a process has used so far; undefined if it is gone. */
-export function processCpuSeconds(pid: number): number | undefined {
+function processCpuSeconds(pid: number): number | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command name (which may contain spaces), starting at field 3 (state).
@@ -127,9 +127,9 @@ export function findPids(test: (cmdline: string, comm: string) => boolean): numb
 }
 
 /** Busy and total CPU seconds of the whole machine (all cores), from /proc/stat. */
-export function machineCpuSeconds(): { busy: number; total: number } {
+function machineCpuSeconds(): { busy: number; total: number } {
   const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
-  const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number) as number[];
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
   const busy = user! + nice! + system! + irq! + softirq! + steal!;
   return { busy: busy / CLK_TCK, total: (busy + idle! + iowait!) / CLK_TCK };
 }
@@ -150,7 +150,7 @@ export function readCpu(groups: CpuGroups): CpuReading {
   const pids: Record<string, number[]> = {};
   for (const [name, find] of Object.entries(groups)) {
     pids[name] = find();
-    for (const pid of pids[name]!) {
+    for (const pid of pids[name]) {
       const s = processCpuSeconds(pid);
       if (s !== undefined) perPid.set(pid, s);
     }
@@ -228,7 +228,10 @@ export function machineDescription(): { nproc: string; memory: string; cpu: stri
     memory: free,
     cpu: /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? os.cpus()[0]?.model ?? 'unknown',
     node: process.version,
-    load: os.loadavg().map((l) => l.toFixed(2)).join(' '),
+    load: os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' '),
   };
 }
 
@@ -333,5 +336,8 @@ export function readDocSection(file: string, heading: string): string | undefine
   if (start < 0) return undefined;
   let end = lines.findIndex((l, i) => i > start && /^## /.test(l));
   if (end < 0) end = lines.length;
-  return lines.slice(start + 1, end).join('\n').trim();
+  return lines
+    .slice(start + 1, end)
+    .join('\n')
+    .trim();
 }

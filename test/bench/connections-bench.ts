@@ -174,7 +174,13 @@ async function main() {
 
     // ---- services
     const [csPort, apiPort] = [await freePort(), await freePort()];
-    const cs = startService('connection-service', 'modules/connection-service/src/main.ts', { DATABASE_URL: benchUrl, PORT: String(csPort), LOG_LEVEL: 'info', ...auth.env }, ROOT, join(logDir, 'connection-service.log'));
+    const cs = startService(
+      'connection-service',
+      'modules/connection-service/src/main.ts',
+      { DATABASE_URL: benchUrl, PORT: String(csPort), LOG_LEVEL: 'info', ...auth.env },
+      ROOT,
+      join(logDir, 'connection-service.log'),
+    );
     cleanups.push({ name: 'connection-service', run: () => stopService(cs) });
     const api = startService(
       'person-api',
@@ -207,7 +213,9 @@ async function main() {
       services,
       90_000,
     );
-    console.log(`[bench] services up: connection-service on :${csPort} (pid ${cs.child.pid}), person-api on :${apiPort} (pid ${api.child.pid}); logs in ${logDir}`);
+    console.log(
+      `[bench] services up: connection-service on :${csPort} (pid ${cs.child.pid}), person-api on :${apiPort} (pid ${api.child.pid}); logs in ${logDir}`,
+    );
 
     // ---- queries
     const { warmup, measured } = await pickQueries(bench, opts);
@@ -218,7 +226,16 @@ async function main() {
     const rest: RestResult[] = [];
     for (const [i, q] of measured.entries()) {
       rest.push(await restQuery(base, q, opts.distance));
-      if ((i + 1) % 50 === 0 || i + 1 === measured.length) console.log(`[bench]   ${i + 1}/${measured.length}  p50 so far ${fmt(percentile(rest.map((r) => r.ms), 50), 1)} ms`);
+      if ((i + 1) % 50 === 0 || i + 1 === measured.length)
+        console.log(
+          `[bench]   ${i + 1}/${measured.length}  p50 so far ${fmt(
+            percentile(
+              rest.map((r) => r.ms),
+              50,
+            ),
+            1,
+          )} ms`,
+        );
     }
     const dead = services.find((s) => s.exited);
     if (dead) throw new Error(`${dead.name} exited during the REST phase`);
@@ -253,7 +270,15 @@ async function main() {
     for (const q of measured) {
       if (old.length >= opts['old-min'] && performance.now() - oldStarted > opts['old-budget'] * 1000) break;
       old.push(await oldQuery(oldKnex, q, opts.distance));
-      if (old.length % 25 === 0) console.log(`[bench]   ${old.length}/${measured.length}  p50 so far ${fmt(percentile(old.map((r) => r.ms), 50))} ms`);
+      if (old.length % 25 === 0)
+        console.log(
+          `[bench]   ${old.length}/${measured.length}  p50 so far ${fmt(
+            percentile(
+              old.map((r) => r.ms),
+              50,
+            ),
+          )} ms`,
+        );
     }
     console.log(`[bench]   old algorithm ran ${old.length}/${measured.length} queries in ${fmt((performance.now() - oldStarted) / 1000, 1)} s`);
 
@@ -268,7 +293,23 @@ async function main() {
     const plan = await explainNew(sqlKnex, typical, opts.distance);
     const oldPlan = await explainOld(oldKnex, typical, opts.distance);
 
-    const report = renderReport({ command, machine, loadBefore, date: new Date(), opts, load, measured, rest, sql, old, countMismatch, agreement, typical, plan, oldPlan });
+    const report = renderReport({
+      command,
+      machine,
+      loadBefore,
+      date: new Date(),
+      opts,
+      load,
+      measured,
+      rest,
+      sql,
+      old,
+      countMismatch,
+      agreement,
+      typical,
+      plan,
+      oldPlan,
+    });
     console.log(`\n${report}`);
     if (opts.quick) console.log('[bench] --quick: docs/benchmarks.md left as it is');
     else {
@@ -381,7 +422,9 @@ async function loadData(knex: Knex, opts: Options): Promise<LoadStats> {
     });
     loaded += to - from + 1;
     const s = seconds(t);
-    console.log(`[bench]   pings ${fmt(loaded).padStart(12)} / ${fmt(opts.pings)} (${fmt((100 * loaded) / opts.pings).padStart(3)} %)  ${fmt(s, 1)} s  ${fmt(loaded / s)} rows/s`);
+    console.log(
+      `[bench]   pings ${fmt(loaded).padStart(12)} / ${fmt(opts.pings)} (${fmt((100 * loaded) / opts.pings).padStart(3)} %)  ${fmt(s, 1)} s  ${fmt(loaded / s)} rows/s`,
+    );
   };
   await inParallel(chunks, opts['load-workers'], insertChunk);
   const pingsS = seconds(t);
@@ -397,7 +440,8 @@ async function loadData(knex: Knex, opts: Options): Promise<LoadStats> {
     indexes.push({ name, s: seconds(t0) });
     console.log(`[bench]   ${name}: ${fmt(seconds(t0), 1)} s`);
   };
-  const recreate = (d: (typeof defs)[number]) => timed(d.name, (trx) => trx.raw(d.is_constraint ? `ALTER TABLE location ADD CONSTRAINT ${d.name} ${d.def}` : d.def));
+  const recreate = (d: (typeof defs)[number]) =>
+    timed(d.name, (trx) => trx.raw(d.is_constraint ? `ALTER TABLE location ADD CONSTRAINT ${d.name} ${d.def}` : d.def));
   const gist = defs.filter((d) => /using gist/i.test(d.def));
   const others = defs.filter((d) => !gist.includes(d));
   let oldCopyS = 0;
@@ -712,7 +756,9 @@ function renderReport(r: ReportInput): string {
     '',
     `${fmt(r.measured.length)} queries (after ${opts.warmup} unmeasured warm-up queries), one at a time: a random person with pings, a random ${opts['window-days']}-day window inside the year (\`start_date\` … \`end_date\`, both included), \`distance=${opts.distance}\`. ` +
       `Results: mean ${fmt(mean(rowsOf), 1)} connections per query (p50 ${fmt(p(rowsOf, 50))}, p95 ${fmt(p(rowsOf, 95))}, max ${fmt(Math.max(...rowsOf))}), mean response ${fmt(mean(r.rest.map((x) => x.bytes)) / 1024, 1)} KiB.` +
-      (r.countMismatch ? ` **${r.countMismatch} queries returned a different number of rows through REST than through findConnections.**` : ' REST and findConnections returned the same number of rows for every query.'),
+      (r.countMismatch
+        ? ` **${r.countMismatch} queries returned a different number of rows through REST than through findConnections.**`
+        : ' REST and findConnections returned the same number of rows for every query.'),
     '',
     '| latency (ms) | queries | p50 | p95 | p99 | max | mean | total |',
     '|---|---:|---:|---:|---:|---:|---:|---:|',
@@ -732,7 +778,9 @@ function renderReport(r: ReportInput): string {
     '',
     `The old algorithm runs in the benchmark process with knex, on \`old_location\`: the same rows and ids stored as the old system stored them (\`geometry\`, X = latitude; \`creation_time timestamp\`; primary key and btree indexes on \`coordinate\` and \`creation_time\`, as its \`init-db.sql\` had), with its SQL text: the person's pings in [start_date, end_date), then per ping \`ST_DWithin(coordinate::geography, ST_SetSRID(ST_MakePoint(:latitude, :longitude), 4326)::geography, :meters)\` on others' pings in [start_date, end_date + 1 day), one round trip each. ` +
       'It is measured as favourably as possible: no HTTP in front of it, no load of every person per request (the old code did that too), JIT off, and the "coordinates were coerced" NOTICE its cast raises for each row is not sent to the client (`client_min_messages = warning`). ' +
-      (n < r.measured.length ? `It ran the first ${n} of the ${r.measured.length} queries, within the \`--old-budget\` of ${opts['old-budget']} s; the ratios compare the same ${n} queries.` : 'It ran every query.'),
+      (n < r.measured.length
+        ? `It ran the first ${n} of the ${r.measured.length} queries, within the \`--old-budget\` of ${opts['old-budget']} s; the ratios compare the same ${n} queries.`
+        : 'It ran every query.'),
     '',
     `Agreement of the sets of other persons' location ids, first ${a.queries} queries: identical for ${a.identical} of ${a.queries}; ${fmt(a.both)} ids found by both, ${fmt(a.onlyOld)} only by the old algorithm, ${fmt(a.onlyNew)} only by the new one ` +
       `(${fmt((100 * a.both) / Math.max(1, a.both + a.onlyOld + a.onlyNew), 1)} % of all ids found agree). They are not expected to agree exactly: the old storage swaps the axes, so its "geodesic" distances are computed on coerced points (latitude −122.42 folded to −57.58) and stretched differently along each axis, and the old algorithm leaves out the person's own pings on \`end_date\` (docs/contract.md §8).`,
@@ -752,7 +800,7 @@ function renderReport(r: ReportInput): string {
     '#### Query plan',
     '',
     `The typical query (the REST median, ${ms1(r.rest[typicalIdx]!.ms)} ms): person ${r.typical.personId}, ${r.typical.startDate} … ${r.typical.endDate}, ${opts.distance} m, ${fmt(r.rest[typicalIdx]!.rows)} connections. ` +
-      '`EXPLAIN (ANALYZE, BUFFERS)` of exactly the SQL connection-service runs (`buildConnectionQuery`), with the service\'s session settings (`jit = off`, `random_page_cost = 1.1`):',
+      "`EXPLAIN (ANALYZE, BUFFERS)` of exactly the SQL connection-service runs (`buildConnectionQuery`), with the service's session settings (`jit = off`, `random_page_cost = 1.1`):",
     '',
     '```',
     r.plan,
@@ -777,8 +825,7 @@ function renderReport(r: ReportInput): string {
  * One run's sub-heading: runs of other sizes, or with pings spread differently over the venue
  * (--booth-share other than the default), stay in the section beside it.
  */
-const runHeading = (pings: number, boothShare: number) =>
-  `### ${fmt(pings)} pings${boothShare === DEFAULT_BOOTH_SHARE ? '' : `, --booth-share ${boothShare}`}`;
+const runHeading = (pings: number, boothShare: number) => `### ${fmt(pings)} pings${boothShare === DEFAULT_BOOTH_SHARE ? '' : `, --booth-share ${boothShare}`}`;
 
 /** The section's runs (by "### N pings"), ours replacing the one of the same size, ordered by size. */
 function mergeRuns(section: string | undefined, heading: string, report: string): string {
@@ -789,7 +836,8 @@ function mergeRuns(section: string | undefined, heading: string, report: string)
   }
   runs.set(heading, `${heading}\n\n${report.trim()}`);
   const size = (h: string) => Number(/[\d,]+/.exec(h)![0].replace(/,/g, ''));
-  const intro = 'Written by `npm run bench:connections` (`test/bench/connections-bench.ts`); one sub-section per dataset size (`--pings`, and `--booth-share` when not the default), each rewritten by its own run.';
+  const intro =
+    'Written by `npm run bench:connections` (`test/bench/connections-bench.ts`); one sub-section per dataset size (`--pings`, and `--booth-share` when not the default), each rewritten by its own run.';
   return [intro, ...[...runs.keys()].sort((a, b) => size(a) - size(b) || a.localeCompare(b)).map((h) => runs.get(h)!)].join('\n\n');
 }
 

@@ -76,9 +76,7 @@ type Options = z.infer<typeof optionsSchema>;
 function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
     args: argv,
-    options: Object.fromEntries(
-      Object.keys(optionsSchema.shape).map((k) => [k, { type: k === 'quick' ? ('boolean' as const) : ('string' as const) }]),
-    ),
+    options: Object.fromEntries(Object.keys(optionsSchema.shape).map((k) => [k, { type: k === 'quick' ? ('boolean' as const) : ('string' as const) }])),
   });
   const parsed = optionsSchema.safeParse(values);
   if (!parsed.success) {
@@ -168,8 +166,20 @@ async function main() {
 
     // ---- services
     const [ingestPort, writerPort] = [await freePort(), await freePort()];
-    const common = { DATABASE_URL: benchUrl, KAFKA_BROKERS: infra.KAFKA_BROKERS, LOCATIONS_TOPIC: topic, LOCATIONS_PARTITIONS: String(opts.partitions), LOG_LEVEL: 'info' };
-    const ingest = startService('location-ingest', 'modules/location-ingest/src/main.ts', { ...common, ...auth.env, PORT: String(ingestPort) }, ROOT, join(logDir, 'location-ingest.log'));
+    const common = {
+      DATABASE_URL: benchUrl,
+      KAFKA_BROKERS: infra.KAFKA_BROKERS,
+      LOCATIONS_TOPIC: topic,
+      LOCATIONS_PARTITIONS: String(opts.partitions),
+      LOG_LEVEL: 'info',
+    };
+    const ingest = startService(
+      'location-ingest',
+      'modules/location-ingest/src/main.ts',
+      { ...common, ...auth.env, PORT: String(ingestPort) },
+      ROOT,
+      join(logDir, 'location-ingest.log'),
+    );
     cleanups.push({ name: 'location-ingest', run: () => stopService(ingest) });
     const writer = startService(
       'location-writer',
@@ -183,7 +193,9 @@ async function main() {
     const metricsUrl = `http://127.0.0.1:${writerPort}/metrics`;
     await waitUntil('location-ingest to serve gRPC health SERVING', async () => (await healthStatus(ingestPort)) === 'SERVING', services, 90_000);
     await waitUntil('location-writer /readyz to answer 200', async () => (await fetch(`http://127.0.0.1:${writerPort}/readyz`)).ok, services, 90_000);
-    console.log(`[bench] services up: location-ingest on :${ingestPort} (pid ${ingest.child.pid}), location-writer on :${writerPort} (pid ${writer.child.pid}); logs in ${logDir}`);
+    console.log(
+      `[bench] services up: location-ingest on :${ingestPort} (pid ${ingest.child.pid}), location-writer on :${writerPort} (pid ${writer.child.pid}); logs in ${logDir}`,
+    );
 
     const cpuGroups: CpuGroups = {
       ingest: () => [ingest.child.pid!],
@@ -224,7 +236,9 @@ interface PhaseContext {
 async function runPhase(ctx: PhaseContext, name: string, rate: number): Promise<PhaseResult> {
   const { opts, bench } = ctx;
   const durationMs = opts.duration * 1000;
-  console.log(`\n[bench] phase "${name}": ${fmt(rate)} pings/s offered for ${opts.duration} s (${opts.streams} streams × ${opts.batch}, 1 in ${opts['sample-every']} by Record)`);
+  console.log(
+    `\n[bench] phase "${name}": ${fmt(rate)} pings/s offered for ${opts.duration} s (${opts.streams} streams × ${opts.batch}, 1 in ${opts['sample-every']} by Record)`,
+  );
   const baseline = await countRows(bench);
   const metricsBefore = await readMetrics(ctx.metricsUrl);
   const cpuBefore = readCpu(ctx.cpuGroups);
@@ -347,7 +361,14 @@ async function runPhase(ctx: PhaseContext, name: string, rate: number): Promise<
 
 // ---------------------------------------------------------------- the report
 
-function renderReport(r: { command: string; machine: ReturnType<typeof machineDescription>; loadBefore: string; opts: Options; phases: PhaseResult[]; date: Date }): string {
+function renderReport(r: {
+  command: string;
+  machine: ReturnType<typeof machineDescription>;
+  loadBefore: string;
+  opts: Options;
+  phases: PhaseResult[];
+  date: Date;
+}): string {
   const [tp, lat] = r.phases as [PhaseResult, PhaseResult];
   const cols = (f: (p: PhaseResult) => string) => r.phases.map(f).join(' | ');
   const e2e = (p: PhaseResult) => p.stored / p.firstToLastRowS;
@@ -400,11 +421,13 @@ function renderReport(r: { command: string; machine: ReturnType<typeof machineDe
     '',
     'How to read it:',
     '',
-    '- *ack → row* is measured on the pings sent with the unary `Record` call (acknowledged one by one once Kafka has them), against the row\'s `received_at`. ' +
+    "- *ack → row* is measured on the pings sent with the unary `Record` call (acknowledged one by one once Kafka has them), against the row's `received_at`. " +
       '`received_at` defaults to `now()`, the start of the writer\'s insert transaction; the row becomes visible at its commit, up to one "insert per batch" later (see that row). ' +
       'So the true ack → visible latency is at most *ack → row* plus the insert time; at the resolution asked here (seconds) that is precise enough. ' +
-      `${r.phases.some((p) => p.ackToRow.negative > 0) ? 'A negative value means the writer\'s transaction began before the ingest\'s acknowledgement reached the simulator (Kafka delivered the ping to the writer first). ' : ''}` +
-      'Pings sent on streams are acknowledged only when their stream of ' + `${r.opts.batch}` + ' ends, so they are not used for latency.',
+      `${r.phases.some((p) => p.ackToRow.negative > 0) ? "A negative value means the writer's transaction began before the ingest's acknowledgement reached the simulator (Kafka delivered the ping to the writer first). " : ''}` +
+      'Pings sent on streams are acknowledged only when their stream of ' +
+      `${r.opts.batch}` +
+      ' ends, so they are not used for latency.',
     ...(tp.sim.achievedRate < 0.95 * tp.offeredRate
       ? [
           `- The throughput phase offers more than the pipeline takes: the simulator sends as fast as location-ingest acknowledges (each stream slot keeps at most ${r.opts['open-calls']} calls awaiting their summary and waits for gRPC flow control), so *acknowledged* is the pipeline's rate, not the offered one. ` +
@@ -413,7 +436,9 @@ function renderReport(r: { command: string; machine: ReturnType<typeof machineDe
       : []),
     `- Everything runs on one machine: the simulator, both services, Kafka and PostgreSQL share its ${r.machine.nproc} cores, so the throughput is the machine's, not one service's. ` +
       'The CPU table shows where the time goes.' +
-      (contended ? ` **Other work was running** (load average ${r.loadBefore} before the start; "everything else" above): the numbers are lower than on an idle machine.` : ''),
+      (contended
+        ? ` **Other work was running** (load average ${r.loadBefore} before the start; "everything else" above): the numbers are lower than on an idle machine.`
+        : ''),
     '',
     `Machine: ${r.machine.nproc} × ${r.machine.cpu}, Node ${r.machine.node}, load average before the run ${r.loadBefore}.`,
     '',

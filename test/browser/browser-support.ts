@@ -81,11 +81,19 @@ export function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }
 
-export interface CspViolation {
+interface CspViolation {
   directive: string;
   blocked: string;
   sample: string;
@@ -163,7 +171,13 @@ export function parseCsp(header: string | undefined | null): Record<string, stri
 /** The headers every answer of the frontend server carries (besides its CSP). */
 export function expectSecurityHeaders(headers: Headers | Record<string, string>, what: string) {
   const get = (n: string) => (headers instanceof Headers ? headers.get(n) : (headers[n] ?? null));
-  expect({ what, nosniff: get('x-content-type-options'), referrer: get('referrer-policy'), frame: get('x-frame-options'), hasCsp: !!get('content-security-policy') }).toEqual({
+  expect({
+    what,
+    nosniff: get('x-content-type-options'),
+    referrer: get('referrer-policy'),
+    frame: get('x-frame-options'),
+    hasCsp: !!get('content-security-policy'),
+  }).toEqual({
     what,
     nosniff: 'nosniff',
     referrer: 'no-referrer',

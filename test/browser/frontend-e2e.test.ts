@@ -10,7 +10,18 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { startTestPersonApi, type Harness } from '../../modules/person-api/test/harness';
 import seed from '../../db/seed-data/starter-seed.json';
-import { buildPage, ensureChromium, launchChromium, organizerToken, SHOTS, startFrontend, storedToken, watchPage, type Frontend, type PageWatch } from './browser-support';
+import {
+  buildPage,
+  ensureChromium,
+  launchChromium,
+  organizerToken,
+  SHOTS,
+  startFrontend,
+  storedToken,
+  watchPage,
+  type Frontend,
+  type PageWatch,
+} from './browser-support';
 
 let h: Harness;
 let api: http.Server;

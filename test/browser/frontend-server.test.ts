@@ -57,11 +57,15 @@ test.each([
   [{ TILE_URL: 'https://a{s}.example.org/{z}/{x}/{y}.png' }, /TILE_URL.*\{s\} may only be the first label/],
   [{ API_BASE_URL: 'javascript:alert(1)' }, /API_BASE_URL/],
   [{ API_BASE_URL: 'https://user:secret@api.example.org' }, /API_BASE_URL.*credentials/],
-])('refuses %j with a message naming the setting', async (env, message) => {
-  const { code, stderr } = await refusal(env);
-  expect(code).toBe(1);
-  expect(stderr).toMatch(message);
-}, 60_000);
+])(
+  'refuses %j with a message naming the setting',
+  async (env, message) => {
+    const { code, stderr } = await refusal(env);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(message);
+  },
+  60_000,
+);
 
 describe('the /api proxy', () => {
   let upstream: http.Server;
@@ -74,7 +78,7 @@ describe('the /api proxy', () => {
       res.writeHead(200, {
         'content-type': 'application/json',
         'set-cookie': 'tracking=1; Path=/',
-        'content-security-policy': "default-src *",
+        'content-security-policy': 'default-src *',
         'x-frame-options': 'SAMEORIGIN',
       });
       res.end('{"ok":true}');

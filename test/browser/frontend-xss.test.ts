@@ -96,7 +96,7 @@ async function ping(personId: number, latitude: number, longitude: number, at: s
   const writer = knexFactory({ client: 'pg', connection: serviceDatabaseUrl('location-writer', h.testDb.url), pool: { min: 0, max: 1 } });
   try {
     await writer.raw(
-    `INSERT INTO location (person_id, coordinate, creation_time, event_id)
+      `INSERT INTO location (person_id, coordinate, creation_time, event_id)
      VALUES (?, ST_SetSRID(ST_MakePoint(?, ?), 4326)::geography, ?, gen_random_uuid())`,
       [personId, longitude, latitude, at],
     );
@@ -207,7 +207,9 @@ async function sweepSelected(personId: number, token = organizer): Promise<strin
 
   const texts = [...(await hoverEveryMarker('path.meeting-point')), ...(await hoverEveryMarker('path.ping'))];
   for (const g of groups) {
-    const row = connectionRows().filter({ hasText: `${g.person.first_name} ${g.person.last_name}` }).first();
+    const row = connectionRows()
+      .filter({ hasText: `${g.person.first_name} ${g.person.last_name}` })
+      .first();
     await row.click();
     expect(await row.getAttribute('aria-pressed')).toBe('true');
     await poll(() => page.locator('.map path.meeting-point.highlighted').count(), g.match_count);

@@ -25,15 +25,7 @@ const PERMISSION_DENIED = '42501';
  * `table(column): PRIV` a column-level one.
  */
 const EXPECTED_GRANTS: Record<string, string[]> = {
-  udaconnect_person_api: [
-    'device: INSERT',
-    'device: SELECT',
-    'device: UPDATE',
-    'location: SELECT',
-    'person: INSERT',
-    'person: SELECT',
-    'person_id_seq: USAGE',
-  ],
+  udaconnect_person_api: ['device: INSERT', 'device: SELECT', 'device: UPDATE', 'location: SELECT', 'person: INSERT', 'person: SELECT', 'person_id_seq: USAGE'],
   udaconnect_ingest: ['device(expires_at): SELECT', 'device(id): SELECT', 'device(revoked_at): SELECT', 'person(id): SELECT'],
   udaconnect_writer: [
     'location(coordinate): INSERT',
@@ -89,7 +81,12 @@ describeRoles('each service role on a test database', () => {
       as[r.service] = knexFactory({ client: 'pg', connection: serviceDatabaseUrl(r.service, testDb.url), pool: { min: 0, max: 2 } });
     }
     // connection-service's pool sets its planner settings on every connection: no grant needed.
-    connectionsDb = createDatabase({ url: serviceDatabaseUrl('connection-service', testDb.url), logger, poolMax: 1, sessionSettings: CONNECTION_SESSION_SETTINGS });
+    connectionsDb = createDatabase({
+      url: serviceDatabaseUrl('connection-service', testDb.url),
+      logger,
+      poolMax: 1,
+      sessionSettings: CONNECTION_SESSION_SETTINGS,
+    });
   });
   afterAll(async () => {
     await connectionsDb?.close();
@@ -191,8 +188,14 @@ describeRoles('each service role on a test database', () => {
       ['update a location', 'UPDATE location SET creation_time = now() WHERE id = 1'],
       ['delete a location', 'DELETE FROM location WHERE id = 1'],
       ['empty the table', 'TRUNCATE location'],
-      ['choose received_at', `INSERT INTO location (person_id, coordinate, creation_time, event_id, received_at) VALUES (5, 'SRID=4326;POINT(0 0)', now(), gen_random_uuid(), now())`],
-      ['choose the id', `INSERT INTO location (id, person_id, coordinate, creation_time, event_id) VALUES (999999, 5, 'SRID=4326;POINT(0 0)', now(), gen_random_uuid())`],
+      [
+        'choose received_at',
+        `INSERT INTO location (person_id, coordinate, creation_time, event_id, received_at) VALUES (5, 'SRID=4326;POINT(0 0)', now(), gen_random_uuid(), now())`,
+      ],
+      [
+        'choose the id',
+        `INSERT INTO location (id, person_id, coordinate, creation_time, event_id) VALUES (999999, 5, 'SRID=4326;POINT(0 0)', now(), gen_random_uuid())`,
+      ],
       ['create a person', `INSERT INTO person (first_name, last_name, company_name) VALUES ('a', 'b', 'c')`],
       ['issue a device', `INSERT INTO device (id, person_id, expires_at) VALUES (gen_random_uuid(), 5, now())`],
     ])('may not %s', async (_what, sql) => refused(as['location-writer'], sql));
@@ -212,7 +215,10 @@ describeRoles('each service role on a test database', () => {
       ['read whose a device is', 'SELECT person_id FROM device LIMIT 1'],
       ['read device labels', 'SELECT label FROM device LIMIT 1'],
       ['read locations', 'SELECT id FROM location LIMIT 1'],
-      ['insert a location', `INSERT INTO location (person_id, coordinate, creation_time, event_id) VALUES (5, 'SRID=4326;POINT(0 0)', now(), gen_random_uuid())`],
+      [
+        'insert a location',
+        `INSERT INTO location (person_id, coordinate, creation_time, event_id) VALUES (5, 'SRID=4326;POINT(0 0)', now(), gen_random_uuid())`,
+      ],
       ['create a person', `INSERT INTO person (first_name, last_name, company_name) VALUES ('a', 'b', 'c')`],
       ['un-revoke a device', 'UPDATE device SET revoked_at = NULL'],
       ['delete a device', 'DELETE FROM device'],
@@ -235,7 +241,10 @@ describeRoles('each service role on a test database', () => {
     });
 
     test.each([
-      ['insert a location', `INSERT INTO location (person_id, coordinate, creation_time, event_id) VALUES (5, 'SRID=4326;POINT(0 0)', now(), gen_random_uuid())`],
+      [
+        'insert a location',
+        `INSERT INTO location (person_id, coordinate, creation_time, event_id) VALUES (5, 'SRID=4326;POINT(0 0)', now(), gen_random_uuid())`,
+      ],
       ['update a location', 'UPDATE location SET creation_time = now() WHERE id = 1'],
       ['delete a location', 'DELETE FROM location WHERE id = 1'],
       ['create a person', `INSERT INTO person (first_name, last_name, company_name) VALUES ('a', 'b', 'c')`],
@@ -267,7 +276,10 @@ describeRoles('each service role on a test database', () => {
     });
 
     test.each([
-      ['insert a location', `INSERT INTO location (person_id, coordinate, creation_time, event_id) VALUES (5, 'SRID=4326;POINT(0 0)', now(), gen_random_uuid())`],
+      [
+        'insert a location',
+        `INSERT INTO location (person_id, coordinate, creation_time, event_id) VALUES (5, 'SRID=4326;POINT(0 0)', now(), gen_random_uuid())`,
+      ],
       ['update a location', 'UPDATE location SET creation_time = now() WHERE id = 1'],
       ['delete a location', 'DELETE FROM location WHERE id = 1'],
       ['rename a person', `UPDATE person SET first_name = 'x' WHERE id = 5`],

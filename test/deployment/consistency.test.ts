@@ -43,7 +43,14 @@ const EXPECTED: Expected[] = [
   { workload: 'person-api', kind: 'Deployment', schema: personApiConfigSchema, serviceType: 'NodePort', protocol: 'http', shutdownMs: 20_000 },
   { workload: 'location-ingest', kind: 'Deployment', schema: ingestConfigSchema, serviceType: 'NodePort', protocol: 'grpc', shutdownMs: 15_000 + 10_000 },
   { workload: 'location-writer', kind: 'Deployment', schema: locationWriterConfigSchema, serviceType: 'ClusterIP', protocol: 'http', shutdownMs: 20_000 },
-  { workload: 'connection-service', kind: 'Deployment', schema: connectionConfigSchema, serviceType: 'ClusterIP', protocol: 'grpc', shutdownMs: 15_000 + 10_000 },
+  {
+    workload: 'connection-service',
+    kind: 'Deployment',
+    schema: connectionConfigSchema,
+    serviceType: 'ClusterIP',
+    protocol: 'grpc',
+    shutdownMs: 15_000 + 10_000,
+  },
   { workload: 'db-migrate', kind: 'Job', schema: migrateConfigSchema, shutdownMs: 0 },
 ];
 
@@ -81,7 +88,6 @@ function defaultOf(schema: z.ZodObject, key: string): unknown {
   return s?.parse(undefined);
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Container = any;
 
 /** The container's environment as the pod sees it (values from ConfigMaps; Secret values from the example). */
@@ -100,7 +106,7 @@ function resolveEnv(container: Container): Record<string, string> {
       const { name, key } = e.valueFrom.configMapKeyRef;
       const data = configMaps.get(name);
       if (!data || !(key in data)) fail(`${container.name}: ${e.name} refers to missing ConfigMap key ${name}/${key}`);
-      out[e.name] = data![key]!;
+      out[e.name] = data[key]!;
     } else if (e.valueFrom?.secretKeyRef) {
       const { name, key } = e.valueFrom.secretKeyRef;
       // Only the env-file Secret holds values an environment variable can take.
@@ -181,14 +187,16 @@ describe('workloads against the services’ config schemas', () => {
         // TCP checks need no protocol: on PORT itself, TLS or not. A gRPC probe cannot speak TLS.
         const expected = probe.grpc && healthPort !== undefined ? healthPort : defaultPort;
         expect({ probeName, port: portNumber(c, port) }).toEqual({ probeName, port: expected });
-        if (probe.grpc && env.TLS_CERT_FILE) expect({ probeName, grpcProbeOnTlsPort: probe.grpc.port === defaultPort }).toEqual({ probeName, grpcProbeOnTlsPort: false });
+        if (probe.grpc && env.TLS_CERT_FILE)
+          expect({ probeName, grpcProbeOnTlsPort: probe.grpc.port === defaultPort }).toEqual({ probeName, grpcProbeOnTlsPort: false });
       }
       if (e.protocol === 'http') {
         expect(c.readinessProbe.httpGet.path).toBe('/readyz');
         expect(c.livenessProbe.httpGet.path).toBe('/healthz');
         // HTTPS when the service serves TLS, plain HTTP otherwise (the kubelet does not verify the certificate).
         for (const probeName of ['readinessProbe', 'livenessProbe', 'startupProbe']) {
-          if (c[probeName]?.httpGet) expect({ probeName, scheme: c[probeName].httpGet.scheme ?? 'HTTP' }).toEqual({ probeName, scheme: env.TLS_CERT_FILE ? 'HTTPS' : 'HTTP' });
+          if (c[probeName]?.httpGet)
+            expect({ probeName, scheme: c[probeName].httpGet.scheme ?? 'HTTP' }).toEqual({ probeName, scheme: env.TLS_CERT_FILE ? 'HTTPS' : 'HTTP' });
         }
       } else {
         // Native gRPC health probe (grpc.health.v1), on the plaintext health port when there is
@@ -396,7 +404,12 @@ describe('secrets: database roles, token keys, certificates', () => {
         keys: [[`${SECRET_NAME}/${r.urlEnv}`, ['DATABASE_URL']]],
       });
       const url = placeholderUrl(r.urlEnv);
-      expect({ key: r.urlEnv, user: url.username, host: url.host, db: url.pathname }).toEqual({ key: r.urlEnv, user: r.role, host: admin.host, db: admin.pathname });
+      expect({ key: r.urlEnv, user: url.username, host: url.host, db: url.pathname }).toEqual({
+        key: r.urlEnv,
+        user: r.role,
+        host: admin.host,
+        db: admin.pathname,
+      });
       expect(secretExample[r.urlEnv]).toContain(`:<same-as-${r.passwordEnv}>@`);
       expect(secretExample[r.passwordEnv]).toMatch(/^<.*>$/);
     }
@@ -445,7 +458,11 @@ describe('secrets: database roles, token keys, certificates', () => {
     const spec = podSpec(workload(w));
     expect(spec.securityContext?.fsGroup).toBe(10001);
     for (const f of files) {
-      expect({ file: f.file, extraBits: (f.mode & ~0o440).toString(8), groupRead: (f.mode & 0o040) !== 0 }).toEqual({ file: f.file, extraBits: '0', groupRead: true });
+      expect({ file: f.file, extraBits: (f.mode & ~0o440).toString(8), groupRead: (f.mode & 0o040) !== 0 }).toEqual({
+        file: f.file,
+        extraBits: '0',
+        groupRead: true,
+      });
     }
     // Each mounted file is named by the variable the service reads it from, and each such
     // variable names the right file.
@@ -566,14 +583,24 @@ describe('what is reachable from outside the cluster', () => {
 });
 
 describe('images and the Dockerfile', () => {
-  const images = workloads(docs).flatMap((d) => podSpec(d.obj).containers.map((c: Container) => ({ workload: d.obj.metadata.name, image: c.image as string, c })));
+  const images = workloads(docs).flatMap((d) =>
+    podSpec(d.obj).containers.map((c: Container) => ({ workload: d.obj.metadata.name, image: c.image as string, c })),
+  );
   const ours = images.filter((i) => i.image.startsWith('udaconnect/'));
 
   it('every service has its own image', () => {
-    expect(ours.map((i) => i.image.split(':')[0]).sort()).toEqual(
-      ['udaconnect/connection-service', 'udaconnect/frontend', 'udaconnect/location-ingest', 'udaconnect/location-writer', 'udaconnect/migrate', 'udaconnect/person-api'],
-    );
-    const infra = images.filter((i) => !i.image.startsWith('udaconnect/')).map((i) => i.image).sort();
+    expect(ours.map((i) => i.image.split(':')[0]).sort()).toEqual([
+      'udaconnect/connection-service',
+      'udaconnect/frontend',
+      'udaconnect/location-ingest',
+      'udaconnect/location-writer',
+      'udaconnect/migrate',
+      'udaconnect/person-api',
+    ]);
+    const infra = images
+      .filter((i) => !i.image.startsWith('udaconnect/'))
+      .map((i) => i.image)
+      .sort();
     expect(infra[0]).toMatch(/^apache\/kafka:4\.\d+\.\d+$/);
     expect(infra[1]).toBe('postgis/postgis:15-3.4');
   });
@@ -699,7 +726,8 @@ describe('labels, security and resources', () => {
       if (node && typeof node === 'object') {
         const o = node as Record<string, unknown>;
         // An env var whose name says "password"/"secret"/"token" must come from a Secret.
-        if (typeof o.name === 'string' && /pass(word)?|secret|token|credential/i.test(o.name) && 'value' in o) throw new Error(`${where}: ${o.name} has a literal value`);
+        if (typeof o.name === 'string' && /pass(word)?|secret|token|credential/i.test(o.name) && 'value' in o)
+          throw new Error(`${where}: ${o.name} has a literal value`);
         // (secretName of a Secret volume: one of the generated Secrets, a reference, not a credential.)
         for (const [k, v] of Object.entries(o)) {
           const secretVolumeRef = k === 'secretName' && generatorKeys.has(v as string);
@@ -711,7 +739,11 @@ describe('labels, security and resources', () => {
       }
     };
     for (const d of docs) expect(() => walk(d.obj, `${d.file}:${d.obj.kind}/${d.obj.metadata.name}`)).not.toThrow();
-    const raw = fs.readdirSync(DEPLOYMENT_DIR).filter((f) => f.endsWith('.yaml')).map((f) => fs.readFileSync(path.join(DEPLOYMENT_DIR, f), 'utf8')).join('\n');
+    const raw = fs
+      .readdirSync(DEPLOYMENT_DIR)
+      .filter((f) => f.endsWith('.yaml'))
+      .map((f) => fs.readFileSync(path.join(DEPLOYMENT_DIR, f), 'utf8'))
+      .join('\n');
     expect(raw).not.toMatch(/password\s*[:=]\s*\S/i);
   });
 });

@@ -49,7 +49,12 @@ describe('deployment manifests', () => {
   );
 
   it('the validator rejects a malformed object (so the checks above mean something)', () => {
-    const bad = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'x' }, spec: { selector: {}, template: { spec: { containers: [{ name: 1 }] } } } };
+    const bad = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'x' },
+      spec: { selector: {}, template: { spec: { containers: [{ name: 1 }] } } },
+    };
     expect(() => validate(bad as unknown as K8sObject)).toThrow(/name/);
   });
 
@@ -59,7 +64,14 @@ describe('deployment manifests', () => {
   });
 
   it('credentials, token keys and certificates come from secretGenerators over gitignored files', () => {
-    const gens = kustomization.secretGenerator as Array<{ name: string; type?: string; envs?: string[]; files?: string[]; literals?: string[]; options?: { disableNameSuffixHash?: boolean; labels?: Record<string, string> } }>;
+    const gens = kustomization.secretGenerator as Array<{
+      name: string;
+      type?: string;
+      envs?: string[];
+      files?: string[];
+      literals?: string[];
+      options?: { disableNameSuffixHash?: boolean; labels?: Record<string, string> };
+    }>;
     expect(gens.map((g) => g.name)).toEqual(['udaconnect-db', 'udaconnect-auth', 'udaconnect-tls']);
     const [db, auth, tls] = gens as [(typeof gens)[0], (typeof gens)[0], (typeof gens)[0]];
     expect(db.envs).toEqual(['secrets.env']);
@@ -97,7 +109,6 @@ describe('deployment manifests', () => {
   const haveKubectl = kubectl.status === 0;
   const itKubectl = haveKubectl ? it : it.skip;
   if (!haveKubectl) {
-    // eslint-disable-next-line no-console
     console.warn('kubectl not found: skipping the `kubectl kustomize deployment/` render check');
   }
 
@@ -126,7 +137,8 @@ describe('deployment manifests', () => {
     expect(tls.type).toBe('kubernetes.io/tls');
     expect(Object.keys(tls.data).sort()).toEqual(['ca.crt', 'tls.crt', 'tls.key']);
     for (const o of rendered) {
-      if (o.kind !== 'Namespace') expect({ obj: `${o.kind}/${o.metadata.name}`, ns: o.metadata.namespace }).toEqual({ obj: `${o.kind}/${o.metadata.name}`, ns: 'udaconnect' });
+      if (o.kind !== 'Namespace')
+        expect({ obj: `${o.kind}/${o.metadata.name}`, ns: o.metadata.namespace }).toEqual({ obj: `${o.kind}/${o.metadata.name}`, ns: 'udaconnect' });
       if (o.kind !== 'Secret') expect(() => validate(o)).not.toThrow();
     }
     // Every Secret reference (env secretKeyRef, Secret volume) names a rendered, hash-suffixed
@@ -145,7 +157,8 @@ describe('deployment manifests', () => {
       for (const v of spec.volumes ?? []) {
         if (!v.secret) continue;
         refs++;
-        for (const item of v.secret.items) expect({ v: v.name, item: item.key in (byName.get(v.secret.secretName)?.data ?? {}) }).toEqual({ v: v.name, item: true });
+        for (const item of v.secret.items)
+          expect({ v: v.name, item: item.key in (byName.get(v.secret.secretName)?.data ?? {}) }).toEqual({ v: v.name, item: true });
       }
     }
     expect(refs).toBeGreaterThan(10);

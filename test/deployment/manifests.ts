@@ -7,7 +7,6 @@ export const ROOT = path.resolve(__dirname, '../..');
 export const DEPLOYMENT_DIR = path.join(ROOT, 'deployment');
 
 // Loose shape of a Kubernetes object: the tests walk it by hand.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; [k: string]: any }; [k: string]: any };
 
 export interface ManifestDoc {
@@ -39,7 +38,7 @@ export function loadManifests(): ManifestDoc[] {
   return manifestFiles().flatMap((file) => parseYamlFile(file).map((obj) => ({ file, obj })));
 }
 
-export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'Job'];
+const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'Job'];
 
 export function workloads(docs: ManifestDoc[]): ManifestDoc[] {
   return docs.filter((d) => WORKLOAD_KINDS.includes(d.obj.kind));

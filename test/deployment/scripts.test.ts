@@ -96,7 +96,14 @@ describe('scripts/k3s-secrets.sh', () => {
   });
 
   it('writes every file the secretGenerators read: token keys and certificates', () => {
-    expect(Object.keys(generatorSources()).sort()).toEqual(['auth/jwks.json', 'auth/signing-key.json', 'secrets.env', 'tls/ca.crt', 'tls/tls.crt', 'tls/tls.key']);
+    expect(Object.keys(generatorSources()).sort()).toEqual([
+      'auth/jwks.json',
+      'auth/signing-key.json',
+      'secrets.env',
+      'tls/ca.crt',
+      'tls/tls.crt',
+      'tls/tls.key',
+    ]);
     const signing = JSON.parse(read('auth/signing-key.json')) as { kid: string; d?: string; kty: string };
     const jwks = JSON.parse(read('auth/jwks.json')) as { keys: Array<{ kid: string; d?: string }> };
     expect(signing.d).toBeDefined();
@@ -129,10 +136,15 @@ describe('scripts/k3s-secrets.sh', () => {
 
   itKubectl('the rendered Secrets hold exactly these files', () => {
     const objs = render();
-    const decode = (s: K8sObject) => Object.fromEntries(Object.entries(s.data as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
+    const decode = (s: K8sObject) =>
+      Object.fromEntries(Object.entries(s.data as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
     expect(decode(secretNamed(objs, 'udaconnect-db'))).toEqual(secretsEnv());
     expect(decode(secretNamed(objs, 'udaconnect-auth'))).toEqual({ 'signing-key.json': read('auth/signing-key.json'), 'jwks.json': read('auth/jwks.json') });
-    expect(decode(secretNamed(objs, 'udaconnect-tls'))).toEqual({ 'ca.crt': read('tls/ca.crt'), 'tls.crt': read('tls/tls.crt'), 'tls.key': read('tls/tls.key') });
+    expect(decode(secretNamed(objs, 'udaconnect-tls'))).toEqual({
+      'ca.crt': read('tls/ca.crt'),
+      'tls.crt': read('tls/tls.crt'),
+      'tls.key': read('tls/tls.key'),
+    });
     // The CA's private key stays on the operator's machine.
     expect(JSON.stringify(objs)).not.toContain(Buffer.from(read('tls/ca.key')).toString('base64'));
   });
@@ -213,7 +225,14 @@ esac
     return spawnSync('bash', [TOKEN_SCRIPT, ...args], {
       cwd: ROOT,
       encoding: 'utf8',
-      env: { ...process.env, KUBECTL: path.join(stubDir, 'kubectl'), KUBECONFIG: path.join(stubDir, 'kubeconfig'), TMPDIR: tmpDir, STUB_KEY_FILE: path.join(dir, 'auth/signing-key.json'), ...extraEnv },
+      env: {
+        ...process.env,
+        KUBECTL: path.join(stubDir, 'kubectl'),
+        KUBECONFIG: path.join(stubDir, 'kubeconfig'),
+        TMPDIR: tmpDir,
+        STUB_KEY_FILE: path.join(dir, 'auth/signing-key.json'),
+        ...extraEnv,
+      },
     });
   }
   const leftovers = () => fs.readdirSync(tmpDir).filter((f) => f.startsWith('udaconnect-signing-key'));
@@ -221,22 +240,29 @@ esac
   it.each([
     ['the Secret person-api’s Deployment mounts', {}],
     ['the newest token-keys Secret when there is no Deployment', { STUB_NO_DEPLOYMENT: '1' }],
-  ])('prints an organizer token signed with %s, verified by the deployed jwks.json; the key file is removed', async (_label, extraEnv) => {
-    const r = runToken(['--role', 'organizer', '--ttl', '2h'], extraEnv);
-    expect({ status: r.status, stderr: r.status === 0 ? '' : r.stderr }).toEqual({ status: 0, stderr: '' });
-    const token = r.stdout.trim();
-    expect(token.split('.')).toHaveLength(3);
-    const { payload, protectedHeader } = await jwtVerify(token, createLocalJWKSet(JSON.parse(read('auth/jwks.json'))), { issuer: 'udaconnect', audience: 'udaconnect' });
-    expect(payload.role).toBe('organizer');
-    expect(payload.exp! - payload.iat!).toBe(2 * 3600);
-    expect(protectedHeader.kid).toBe((JSON.parse(read('auth/signing-key.json')) as { kid: string }).kid);
-    expect(leftovers()).toEqual([]);
-    const calls = fs.readFileSync(path.join(stubDir, 'calls'), 'utf8');
-    expect(calls).toContain('-n udaconnect get secret udaconnect-auth-abc');
-    // The private key never appears on the command line or in the output.
-    const d = (JSON.parse(read('auth/signing-key.json')) as { d: string }).d;
-    expect(calls + r.stdout + r.stderr).not.toContain(d);
-  }, 60_000);
+  ])(
+    'prints an organizer token signed with %s, verified by the deployed jwks.json; the key file is removed',
+    async (_label, extraEnv) => {
+      const r = runToken(['--role', 'organizer', '--ttl', '2h'], extraEnv);
+      expect({ status: r.status, stderr: r.status === 0 ? '' : r.stderr }).toEqual({ status: 0, stderr: '' });
+      const token = r.stdout.trim();
+      expect(token.split('.')).toHaveLength(3);
+      const { payload, protectedHeader } = await jwtVerify(token, createLocalJWKSet(JSON.parse(read('auth/jwks.json'))), {
+        issuer: 'udaconnect',
+        audience: 'udaconnect',
+      });
+      expect(payload.role).toBe('organizer');
+      expect(payload.exp! - payload.iat!).toBe(2 * 3600);
+      expect(protectedHeader.kid).toBe((JSON.parse(read('auth/signing-key.json')) as { kid: string }).kid);
+      expect(leftovers()).toEqual([]);
+      const calls = fs.readFileSync(path.join(stubDir, 'calls'), 'utf8');
+      expect(calls).toContain('-n udaconnect get secret udaconnect-auth-abc');
+      // The private key never appears on the command line or in the output.
+      const d = (JSON.parse(read('auth/signing-key.json')) as { d: string }).d;
+      expect(calls + r.stdout + r.stderr).not.toContain(d);
+    },
+    60_000,
+  );
 
   it('fails cleanly when the cluster has no key, and refuses another key file', () => {
     const r = runToken(['--role', 'organizer'], { STUB_KEY_FILE: '/nonexistent' });

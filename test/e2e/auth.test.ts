@@ -27,7 +27,10 @@ const clients: grpc.Client[] = [];
 
 beforeAll(async () => {
   p = await startPipeline('grpcauth');
-  connections = await startConnectionService(parseConfig(connectionConfigSchema, { PORT: '0', DATABASE_URL: serviceDatabaseUrl('connection-service', p.testDb.url), ...p.auth.env }), logger);
+  connections = await startConnectionService(
+    parseConfig(connectionConfigSchema, { PORT: '0', DATABASE_URL: serviceDatabaseUrl('connection-service', p.testDb.url), ...p.auth.env }),
+    logger,
+  );
 });
 afterAll(async () => {
   for (const c of clients) c.close();
@@ -163,13 +166,19 @@ describe('connection-service', () => {
     const [oldest, previous, current] = await Promise.all([generateSigningKey(), generateSigningKey(), generateSigningKey()]);
     const dir = mkdtempSync(join(tmpdir(), 'udaconnect-rotation-'));
     const jwks = join(dir, 'jwks.json');
-    writeFileSync(jwks, JSON.stringify({ keys: [publicJwk(current!), publicJwk(previous!)] }));
+    writeFileSync(jwks, JSON.stringify({ keys: [publicJwk(current), publicJwk(previous)] }));
     const rotated = await startConnectionService(
-      parseConfig(connectionConfigSchema, { PORT: '0', DATABASE_URL: serviceDatabaseUrl('connection-service', p.testDb.url), AUTH_JWKS_FILE: jwks, REVOCATION_POLL_MS: '1000' }),
+      parseConfig(connectionConfigSchema, {
+        PORT: '0',
+        DATABASE_URL: serviceDatabaseUrl('connection-service', p.testDb.url),
+        AUTH_JWKS_FILE: jwks,
+        REVOCATION_POLL_MS: '1000',
+      }),
       logger,
     );
     try {
-      const tokenOf = async (key: typeof current) => (await (await createTokenSigner(key!)).sign({ role: 'organizer', subject: 'organizer:r', ttlSeconds: 600 })).token;
+      const tokenOf = async (key: typeof current) =>
+        (await (await createTokenSigner(key)).sign({ role: 'organizer', subject: 'organizer:r', ttlSeconds: 600 })).token;
       expect(await code(connectionsAs(await tokenOf(current), rotated.port)({}))).toBe('OK');
       expect(await code(connectionsAs(await tokenOf(previous), rotated.port)({}))).toBe('OK');
       expect(await code(connectionsAs(await tokenOf(oldest), rotated.port)({}))).toBe('UNAUTHENTICATED');
@@ -181,7 +190,11 @@ describe('connection-service', () => {
 
 describe('a device token, issued and revoked over REST', () => {
   it('works on every service until revoked, then every service refuses it within the poll interval', async () => {
-    const res = await fetch(`${p.apiUrl}/api/persons/8/devices`, { method: 'POST', headers: { ...bearer(p.auth.organizer), 'content-type': 'application/json' }, body: '{"label":"phone"}' });
+    const res = await fetch(`${p.apiUrl}/api/persons/8/devices`, {
+      method: 'POST',
+      headers: { ...bearer(p.auth.organizer), 'content-type': 'application/json' },
+      body: '{"label":"phone"}',
+    });
     expect(res.status).toBe(201);
     const { device_id, token } = (await res.json()) as { device_id: string; token: string };
     const ingest = ingestAs(token);

@@ -29,11 +29,13 @@ interface Row {
   creation_time: Date;
 }
 const rowsFor = async (ids: string[]): Promise<Row[]> =>
-  p.knex.raw(
-    `SELECT event_id::text, person_id, ST_X(coordinate::geometry) AS x, ST_Y(coordinate::geometry) AS y, creation_time
+  p.knex
+    .raw(
+      `SELECT event_id::text, person_id, ST_X(coordinate::geometry) AS x, ST_Y(coordinate::geometry) AS y, creation_time
        FROM location WHERE event_id = ANY(?::uuid[])`,
-    [ids],
-  ).then((r) => r.rows);
+      [ids],
+    )
+    .then((r) => r.rows);
 
 function expectStored(rows: Row[], sent: LocationPing[]) {
   expect(rows).toHaveLength(sent.length);
@@ -104,6 +106,8 @@ test('POST /api/locations with the old body (string coordinates) ends up as a ro
   expect(row!.creation_time.toISOString()).toBe('2020-08-18T10:37:06.000Z');
 
   // And it reads back through the REST API in the old shape.
-  const list = (await (await fetch(`${p.apiUrl}/api/persons/8/locations?start_date=2020-08-18&end_date=2020-08-18`, { headers: bearer(p.auth.organizer) })).json()) as Array<Record<string, unknown>>;
+  const list = (await (
+    await fetch(`${p.apiUrl}/api/persons/8/locations?start_date=2020-08-18&end_date=2020-08-18`, { headers: bearer(p.auth.organizer) })
+  ).json()) as Array<Record<string, unknown>>;
   expect(list).toContainEqual(expect.objectContaining({ person_id: 8, latitude: '37.5533', longitude: '-122.2905', creation_time: '2020-08-18T10:37:06Z' }));
 });

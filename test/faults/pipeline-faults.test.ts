@@ -38,7 +38,7 @@ class WriterProcess {
       env: { ...process.env, ...this.env },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
-    child.stderr!.resume();
+    child.stderr.resume();
     child.once('exit', () => {
       if (this.child === child && !this.stopping) {
         this.restarts++;
@@ -134,11 +134,24 @@ beforeAll(async () => {
   const env = { DATABASE_URL: testDb.url, KAFKA_BROKERS: kafkaBrokers, LOCATIONS_TOPIC: topic, LOCATIONS_PARTITIONS: '3' };
   const auth = await testAuth();
   ingest = await startIngest(
-    parseConfig(ingestConfigSchema, { ...env, ...auth.env, DATABASE_URL: serviceDatabaseUrl('location-ingest', testDb.url), PORT: '0', KAFKA_HEALTH_INTERVAL_MS: '1000' }),
+    parseConfig(ingestConfigSchema, {
+      ...env,
+      ...auth.env,
+      DATABASE_URL: serviceDatabaseUrl('location-ingest', testDb.url),
+      PORT: '0',
+      KAFKA_HEALTH_INTERVAL_MS: '1000',
+    }),
     logger,
   );
   client = new LocationIngestClient(`127.0.0.1:${ingest.port}`, grpc.credentials.createInsecure(), auth.grpcOptions());
-  writer = new WriterProcess({ ...env, DATABASE_URL: serviceDatabaseUrl('location-writer', testDb.url), PORT: '0', KAFKA_GROUP_ID: `test.${unique}.writer`, LOCATIONS_DLQ_TOPIC: `${topic}.dlq`, LOG_LEVEL: 'warn' });
+  writer = new WriterProcess({
+    ...env,
+    DATABASE_URL: serviceDatabaseUrl('location-writer', testDb.url),
+    PORT: '0',
+    KAFKA_GROUP_ID: `test.${unique}.writer`,
+    LOCATIONS_DLQ_TOPIC: `${topic}.dlq`,
+    LOG_LEVEL: 'warn',
+  });
   writer.start();
 });
 
@@ -153,10 +166,14 @@ afterAll(async () => {
 /** Every acknowledged ping is a row, once; and no row exists that was not acknowledged. */
 async function expectExactlyOnce(device: Device): Promise<void> {
   const ids = [...device.acked];
-  await eventually(async () => {
-    const { rows } = await knex.raw('SELECT count(*)::int AS n FROM location WHERE event_id = ANY(?::uuid[])', [ids]);
-    expect(rows[0].n).toBe(ids.length);
-  }, 120_000, 500);
+  await eventually(
+    async () => {
+      const { rows } = await knex.raw('SELECT count(*)::int AS n FROM location WHERE event_id = ANY(?::uuid[])', [ids]);
+      expect(rows[0].n).toBe(ids.length);
+    },
+    120_000,
+    500,
+  );
   const { rows } = await knex.raw(
     `SELECT count(*)::int AS total, count(DISTINCT event_id)::int AS distinct_ids FROM location WHERE creation_time > now() - interval '1 hour'`,
   );
@@ -222,7 +239,10 @@ faultTest('the Kafka broker restarted mid-stream: every acknowledged ping stored
 /** The local cluster on port 5432 as [version, name], or why PostgreSQL cannot be stopped and started here. */
 const pgCluster = (): { cluster: string[] } | { skip: string } => {
   const r = spawnSync('pg_lsclusters', ['-h'], { encoding: 'utf8' });
-  if (r.error || r.status !== 0) return { skip: 'this test stops and starts a local PostgreSQL cluster with pg_ctlcluster, and pg_lsclusters is not available (no Debian postgresql-common here)' };
+  if (r.error || r.status !== 0)
+    return {
+      skip: 'this test stops and starts a local PostgreSQL cluster with pg_ctlcluster, and pg_lsclusters is not available (no Debian postgresql-common here)',
+    };
   const line = r.stdout.split('\n').find((l) => /\bonline\b/.test(l) && /\s5432\s/.test(l));
   if (!line) return { skip: 'this test stops and starts the local PostgreSQL cluster on port 5432, and pg_lsclusters shows none online' };
   if (process.getuid?.() !== 0) return { skip: 'this test stops and starts PostgreSQL with pg_ctlcluster, which needs root' };

@@ -95,11 +95,15 @@ describe('a service on its own (createLogger), stdout piped like this test reads
     delete childEnv.LOG_FORMAT;
     delete childEnv.NODE_ENV;
     for (const [k, v] of Object.entries(env)) if (v !== undefined) childEnv[k] = v;
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', "require('@udaconnect/common').createLogger('log-format-test', 'info').info({ port: 1 }, 'hello')"], {
-      cwd: ROOT,
-      env: childEnv,
-      encoding: 'utf8',
-    });
+    const r = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', '-e', "require('@udaconnect/common').createLogger('log-format-test', 'info').info({ port: 1 }, 'hello')"],
+      {
+        cwd: ROOT,
+        env: childEnv,
+        encoding: 'utf8',
+      },
+    );
     expect(r.status).toBe(0);
     return r.stdout;
   }

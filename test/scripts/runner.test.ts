@@ -90,11 +90,15 @@ const port = (name: Name) => BASE_PORT[name] + offset;
 const seenPids = new Set<number>();
 
 function waitForOutput(pattern: RegExp, timeoutMs: number): Promise<string> {
-  return eventually(() => {
-    const line = output.find((l) => pattern.test(l));
-    if (!line) throw new Error(`no output line matches ${pattern} within ${timeoutMs} ms; output:\n${output.slice(-40).join('\n')}`);
-    return line;
-  }, timeoutMs, 100);
+  return eventually(
+    () => {
+      const line = output.find((l) => pattern.test(l));
+      if (!line) throw new Error(`no output line matches ${pattern} within ${timeoutMs} ms; output:\n${output.slice(-40).join('\n')}`);
+      return line;
+    },
+    timeoutMs,
+    100,
+  );
 }
 
 async function writerAnswers(): Promise<boolean> {
@@ -108,7 +112,11 @@ async function writerAnswers(): Promise<boolean> {
 
 /** Polls the three services that must not notice the writer's restarts; counts what fails. */
 function pollOthers() {
-  const results = { 'person-api': { ok: 0, failed: [] as string[] }, 'location-ingest': { ok: 0, failed: [] as string[] }, 'connection-service': { ok: 0, failed: [] as string[] } };
+  const results = {
+    'person-api': { ok: 0, failed: [] as string[] },
+    'location-ingest': { ok: 0, failed: [] as string[] },
+    'connection-service': { ok: 0, failed: [] as string[] },
+  };
   let running = true;
   const loop = async (name: keyof typeof results, probe: () => Promise<void>) => {
     while (running) {
@@ -183,7 +191,7 @@ afterAll(() => {
 afterAll(async () => {
   // Whatever a failed assertion left behind.
   if (runner && runner.exitCode === null && runner.signalCode === null) {
-    for (const pid of Object.values(childPids(runner.pid!))) seenPids.add(pid!);
+    for (const pid of Object.values(childPids(runner.pid!))) seenPids.add(pid);
     runner.kill('SIGKILL');
   }
   for (const pid of seenPids) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
@@ -193,7 +201,7 @@ afterAll(async () => {
 test('a SIGKILLed service is restarted alone, with backoff; the others keep answering; SIGTERM stops everything', async () => {
   const before = childPids(runner.pid!);
   expect(Object.keys(before).sort()).toEqual([...SERVICES].sort());
-  for (const pid of Object.values(before)) seenPids.add(pid!);
+  for (const pid of Object.values(before)) seenPids.add(pid);
   expect(await writerAnswers()).toBe(true);
 
   const poll = pollOthers();
@@ -201,15 +209,22 @@ test('a SIGKILLed service is restarted alone, with backoff; the others keep answ
 
   // Twice: the first restart after 1 s, the second (it came right back down) after 2 s.
   let writerPid = before['location-writer']!;
-  for (const [n, delayS] of [[1, 1], [2, 2]] as const) {
+  for (const [n, delayS] of [
+    [1, 1],
+    [2, 2],
+  ] as const) {
     const killedAt = Date.now();
     process.kill(writerPid, 'SIGKILL');
     await waitForOutput(new RegExp(`^location-writer exited \\(SIGKILL\\); restarting in ${delayS} s \\(restart ${n}\\)$`), 10_000);
-    const restarted = await eventually(() => {
-      const pid = childPids(runner.pid!)['location-writer'];
-      if (!pid || pid === writerPid) throw new Error('the writer has not been started again');
-      return { pid, at: Date.now() };
-    }, 30_000, 50);
+    const restarted = await eventually(
+      () => {
+        const pid = childPids(runner.pid!)['location-writer'];
+        if (!pid || pid === writerPid) throw new Error('the writer has not been started again');
+        return { pid, at: Date.now() };
+      },
+      30_000,
+      50,
+    );
     expect(restarted.at - killedAt).toBeGreaterThanOrEqual(delayS * 1000 - 100);
     seenPids.add(restarted.pid);
     writerPid = restarted.pid;

@@ -80,7 +80,10 @@ beforeAll(async () => {
   copyFileSync(join(ROOT, 'scripts', 'start.sh'), join(sandbox, 'scripts', 'start.sh'));
   // Stubs for what would touch the machine or the dev database.
   writeFileSync(join(sandbox, 'scripts', 'provision.sh'), '#!/usr/bin/env bash\nexit 0\n');
-  writeFileSync(join(sandbox, 'scripts', 'stop-infra.sh'), `#!/usr/bin/env bash\necho "stop-infra called" >&2\ntouch "${join(sandbox, 'stop-infra-called')}"\n`);
+  writeFileSync(
+    join(sandbox, 'scripts', 'stop-infra.sh'),
+    `#!/usr/bin/env bash\necho "stop-infra called" >&2\ntouch "${join(sandbox, 'stop-infra-called')}"\n`,
+  );
   const script = (name: string, body: string) => {
     writeFileSync(join(bin, name), `#!/usr/bin/env bash\n${body}\n`);
     chmodSync(join(bin, name), 0o755);
@@ -103,9 +106,22 @@ beforeAll(async () => {
     AUTH_JWKS_FILE: auth.env.AUTH_JWKS_FILE,
     AUTH_SIGNING_KEY_FILE: auth.env.AUTH_SIGNING_KEY_FILE,
   };
-  writeFileSync(join(sandbox, '.udaconnect', 'env'), Object.entries(env).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
+  writeFileSync(
+    join(sandbox, '.udaconnect', 'env'),
+    Object.entries(env)
+      .map(([k, v]) => `${k}=${v}`)
+      .join('\n') + '\n',
+  );
   baseEnv = { ...process.env, KAFKA_BROKERS: infraEnv().kafkaBrokers, UDACONNECT_SERVICES: 'connection-service' };
-  for (const k of ['DATABASE_URL', 'PERSON_API_DATABASE_URL', 'INGEST_DATABASE_URL', 'WRITER_DATABASE_URL', 'CONNECTION_SERVICE_DATABASE_URL', 'UDACONNECT_TLS_DIR', 'LOG_FORMAT']) {
+  for (const k of [
+    'DATABASE_URL',
+    'PERSON_API_DATABASE_URL',
+    'INGEST_DATABASE_URL',
+    'WRITER_DATABASE_URL',
+    'CONNECTION_SERVICE_DATABASE_URL',
+    'UDACONNECT_TLS_DIR',
+    'LOG_FORMAT',
+  ]) {
     delete baseEnv[k];
   }
 });
@@ -129,7 +145,11 @@ test.each([
   [
     'scripts/start.sh, SIGTERM to bash only',
     (env: NodeJS.ProcessEnv) =>
-      spawn('bash', ['scripts/start.sh'], { cwd: sandbox, env: { ...env, PATH: `${join(sandbox, 'node_modules', '.bin')}:${env.PATH}` }, stdio: ['ignore', 'pipe', 'pipe'] }),
+      spawn('bash', ['scripts/start.sh'], {
+        cwd: sandbox,
+        env: { ...env, PATH: `${join(sandbox, 'node_modules', '.bin')}:${env.PATH}` },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
   ],
 ])('%s: every service stops', async (_name, launch: (env: NodeJS.ProcessEnv) => ChildProcess) => {
   const port = await freePort();

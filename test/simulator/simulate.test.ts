@@ -6,7 +6,16 @@ import { spawn } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
 import { join } from 'node:path';
-import { closeHttpServer, createKafkaBus, createLogger, decodePing, haversineMeters as distanceMeters, listen, type KafkaBus, type LocationPing } from '@udaconnect/common';
+import {
+  closeHttpServer,
+  createKafkaBus,
+  createLogger,
+  decodePing,
+  haversineMeters as distanceMeters,
+  listen,
+  type KafkaBus,
+  type LocationPing,
+} from '@udaconnect/common';
 import { ingestConfigSchema } from '../../modules/location-ingest/src/config';
 import { startIngest } from '../../modules/location-ingest/src/ingest-service';
 import { startTestPersonApi, type Harness } from '../../modules/person-api/test/harness';
@@ -34,7 +43,14 @@ beforeAll(async () => {
   apiServer = http.createServer(api.app);
   apiUrl = `http://127.0.0.1:${await listen(apiServer, 0, '127.0.0.1')}`;
   const { kafkaBrokers } = infraEnv();
-  const config = ingestConfigSchema.parse({ PORT: '0', DATABASE_URL: serviceDatabaseUrl('location-ingest', api.testDb.url), KAFKA_BROKERS: kafkaBrokers, LOCATIONS_TOPIC: topic, LOCATIONS_PARTITIONS: '3', ...api.auth.env });
+  const config = ingestConfigSchema.parse({
+    PORT: '0',
+    DATABASE_URL: serviceDatabaseUrl('location-ingest', api.testDb.url),
+    KAFKA_BROKERS: kafkaBrokers,
+    LOCATIONS_TOPIC: topic,
+    LOCATIONS_PARTITIONS: '3',
+    ...api.auth.env,
+  });
   ingest = await startIngest(config, logger);
   target = `127.0.0.1:${ingest.port}`;
   bus = createKafkaBus({ brokers: kafkaBrokers.split(','), clientId: 'simulator-test', logger });
@@ -81,7 +97,18 @@ describe('runSimulation', () => {
     const startedAt = Date.now();
     const progress: number[] = [];
     const stats = await runSimulation(
-      { target, token: api.auth.organizer, personIds: SEEDED, rate: 500, durationMs: 2_000, streams: 2, batch: 100, sampleEvery: 10, seed: 7, progressIntervalMs: 500 },
+      {
+        target,
+        token: api.auth.organizer,
+        personIds: SEEDED,
+        rate: 500,
+        durationMs: 2_000,
+        streams: 2,
+        batch: 100,
+        sampleEvery: 10,
+        seed: 7,
+        progressIntervalMs: 500,
+      },
       (p) => progress.push(p.sent),
     );
 
@@ -119,7 +146,16 @@ describe('runSimulation', () => {
   });
 
   it('counts pings of an unknown person as rejected, with the reason from location-ingest', async () => {
-    const stats = await runSimulation({ token: api.auth.organizer, target, personIds: [999_999], rate: 200, durationMs: 300, streams: 1, batch: 20, sampleEvery: 5 });
+    const stats = await runSimulation({
+      token: api.auth.organizer,
+      target,
+      personIds: [999_999],
+      rate: 200,
+      durationMs: 300,
+      streams: 1,
+      batch: 20,
+      sampleEvery: 5,
+    });
     expect(stats.sent).toBeGreaterThan(0);
     expect(stats.acked).toBe(0);
     expect(stats.rejected).toBe(stats.sent);
@@ -129,7 +165,14 @@ describe('runSimulation', () => {
 
   it('fails fast with a clear message when location-ingest is not there', async () => {
     const port = await closedPort();
-    const err = await runSimulation({ token: api.auth.organizer, target: `127.0.0.1:${port}`, personIds: SEEDED, rate: 10, durationMs: 1_000, connectTimeoutMs: 1_000 }).catch((e) => e);
+    const err = await runSimulation({
+      token: api.auth.organizer,
+      target: `127.0.0.1:${port}`,
+      personIds: SEEDED,
+      rate: 10,
+      durationMs: 1_000,
+      connectTimeoutMs: 1_000,
+    }).catch((e) => e);
     expect(err).toBeInstanceOf(IngestUnreachableError);
     expect(err.message).toContain(`cannot reach location-ingest at 127.0.0.1:${port} — is \`npm start\` running?`);
   });
@@ -141,7 +184,14 @@ describe('ensurePersons', () => {
     expect(ids).toHaveLength(12);
     expect(ids.slice(0, 5)).toEqual(SEEDED);
     const created = await Promise.all(
-      ids.slice(5).map(async (id) => (await (await fetch(`${apiUrl}/api/persons/${id}`, { headers: { authorization: `Bearer ${api.auth.organizer}` } })).json()) as { first_name: string; last_name: string; company_name: string }),
+      ids.slice(5).map(
+        async (id) =>
+          (await (await fetch(`${apiUrl}/api/persons/${id}`, { headers: { authorization: `Bearer ${api.auth.organizer}` } })).json()) as {
+            first_name: string;
+            last_name: string;
+            company_name: string;
+          },
+      ),
     );
     expect(created.map((p) => `${p.first_name} ${p.last_name}`).sort()).toEqual(
       ['0006', '0007', '0008', '0009', '0010', '0011', '0012'].map((n) => `Attendee ${n}`),
@@ -163,7 +213,22 @@ describe('ensurePersons', () => {
 describe('npm run simulate (the CLI)', () => {
   it('creates the persons, streams for the duration, prints progress lines and a summary, exits 0', async () => {
     const before = consumed.length;
-    const r = await simulateCli(['--persons', '15', '--rate', '300', '--duration', '2', '--streams', '2', '--target', target, '--api', apiUrl, '--token', api.auth.organizer]);
+    const r = await simulateCli([
+      '--persons',
+      '15',
+      '--rate',
+      '300',
+      '--duration',
+      '2',
+      '--streams',
+      '2',
+      '--target',
+      target,
+      '--api',
+      apiUrl,
+      '--token',
+      api.auth.organizer,
+    ]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/simulating 15 persons/);

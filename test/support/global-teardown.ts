@@ -8,10 +8,9 @@ export default async function globalTeardown(): Promise<void> {
   if (!run) return;
   const admin = knexFactory({ client: 'pg', connection: infraEnv().databaseUrl, pool: { min: 0, max: 1 } });
   try {
-    const { rows } = await admin.raw<{ rows: Array<{ datname: string }> }>(
-      `SELECT datname FROM pg_database WHERE datname LIKE ?`,
-      [`udaconnect_test_${run}_%`],
-    );
+    const { rows } = await admin.raw<{ rows: Array<{ datname: string }> }>(`SELECT datname FROM pg_database WHERE datname LIKE ?`, [
+      `udaconnect_test_${run}_%`,
+    ]);
     for (const { datname } of rows) {
       await dropDatabaseForce(admin, datname);
     }

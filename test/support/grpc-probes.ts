@@ -23,7 +23,12 @@ export async function healthStatus(port: number, serviceName = '', credentials =
 type ReflectionVersion = 'v1' | 'v1alpha';
 
 /** Asks the server reflection service (as grpcurl does, on one stream) and returns its answers, in order. */
-export async function reflect(port: number, requests: object[], version: ReflectionVersion = 'v1', credentials = grpc.credentials.createInsecure()): Promise<any[]> {
+export async function reflect(
+  port: number,
+  requests: object[],
+  version: ReflectionVersion = 'v1',
+  credentials = grpc.credentials.createInsecure(),
+): Promise<any[]> {
   const protoRoot = join(dirname(require.resolve('@grpc/reflection/package.json')), 'build/proto');
   const def = grpc.loadPackageDefinition(
     protoLoader.loadSync(`grpc/reflection/${version}/reflection.proto`, { includeDirs: [protoRoot], keepCase: true, oneofs: true }),

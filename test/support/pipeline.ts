@@ -41,7 +41,10 @@ export async function startPipeline(label: string): Promise<Pipeline> {
   const common = { DATABASE_URL: testDb.url, KAFKA_BROKERS: kafkaBrokers, LOCATIONS_TOPIC: topic, LOCATIONS_PARTITIONS: '3' };
   const auth = await testAuth();
 
-  const ingest = await startIngest(parseConfig(ingestConfigSchema, { ...common, DATABASE_URL: serviceDatabaseUrl('location-ingest', testDb.url), ...auth.env, PORT: '0' }), logger);
+  const ingest = await startIngest(
+    parseConfig(ingestConfigSchema, { ...common, DATABASE_URL: serviceDatabaseUrl('location-ingest', testDb.url), ...auth.env, PORT: '0' }),
+    logger,
+  );
   const writerConfig = parseConfig(locationWriterConfigSchema, {
     ...common,
     DATABASE_URL: serviceDatabaseUrl('location-writer', testDb.url),

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../support/test-env';
 
-export const TLS_CERTS_SCRIPT = join(ROOT, 'scripts', 'tls-certs.sh');
+const TLS_CERTS_SCRIPT = join(ROOT, 'scripts', 'tls-certs.sh');
 
 export interface CertRun {
   status: number | null;

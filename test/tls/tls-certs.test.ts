@@ -46,7 +46,10 @@ describe('scripts/tls-certs.sh', () => {
     expect(days).toBeLessThanOrEqual(366);
 
     // The keys belong to the certificates, and only their owner may read them.
-    for (const [crt, key] of [['ca.crt', 'ca.key'], ['server.crt', 'server.key']] as const) {
+    for (const [crt, key] of [
+      ['ca.crt', 'ca.key'],
+      ['server.crt', 'server.key'],
+    ] as const) {
       const priv = createPrivateKey(readFileSync(join(dir, key)));
       expect(cert(join(dir, crt)).checkPrivateKey(priv)).toBe(true);
       expect(mode(join(dir, key))).toBe(0o600);

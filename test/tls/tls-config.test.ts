@@ -76,11 +76,27 @@ describe('loadServerTls', () => {
   });
 
   it.each([
-    ['an unreadable certificate', () => ({ TLS_CERT_FILE: join(tmp.path, 'missing.crt'), TLS_KEY_FILE: certs.keyFile }), /^TLS_CERT_FILE: cannot read .*missing\.crt \(ENOENT\)$/],
-    ['an unreadable key', () => ({ TLS_CERT_FILE: certs.certFile, TLS_KEY_FILE: join(tmp.path, 'missing.key') }), /^TLS_KEY_FILE: cannot read .*missing\.key \(ENOENT\)$/],
-    ['a key file given as the certificate', () => ({ TLS_CERT_FILE: certs.keyFile, TLS_KEY_FILE: certs.keyFile }), /^TLS_CERT_FILE: .* holds no PEM certificate/],
+    [
+      'an unreadable certificate',
+      () => ({ TLS_CERT_FILE: join(tmp.path, 'missing.crt'), TLS_KEY_FILE: certs.keyFile }),
+      /^TLS_CERT_FILE: cannot read .*missing\.crt \(ENOENT\)$/,
+    ],
+    [
+      'an unreadable key',
+      () => ({ TLS_CERT_FILE: certs.certFile, TLS_KEY_FILE: join(tmp.path, 'missing.key') }),
+      /^TLS_KEY_FILE: cannot read .*missing\.key \(ENOENT\)$/,
+    ],
+    [
+      'a key file given as the certificate',
+      () => ({ TLS_CERT_FILE: certs.keyFile, TLS_KEY_FILE: certs.keyFile }),
+      /^TLS_CERT_FILE: .* holds no PEM certificate/,
+    ],
     ['a certificate given as the key', () => ({ TLS_CERT_FILE: certs.certFile, TLS_KEY_FILE: certs.certFile }), /^TLS_KEY_FILE: .* holds no PEM private key/],
-    ['the key of another certificate', () => ({ TLS_CERT_FILE: certs.certFile, TLS_KEY_FILE: other.keyFile }), /^TLS_KEY_FILE: .* is not the key of the certificate in TLS_CERT_FILE/],
+    [
+      'the key of another certificate',
+      () => ({ TLS_CERT_FILE: certs.certFile, TLS_KEY_FILE: other.keyFile }),
+      /^TLS_KEY_FILE: .* is not the key of the certificate in TLS_CERT_FILE/,
+    ],
   ])('refuses %s, naming the variable and the file', (_what, env, message) => {
     expect(() => loadServerTls(env())).toThrow(TlsConfigError);
     expect(() => loadServerTls(env())).toThrow(message);
@@ -89,7 +105,9 @@ describe('loadServerTls', () => {
   it('refuses an expired certificate', async () => {
     const expired = makeCerts(join(tmp.path, 'expired'), 'localhost', ['--days', '0']);
     await new Promise((r) => setTimeout(r, 1_100));
-    expect(() => loadServerTls({ TLS_CERT_FILE: expired.certFile, TLS_KEY_FILE: expired.keyFile })).toThrow(/^TLS_CERT_FILE: the certificate in .* expired on /);
+    expect(() => loadServerTls({ TLS_CERT_FILE: expired.certFile, TLS_KEY_FILE: expired.keyFile })).toThrow(
+      /^TLS_CERT_FILE: the certificate in .* expired on /,
+    );
   });
 
   it('refuses a garbled certificate', () => {
@@ -124,11 +142,14 @@ describe('start-up', () => {
     });
   }
 
-  it.each(['modules/location-ingest/src/main.ts', 'modules/person-api/src/main.ts'])('%s exits 1 naming TLS_KEY_FILE when only the certificate is set', async (entry) => {
-    const r = await run(entry, { ...NOWHERE, TLS_CERT_FILE: certs.certFile });
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain('TLS_KEY_FILE: must be set too when TLS_CERT_FILE is set');
-  });
+  it.each(['modules/location-ingest/src/main.ts', 'modules/person-api/src/main.ts'])(
+    '%s exits 1 naming TLS_KEY_FILE when only the certificate is set',
+    async (entry) => {
+      const r = await run(entry, { ...NOWHERE, TLS_CERT_FILE: certs.certFile });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain('TLS_KEY_FILE: must be set too when TLS_CERT_FILE is set');
+    },
+  );
 
   it('location-ingest exits 1 with the reason when the certificate cannot be read', async () => {
     const r = await run('modules/location-ingest/src/main.ts', { ...NOWHERE, TLS_CERT_FILE: join(tmp.path, 'missing.crt'), TLS_KEY_FILE: certs.keyFile });

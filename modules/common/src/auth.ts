@@ -12,7 +12,18 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { calculateJwkThumbprint, createLocalJWKSet, errors, exportJWK, generateKeyPair, importJWK, jwtVerify, SignJWT, type JSONWebKeySet, type JWK } from 'jose';
+import {
+  calculateJwkThumbprint,
+  createLocalJWKSet,
+  errors,
+  exportJWK,
+  generateKeyPair,
+  importJWK,
+  jwtVerify,
+  SignJWT,
+  type JSONWebKeySet,
+  type JWK,
+} from 'jose';
 import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import type { Knex } from './db';
@@ -57,13 +68,15 @@ export class ForbiddenError extends Error {
 /** A private Ed25519 JWK with `kid` (its RFC 7638 thumbprint) and `alg`. */
 export type SigningKey = JWK & { kid: string; alg: typeof TOKEN_ALGORITHM; d: string };
 
-const publicJwkSchema = z.looseObject({
-  kty: z.literal('OKP'),
-  crv: z.literal('Ed25519'),
-  x: z.string().min(1),
-  kid: z.string().min(1),
-  alg: z.literal(TOKEN_ALGORITHM).optional(),
-}).refine((k) => !('d' in k), 'is a private key: a verification key set must hold public keys only');
+const publicJwkSchema = z
+  .looseObject({
+    kty: z.literal('OKP'),
+    crv: z.literal('Ed25519'),
+    x: z.string().min(1),
+    kid: z.string().min(1),
+    alg: z.literal(TOKEN_ALGORITHM).optional(),
+  })
+  .refine((k) => !('d' in k), 'is a private key: a verification key set must hold public keys only');
 const jwksSchema = z.object({
   keys: z.array(publicJwkSchema).min(1, 'holds no key').max(MAX_VERIFICATION_KEYS, `holds more than ${MAX_VERIFICATION_KEYS} keys`),
 });
@@ -117,8 +130,8 @@ function checked<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   return parsed.data;
 }
 
-export const parseKeySet = (value: unknown, what = 'JWK set'): JSONWebKeySet => checked(jwksSchema, value, what) as JSONWebKeySet;
-export const parseSigningKey = (value: unknown, what = 'signing key'): SigningKey => checked(signingKeySchema, value, what) as SigningKey;
+export const parseKeySet = (value: unknown, what = 'JWK set'): JSONWebKeySet => checked(jwksSchema, value, what);
+export const parseSigningKey = (value: unknown, what = 'signing key'): SigningKey => checked(signingKeySchema, value, what);
 
 export const readKeySetFile = (file: string): JSONWebKeySet => parseKeySet(readJsonFile(file, 'JWK set'), `JWK set ${file}`);
 export const readSigningKeyFile = (file: string): SigningKey => parseSigningKey(readJsonFile(file, 'signing key'), `signing key ${file}`);
@@ -211,7 +224,12 @@ const MAX_TOKEN_LENGTH = 4096;
  * Successful verifications are cached by token string (the signature check dominates the cost
  * of a unary gRPC call); expiry and revocation are checked again on every use.
  */
-export function createTokenVerifier(opts: { keys: JSONWebKeySet; revocations?: RevocationCheck; clockToleranceSeconds?: number; cacheSize?: number }): TokenVerifier {
+export function createTokenVerifier(opts: {
+  keys: JSONWebKeySet;
+  revocations?: RevocationCheck;
+  clockToleranceSeconds?: number;
+  cacheSize?: number;
+}): TokenVerifier {
   const keySet = createLocalJWKSet(parseKeySet(opts.keys));
   const cache = new LRUCache<string, Principal>({ max: opts.cacheSize ?? 10_000 });
   const tolerance = opts.clockToleranceSeconds ?? 5;
@@ -312,7 +330,7 @@ export class RevocationList implements RevocationCheck {
   async refresh(): Promise<void> {
     this.refreshing ??= (async () => {
       try {
-        const rows: Array<{ id: string }> = await this.knex('device').select('id').whereNotNull('revoked_at').andWhere('expires_at', '>', this.knex.fn.now());
+        const rows = await this.knex('device').select<Array<{ id: string }>>('id').whereNotNull('revoked_at').andWhere('expires_at', '>', this.knex.fn.now());
         this.revoked = new Set(rows.map((r) => r.id));
       } catch (err) {
         this.logger.warn({ err: (err as Error).message }, 'could not refresh the revoked-token list; keeping the last one');

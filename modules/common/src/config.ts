@@ -40,14 +40,16 @@ export function loadConfigOrExit<S extends z.ZodObject>(service: string, schema:
 /** Reusable variable schemas, so every service spells them the same way. */
 export const env = {
   port: (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback),
-  databaseUrl: () =>
-    z
-      .string()
-      .regex(/^postgres(ql)?:\/\//, 'must be a postgresql:// URL'),
+  databaseUrl: () => z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgresql:// URL'),
   kafkaBrokers: () =>
     z
       .string()
-      .transform((s) => s.split(',').map((b) => b.trim()).filter(Boolean))
+      .transform((s) =>
+        s
+          .split(',')
+          .map((b) => b.trim())
+          .filter(Boolean),
+      )
       .pipe(z.array(z.string().regex(/^[^:\s]+:\d+$/, 'each broker must be host:port')).min(1)),
   logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   positiveInt: (fallback: number) => z.coerce.number().int().positive().default(fallback),

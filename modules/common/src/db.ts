@@ -10,7 +10,7 @@ export type { Knex };
 // int8 (bigserial ids, counts) as JS numbers: ids stay far below 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number.parseInt(v, 10));
 // timestamptz: a fast path for the ISO text the server prints, the usual parser for the rest.
-pg.types.setTypeParser(pg.types.builtins.TIMESTAMPTZ, timestamptzParser(pg.types.getTypeParser(pg.types.builtins.TIMESTAMPTZ)));
+pg.types.setTypeParser(pg.types.builtins.TIMESTAMPTZ, timestamptzParser(pg.types.getTypeParser(pg.types.builtins.TIMESTAMPTZ) as (text: string) => unknown));
 
 export interface DatabaseOptions {
   url: string;
@@ -54,7 +54,7 @@ export function createDatabase(opts: DatabaseOptions): Database {
       connectionString: opts.url,
       connectionTimeoutMillis: 2_000,
       statement_timeout: opts.statementTimeoutMs ?? 15_000,
-      application_name: opts.applicationName ?? logger.bindings().service ?? 'udaconnect',
+      application_name: opts.applicationName ?? (logger.bindings().service as string | undefined) ?? 'udaconnect',
     },
     pool: {
       min: 0,

@@ -2,9 +2,20 @@
 import { InterceptingCall, Metadata, status, type Interceptor, type ServerErrorResponse } from '@grpc/grpc-js';
 import { AuthError, ForbiddenError, type Principal, type TokenVerifier } from './auth';
 
+/** A gRPC status as an Error, so it can be thrown; a handler's callback takes it as is (grpc-js reads `code` and `details`). */
+export class GrpcStatusError extends Error implements ServerErrorResponse {
+  constructor(
+    readonly code: status,
+    readonly details: string,
+  ) {
+    super(details);
+    this.name = 'GrpcStatusError';
+  }
+}
+
 /** A gRPC error for a refused caller: UNAUTHENTICATED (no or bad token) or PERMISSION_DENIED. */
-export function grpcAuthError(err: AuthError | ForbiddenError): Partial<ServerErrorResponse> {
-  return err instanceof AuthError ? { code: status.UNAUTHENTICATED, details: err.message } : { code: status.PERMISSION_DENIED, details: err.message };
+export function grpcAuthError(err: AuthError | ForbiddenError): GrpcStatusError {
+  return new GrpcStatusError(err instanceof AuthError ? status.UNAUTHENTICATED : status.PERMISSION_DENIED, err.message);
 }
 
 /**

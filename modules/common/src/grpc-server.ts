@@ -36,6 +36,28 @@ export interface GrpcServerHandle {
   shutdown(graceMs?: number): Promise<void>;
 }
 
+/**
+ * A unary handler from an async function. grpc-js ignores what a handler returns, so a rejection
+ * (a bug: handlers answer their expected failures themselves) would go unhandled and end the
+ * process; it is logged instead, and the call answered INTERNAL unless it was already answered.
+ */
+export function unaryHandler<Req, Res>(
+  logger: Logger,
+  handler: (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => Promise<void>,
+): grpc.handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    let answered = false;
+    const answer: grpc.sendUnaryData<Res> = (...args) => {
+      answered = true;
+      callback(...args);
+    };
+    handler(call, answer).catch((err: unknown) => {
+      logger.error({ err }, 'gRPC handler failed');
+      if (!answered) callback({ code: grpc.status.INTERNAL, details: 'internal error' });
+    });
+  };
+}
+
 export async function startGrpcServer(opts: {
   port: number;
   host?: string;
@@ -55,7 +77,7 @@ export async function startGrpcServer(opts: {
 
   const status = (serving: boolean) => (serving ? 'SERVING' : 'NOT_SERVING');
   const initial = opts.serving ?? true;
-  const health = new HealthImplementation(Object.fromEntries([['', status(initial)], ...opts.services.map((s) => [s.name, status(initial)])]));
+  const health = new HealthImplementation(Object.fromEntries(['', ...opts.services.map((s) => s.name)].map((name) => [name, status(initial)] as const)));
   health.addToServer(server);
 
   addReflection(server, {

@@ -66,38 +66,45 @@ export const notFoundRoute: RequestHandler = (req, res) => {
   sendProblem(res, notFound(`No route for ${req.method} ${req.path}`), req.originalUrl);
 };
 
+/** What body-parser's errors (http-errors) carry; anything can be thrown, so each field is checked. */
+type HttpErrorFields = { status?: unknown; statusCode?: unknown; type?: unknown; limit?: unknown; message?: unknown };
+
 /**
  * Last express middleware: every error becomes problem+json. Errors from body parsing
  * (malformed JSON, body too large) keep their 4xx status; a database outage is a 503;
  * anything else is logged and is a 500 without internals.
  */
 export function problemHandler(logger: Logger): ErrorRequestHandler {
-  return (err, req, res, _next) => {
+  return (err: unknown, req, res, _next) => {
     if (res.headersSent) return;
     const instance = req.originalUrl;
     if (err instanceof HttpProblem) return sendProblem(res, err, instance);
     if (err instanceof AuthError) {
       // RFC 6750 §3: the scheme always; error="invalid_token" once a token was sent.
-      const challenge = err.failure === 'missing' ? 'Bearer realm="udaconnect"' : `Bearer realm="udaconnect", error="invalid_token", error_description="${err.message}"`;
+      const challenge =
+        err.failure === 'missing' ? 'Bearer realm="udaconnect"' : `Bearer realm="udaconnect", error="invalid_token", error_description="${err.message}"`;
       res.setHeader('WWW-Authenticate', challenge);
       return sendProblem(res, new HttpProblem(401, 'Unauthorized', err.message), instance);
     }
     if (err instanceof ForbiddenError) return sendProblem(res, new HttpProblem(403, 'Forbidden', err.message), instance);
-    const status = typeof err?.status === 'number' ? err.status : typeof err?.statusCode === 'number' ? err.statusCode : 500;
+    const e: HttpErrorFields = typeof err === 'object' && err !== null ? err : {};
+    const status = typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : 500;
     if (status >= 400 && status < 500) {
       const detail =
-        err.type === 'entity.parse.failed'
+        e.type === 'entity.parse.failed'
           ? 'Request body is not valid JSON'
-          : err.type === 'entity.too.large'
-            ? `Request body is larger than the limit of ${err.limit} bytes`
-            : err.type === 'encoding.unsupported' || err.type === 'charset.unsupported'
-              ? String(err.message)
-              : String(err.message ?? 'Bad request');
+          : e.type === 'entity.too.large'
+            ? `Request body is larger than the limit of ${String(e.limit)} bytes`
+            : e.type === 'encoding.unsupported' || e.type === 'charset.unsupported'
+              ? String(e.message)
+              : typeof e.message === 'string'
+                ? e.message
+                : 'Bad request';
       const title = status === 413 ? 'Content Too Large' : status === 415 ? 'Unsupported Media Type' : 'Bad Request';
       return sendProblem(res, new HttpProblem(status, title, detail, [{ field: 'body', message: detail }]), instance);
     }
     if (isDatabaseUnavailable(err)) {
-      logger.warn({ err: err.message, path: req.path }, 'database unavailable');
+      logger.warn({ err: (err as Error).message, path: req.path }, 'database unavailable');
       res.setHeader('Retry-After', '5');
       return sendProblem(res, serviceUnavailable('The database is unavailable; try again shortly'), instance);
     }

@@ -2,7 +2,7 @@
  * The only module that knows the Kafka client library (kafkajs). Services see a small
  * interface — topics, a batching producer, a batch consumer — so the client can be swapped.
  */
-import { CompressionTypes, Kafka, logLevel, Partitioners, type Consumer, type LogEntry, type Producer } from 'kafkajs';
+import { CompressionTypes, Kafka, logLevel, Partitioners, type Consumer, type IHeaders, type LogEntry, type Producer } from 'kafkajs';
 import type { Logger } from './logger';
 
 export interface TopicSpec {
@@ -79,7 +79,7 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
  */
 const IDEMPOTENT_RETRIES_WARNING = 'Limiting retries for the idempotent producer may invalidate EoS guarantees';
 
-function toHeaders(raw: Record<string, unknown> | undefined): Record<string, string> {
+function toHeaders(raw: IHeaders | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(raw ?? {})) {
     if (v === undefined) continue;
@@ -108,10 +108,11 @@ export function createKafkaBus(opts: { brokers: string[]; clientId: string; logg
   });
   const admin = kafka.admin();
   let adminConnected: Promise<void> | undefined;
-  const connectAdmin = () => (adminConnected ??= admin.connect().catch((err) => {
-    adminConnected = undefined;
-    throw err;
-  }));
+  const connectAdmin = () =>
+    (adminConnected ??= admin.connect().catch((err) => {
+      adminConnected = undefined;
+      throw err;
+    }));
   const producers = new Set<Producer>();
   const consumers = new Set<Consumer>();
   const probes = new Set<Promise<boolean>>();
@@ -184,8 +185,10 @@ export function createKafkaBus(opts: { brokers: string[]; clientId: string; logg
           await consumer.run({
             autoCommit: false,
             eachBatchAutoResolve: false,
-            eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset, commitOffsetsIfNecessary }) => {
-              if (batch.messages.length === 0 || !isRunning() || isStale()) return;
+            eachBatch: async (payload) => {
+              const { batch } = payload;
+              const stale = () => !payload.isRunning() || payload.isStale();
+              if (batch.messages.length === 0 || stale()) return;
               await handler({
                 topic: batch.topic,
                 partition: batch.partition,
@@ -195,14 +198,14 @@ export function createKafkaBus(opts: { brokers: string[]; clientId: string; logg
                   offset: m.offset,
                   key: m.key ? m.key.toString('utf8') : null,
                   value: m.value,
-                  headers: toHeaders(m.headers as Record<string, unknown>),
+                  headers: toHeaders(m.headers),
                   timestamp: m.timestamp,
                 })),
-                heartbeat,
-                isStale: () => !isRunning() || isStale(),
+                heartbeat: () => payload.heartbeat(),
+                isStale: stale,
               });
-              resolveOffset(batch.lastOffset());
-              await commitOffsetsIfNecessary({
+              payload.resolveOffset(batch.lastOffset());
+              await payload.commitOffsetsIfNecessary({
                 topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(batch.lastOffset()) + 1n).toString() }] }],
               });
             },

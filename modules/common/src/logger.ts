@@ -43,7 +43,13 @@ function prettyStream(): pino.DestinationStream | undefined {
     // Loaded only here: it is absent where dependencies are installed without devDependencies.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const pretty = require('pino-pretty') as typeof import('pino-pretty');
-    return pretty({ colorize: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service', singleLine: true, sync: true });
+    return pretty({
+      colorize: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
+      translateTime: 'SYS:HH:MM:ss.l',
+      ignore: 'pid,hostname,service',
+      singleLine: true,
+      sync: true,
+    });
   } catch {
     return undefined;
   }

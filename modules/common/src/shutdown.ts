@@ -3,7 +3,8 @@ import type { Logger } from './logger';
 
 export interface ShutdownStep {
   name: string;
-  run: () => Promise<unknown> | unknown;
+  /** May return a promise: it is awaited. */
+  run: () => unknown;
 }
 
 /** Runs the steps in order; a step that fails is logged and the rest still run. True when all succeeded. */

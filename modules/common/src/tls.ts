@@ -51,8 +51,10 @@ export const tlsFilesPairedParams = {
 export function tlsFilesPaired(value: { TLS_CERT_FILE?: string | undefined; TLS_KEY_FILE?: string | undefined }, ctx: z.RefinementCtx): void {
   const cert = Boolean(value.TLS_CERT_FILE);
   const key = Boolean(value.TLS_KEY_FILE);
-  if (cert && !key) ctx.addIssue({ code: 'custom', path: ['TLS_KEY_FILE'], message: 'must be set too when TLS_CERT_FILE is set (both for TLS, neither for plaintext)' });
-  if (key && !cert) ctx.addIssue({ code: 'custom', path: ['TLS_CERT_FILE'], message: 'must be set too when TLS_KEY_FILE is set (both for TLS, neither for plaintext)' });
+  if (cert && !key)
+    ctx.addIssue({ code: 'custom', path: ['TLS_KEY_FILE'], message: 'must be set too when TLS_CERT_FILE is set (both for TLS, neither for plaintext)' });
+  if (key && !cert)
+    ctx.addIssue({ code: 'custom', path: ['TLS_CERT_FILE'], message: 'must be set too when TLS_KEY_FILE is set (both for TLS, neither for plaintext)' });
 }
 
 function readPem(variable: string, file: string, marker: RegExp, what: string): Buffer {

@@ -21,7 +21,11 @@ test('retry rethrows at once an error that retryIf refuses, and retries the othe
   let calls = 0;
   const fail = (code: string) => Object.assign(new Error(code), { code });
   await expect(
-    retry(async () => Promise.reject(fail(++calls < 2 ? 'busy' : 'fatal')), { deadlineMs: 5_000, baseMs: 1, retryIf: (e) => (e as { code: string }).code === 'busy' }),
+    retry(async () => Promise.reject(fail(++calls < 2 ? 'busy' : 'fatal')), {
+      deadlineMs: 5_000,
+      baseMs: 1,
+      retryIf: (e) => (e as { code: string }).code === 'busy',
+    }),
   ).rejects.toThrow('fatal');
   expect(calls).toBe(2);
 });

@@ -3,15 +3,25 @@
  * result or the error to a gRPC status. person-api validates the REST parameters first; the
  * checks here are the service's own contract, so any other caller gets the same answers.
  */
-import { status, type sendUnaryData, type ServerErrorResponse, type ServerUnaryCall } from '@grpc/grpc-js';
+import { status, type ServerErrorResponse } from '@grpc/grpc-js';
 import { z } from 'zod';
-import { ForbiddenError, grpcAuthError, grpcPrincipal, isDatabaseUnavailable, mayActFor, type Knex, type Logger, type TokenVerifier } from '@udaconnect/common';
+import {
+  ForbiddenError,
+  grpcAuthError,
+  grpcPrincipal,
+  isDatabaseUnavailable,
+  mayActFor,
+  unaryHandler,
+  type Knex,
+  type Logger,
+  type TokenVerifier,
+} from '@udaconnect/common';
 import { GroupBy, type ConnectionServiceServer, type FindConnectionsRequest, type FindConnectionsResponse } from '@udaconnect/proto';
 import { findConnections, type ConnectionQuery } from './connection-query';
 
-export const MAX_DISTANCE_METERS = 10_000;
+const MAX_DISTANCE_METERS = 10_000;
 /** 366 days (a leap year, both ends included) plus a day of slack for callers' time zones. */
-export const MAX_SPAN_DAYS = 367;
+const MAX_SPAN_DAYS = 367;
 const DAY_MS = 86_400_000;
 
 /** Keys are the proto field names, so every message names the field as the caller wrote it. */
@@ -37,7 +47,7 @@ const requestSchema = z
   });
 
 /** The request as a query, or a message naming each bad field ("distance_meters: must be …"). */
-export function parseRequest(req: FindConnectionsRequest): { ok: true; query: ConnectionQuery } | { ok: false; message: string } {
+function parseRequest(req: FindConnectionsRequest): { ok: true; query: ConnectionQuery } | { ok: false; message: string } {
   const parsed = requestSchema.safeParse({
     person_id: req.personId,
     start: req.start,
@@ -78,11 +88,17 @@ export interface ConnectionHandlerDeps {
 
 const QUERY_CANCELED = '57014';
 
-export function createConnectionHandlers({ knex, verifier, logger, statementTimeoutMs, onDatabaseUnavailable }: ConnectionHandlerDeps): ConnectionServiceServer {
+export function createConnectionHandlers({
+  knex,
+  verifier,
+  logger,
+  statementTimeoutMs,
+  onDatabaseUnavailable,
+}: ConnectionHandlerDeps): ConnectionServiceServer {
   const fail = (code: status, details: string): Partial<ServerErrorResponse> => ({ code, details });
 
   return {
-    async findConnections(call: ServerUnaryCall<FindConnectionsRequest, FindConnectionsResponse>, callback: sendUnaryData<FindConnectionsResponse>) {
+    findConnections: unaryHandler<FindConnectionsRequest, FindConnectionsResponse>(logger, async (call, callback) => {
       let principal;
       try {
         principal = await grpcPrincipal(verifier, call.metadata);
@@ -109,9 +125,7 @@ export function createConnectionHandlers({ knex, verifier, logger, statementTime
         }
         if ((err as { code?: string }).code === QUERY_CANCELED) {
           logger.warn({ query: q, statementTimeoutMs }, 'proximity query timed out');
-          return callback(
-            fail(status.DEADLINE_EXCEEDED, `the query took longer than ${statementTimeoutMs} ms; narrow the date range or the distance`),
-          );
+          return callback(fail(status.DEADLINE_EXCEEDED, `the query took longer than ${statementTimeoutMs} ms; narrow the date range or the distance`));
         }
         logger.error({ err, query: q }, 'proximity query failed');
         return callback(fail(status.INTERNAL, 'the proximity query failed'));
@@ -134,6 +148,6 @@ export function createConnectionHandlers({ knex, verifier, logger, statementTime
         case 'people':
           return callback(null, { connections: [], people: result.people });
       }
-    },
+    }),
   };
 }

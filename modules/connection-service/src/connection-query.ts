@@ -30,16 +30,16 @@ export interface ConnectionQuery {
 }
 
 /** A group_by=person entry lists at most this many meeting points (match_count still counts all). */
-export const MEETING_POINTS_PER_PERSON = 100;
+const MEETING_POINTS_PER_PERSON = 100;
 
-export interface PersonRow {
+interface PersonRow {
   id: number;
   firstName: string;
   lastName: string;
   companyName: string;
 }
 
-export interface LocationRow {
+interface LocationRow {
   id: number;
   personId: number;
   latitude: number;
@@ -47,14 +47,14 @@ export interface LocationRow {
   creationTime: Date;
 }
 
-export interface ConnectionRow {
+interface ConnectionRow {
   person: PersonRow;
   location: LocationRow;
   /** Set when the query asked withClosest. */
   closest?: { distanceMeters: number; ownLocation: LocationRow };
 }
 
-export interface PersonSummaryRow {
+interface PersonSummaryRow {
   person: PersonRow;
   firstMet: Date;
   lastMet: Date;
@@ -64,9 +64,7 @@ export interface PersonSummaryRow {
 }
 
 export type ConnectionResult =
-  | { kind: 'connections'; connections: ConnectionRow[] }
-  | { kind: 'people'; people: PersonSummaryRow[] }
-  | { kind: 'unknown-person' };
+  { kind: 'connections'; connections: ConnectionRow[] } | { kind: 'people'; people: PersonSummaryRow[] } | { kind: 'unknown-person' };
 
 /**
  * The SQL text and bindings the service runs for `q` (exported so a test can EXPLAIN exactly

@@ -91,7 +91,8 @@ function generateCase(rng: Rng, caseIndex: number): Case {
     for (let n = rng.int(0, 25); n > 0; n--) {
       const r = rng.next();
       let time = Math.round(t / step) * step;
-      if (r < 0.05) time = day0 + rng.int(-1, 3) * DAY; // 00:00:00.000 of a day
+      if (r < 0.05)
+        time = day0 + rng.int(-1, 3) * DAY; // 00:00:00.000 of a day
       else if (r < 0.1) time = day0 + rng.int(0, 3) * DAY - 1; // 23:59:59.999
       if (pings.length > 0 && rng.chance(0.1)) {
         // Someone else's spot, sometimes at the very same instant: ties in distance and time.

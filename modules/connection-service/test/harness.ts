@@ -9,7 +9,7 @@ import { createTestDatabase, type TestDatabase } from '../../../test/support/tes
 import { serviceDatabaseUrl as roleDatabaseUrl } from '../../../test/support/test-env';
 import { testAuth, type TestAuth } from '../../../test/support/auth';
 
-export const logger = createLogger('connection-test', process.env.TEST_LOG_LEVEL ?? 'silent');
+const logger = createLogger('connection-test', process.env.TEST_LOG_LEVEL ?? 'silent');
 
 export interface Harness {
   testDb: TestDatabase;
@@ -35,15 +35,19 @@ export interface HarnessOptions {
 export async function startHarness(label: string, { env = {}, serviceDatabaseUrl = (url) => url }: HarnessOptions = {}): Promise<Harness> {
   const testDb = await createTestDatabase(label);
   const auth = await testAuth();
-  const config = parseConfig(connectionConfigSchema, { DATABASE_URL: serviceDatabaseUrl(roleDatabaseUrl('connection-service', testDb.url)), PORT: '0', ...auth.env, ...env });
+  const config = parseConfig(connectionConfigSchema, {
+    DATABASE_URL: serviceDatabaseUrl(roleDatabaseUrl('connection-service', testDb.url)),
+    PORT: '0',
+    ...auth.env,
+    ...env,
+  });
   const service = await startConnectionService(config, logger);
   const client = new ConnectionServiceClient(`127.0.0.1:${service.port}`, grpc.credentials.createInsecure(), auth.grpcOptions());
   const knex = knexFactory({ client: 'pg', connection: testDb.url, pool: { min: 0, max: 2 } });
   const call = (request: Partial<FindConnectionsRequest>) =>
     new Promise<FindConnectionsResponse>((resolve, reject) =>
-      client.findConnections(
-        { personId: 0, distanceMeters: 0, groupBy: GroupBy.GROUP_BY_UNSPECIFIED, withClosest: false, ...request },
-        (err, res) => (err ? reject(err) : resolve(res)),
+      client.findConnections({ personId: 0, distanceMeters: 0, groupBy: GroupBy.GROUP_BY_UNSPECIFIED, withClosest: false, ...request }, (err, res) =>
+        err ? reject(err) : resolve(res),
       ),
     );
   return {
@@ -59,7 +63,7 @@ export async function startHarness(label: string, { env = {}, serviceDatabaseUrl
         (err: grpc.ServiceError) => err,
       );
       if (!(outcome instanceof Error)) throw new Error(`expected the call to fail, got ${JSON.stringify(outcome)}`);
-      return outcome as grpc.ServiceError;
+      return outcome;
     },
     async close() {
       client.close();
@@ -105,6 +109,3 @@ export async function createPersons(knex: Knex, count: number, prefix = 'Test'):
     .returning('id');
   return rows.map((r: { id: number }) => r.id);
 }
-
-/** (person id, location id) pairs of a response, for set comparisons. */
-export const pairsOf = (res: FindConnectionsResponse) => res.connections.map((c) => [c.person!.id, c.location!.id] as const);

@@ -52,7 +52,9 @@ if (process.env.PERSON_API_CA_FILE) {
   try {
     personApiCa = readFileSync(process.env.PERSON_API_CA_FILE);
   } catch (err) {
-    console.error(`frontend: PERSON_API_CA_FILE: cannot read ${process.env.PERSON_API_CA_FILE} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    console.error(
+      `frontend: PERSON_API_CA_FILE: cannot read ${process.env.PERSON_API_CA_FILE} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    );
     process.exit(1);
   }
   if (!personApiTls) console.warn('frontend: PERSON_API_CA_FILE is set but PERSON_API_URL is not https://; it is not used');
@@ -209,9 +211,15 @@ function proxiedResponseHeaders(res: Response, upstream: http.IncomingHttpHeader
   return headers;
 }
 
-app.use(express.static(DIST, { index: 'index.html', maxAge: '1h', setHeaders: (res, path) => {
-  if (path.endsWith('index.html')) res.setHeader('cache-control', 'no-cache');
-} }));
+app.use(
+  express.static(DIST, {
+    index: 'index.html',
+    maxAge: '1h',
+    setHeaders: (res, path) => {
+      if (path.endsWith('index.html')) res.setHeader('cache-control', 'no-cache');
+    },
+  }),
+);
 // Anything else that wants a page gets the single page; a missing file (e.g. /assets/old.js) is a 404.
 app.use((req, res, next) => {
   if (req.method !== 'GET' && req.method !== 'HEAD') return next();
@@ -220,7 +228,10 @@ app.use((req, res, next) => {
 });
 
 function sendProblem(res: Response, status: number, title: string, detail: string) {
-  res.status(status).type('application/problem+json').send(JSON.stringify({ type: 'about:blank', title, status, detail }));
+  res
+    .status(status)
+    .type('application/problem+json')
+    .send(JSON.stringify({ type: 'about:blank', title, status, detail }));
 }
 // Own 404 and error answers (problem+json) rather than Express's HTML ones, keeping the headers above.
 app.use((_req, res) => sendProblem(res, 404, 'Not Found', 'Nothing is served at this address.'));

@@ -15,6 +15,7 @@ import {
   type Person,
   type PersonConnection,
   type QueryParams,
+  type Role,
 } from './api';
 import { PeopleList } from './PeopleList';
 import { Controls } from './Controls';
@@ -103,12 +104,14 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 interface SignedInProps {
   ctx: ApiContext;
   tileUrl: string;
-  onSignOut(message: string | null): void;
+  onSignOut: (message: string | null) => void;
 }
 
 /** Asks GET /api/me who the token speaks for, then shows the organizer's or the attendee's view. */
 function SignedIn({ ctx, tileUrl, onSignOut }: SignedInProps) {
-  const [me, setMe] = useState<Remote<Me & { role: 'organizer' | 'attendee' }>>({ state: 'loading' });
+  // App passes a new ctx object on every render: the effects follow its fields, not the object.
+  const { base, token } = ctx;
+  const [me, setMe] = useState<Remote<Me & { role: Role }>>({ state: 'loading' });
   const [attempt, setAttempt] = useState(0);
   const expired = useCallback(() => onSignOut(EXPIRED_MESSAGE), [onSignOut]);
   /** Any API call that answers 401 ends the session. */
@@ -124,19 +127,20 @@ function SignedIn({ ctx, tileUrl, onSignOut }: SignedInProps) {
   useEffect(() => {
     const ctl = new AbortController();
     setMe({ state: 'loading' });
+    const api = { base, token };
     (async () => {
-      const who = await fetchMe(ctx, ctl.signal);
+      const who = await fetchMe(api, ctl.signal);
       if (who.role !== 'organizer' && who.role !== 'attendee') {
         return onSignOut(`This token is for the role “${who.role}”, which cannot use this page. Sign in with an organizer’s or an attendee’s token.`);
       }
       if (who.role === 'attendee') {
         if (typeof who.person_id !== 'number') throw new Error('The API named no person for this attendee token.');
-        if (!who.person) who.person = await fetchPerson(ctx, who.person_id, ctl.signal);
+        if (!who.person) who.person = await fetchPerson(api, who.person_id, ctl.signal);
       }
-      setMe({ state: 'ok', data: who as Me & { role: 'organizer' | 'attendee' } });
+      setMe({ state: 'ok', data: who as Me & { role: Role } });
     })().catch((err) => failed(err, (message) => setMe({ state: 'error', message })));
     return () => ctl.abort();
-  }, [ctx.base, ctx.token, attempt, failed, onSignOut]);
+  }, [base, token, attempt, failed, onSignOut]);
 
   // The page signs itself out when the token runs out, rather than at the next failed call.
   const expiresAt = me.state === 'ok' ? Date.parse(me.data.expires_at) : NaN;
@@ -188,13 +192,14 @@ function SignedIn({ ctx, tileUrl, onSignOut }: SignedInProps) {
 
 interface WorkspaceProps {
   ctx: ApiContext;
-  me: Me & { role: 'organizer' | 'attendee' };
+  me: Me & { role: Role };
   tileUrl: string;
-  failed(err: unknown, show: (message: string) => void): void;
+  failed: (err: unknown, show: (message: string) => void) => void;
 }
 
 /** The organizer picks anyone from the people list; an attendee sees themself and their contacts. */
 function Workspace({ ctx, me, tileUrl, failed }: WorkspaceProps) {
+  const { base, token } = ctx; // a new object whenever App renders: the effects follow its fields
   const attendee = me.role === 'attendee' ? (me.person ?? null) : null;
   const [persons, setPersons] = useState<Remote<Person[]>>(attendee ? { state: 'ok', data: [attendee] } : { state: 'loading' });
   const [search, setSearch] = useState('');
@@ -204,17 +209,18 @@ function Workspace({ ctx, me, tileUrl, failed }: WorkspaceProps) {
   const [pings, setPings] = useState<Remote<Location[]>>({ state: 'idle' });
   const [highlightedId, setHighlightedId] = useState<number | null>(null);
   const problem = validateParams(params);
+  const { startDate, endDate, distance, timeWindow } = params;
 
   useEffect(() => {
     if (attendee) return; // an attendee may not list everyone (403): they see themself
     const ctl = new AbortController();
     setPersons({ state: 'loading' });
-    fetchPersons(ctx, ctl.signal).then(
+    fetchPersons({ base, token }, ctl.signal).then(
       (data) => setPersons({ state: 'ok', data }),
       (err) => failed(err, (message) => setPersons({ state: 'error', message })),
     );
     return () => ctl.abort();
-  }, [ctx.base, ctx.token, attendee, failed]);
+  }, [base, token, attendee, failed]);
 
   useEffect(() => {
     if (selectedId === null || problem) {
@@ -225,16 +231,18 @@ function Workspace({ ctx, me, tileUrl, failed }: WorkspaceProps) {
     const ctl = new AbortController();
     setConnections({ state: 'loading' });
     setPings({ state: 'loading' });
-    fetchConnections(ctx, selectedId, params, ctl.signal).then(
+    const api = { base, token };
+    const query = { startDate, endDate, distance, timeWindow };
+    fetchConnections(api, selectedId, query, ctl.signal).then(
       (data) => setConnections({ state: 'ok', data }),
       (err) => failed(err, (message) => setConnections({ state: 'error', message })),
     );
-    fetchLocations(ctx, selectedId, params, ctl.signal).then(
+    fetchLocations(api, selectedId, query, ctl.signal).then(
       (data) => setPings({ state: 'ok', data }),
       (err) => failed(err, (message) => setPings({ state: 'error', message })),
     );
     return () => ctl.abort();
-  }, [ctx.base, ctx.token, selectedId, params.startDate, params.endDate, params.distance, params.timeWindow, problem, failed]);
+  }, [base, token, selectedId, startDate, endDate, distance, timeWindow, problem, failed]);
 
   function select(id: number) {
     if (id !== selectedId) setHighlightedId(null);
@@ -296,9 +304,7 @@ function Workspace({ ctx, me, tileUrl, failed }: WorkspaceProps) {
               Loading connections…
             </p>
           )}
-          {connections.state === 'ok' && (
-            <Connections connections={connections.data} highlightedId={highlightedId} onHighlight={setHighlightedId} />
-          )}
+          {connections.state === 'ok' && <Connections connections={connections.data} highlightedId={highlightedId} onHighlight={setHighlightedId} />}
           <MapView
             tileUrl={tileUrl}
             pings={pings.state === 'ok' ? pings.data : []}

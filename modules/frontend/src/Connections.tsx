@@ -3,7 +3,7 @@ import { fullName, type PersonConnection } from './api';
 interface Props {
   connections: PersonConnection[];
   highlightedId: number | null;
-  onHighlight(id: number | null): void;
+  onHighlight: (id: number | null) => void;
 }
 
 const when = (iso: string) => iso.replace('T', ' ').replace(/(:\d\d)(\.\d+)?Z$/, '$1 UTC');

@@ -2,7 +2,7 @@ import type { QueryParams } from './api';
 
 interface Props {
   params: QueryParams;
-  onChange(next: QueryParams): void;
+  onChange: (next: QueryParams) => void;
   problem: string | null;
 }
 

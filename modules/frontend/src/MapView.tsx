@@ -18,7 +18,7 @@ const ll = (l: Location): L.LatLngTuple => [Number(l.latitude), Number(l.longitu
  * with innerHTML, so names (typed by users) must never reach it as one: `<img onerror=…>` in a
  * first name would run. Each line is a <span>; nothing here is parsed as HTML.
  */
-export function textContentNode(lines: string[], className: string): HTMLElement {
+function textContentNode(lines: string[], className: string): HTMLElement {
   const el = document.createElement('div');
   el.className = className;
   for (const line of lines) {
@@ -30,8 +30,7 @@ export function textContentNode(lines: string[], className: string): HTMLElement
   return el;
 }
 
-export const meetingTooltip = (c: PersonConnection, at: string) =>
-  textContentNode([fullName(c.person), c.person.company_name, at], 'tooltip-text meeting');
+export const meetingTooltip = (c: PersonConnection, at: string) => textContentNode([fullName(c.person), c.person.company_name, at], 'tooltip-text meeting');
 export const pingTooltip = (p: Location) => textContentNode([`ping ${p.creation_time}`], 'tooltip-text ping');
 
 /**
@@ -140,8 +139,7 @@ export function MapView({ tileUrl, pings, connections, highlightedId }: Props) {
       <div ref={el} className="map" role="region" aria-label="Map of pings and meeting points" />
       <p className="legend">
         {pings.length} pings, {connections.reduce((n, c) => n + c.meeting_points.length, 0)} meeting points ·
-        <span className="dot ping" /> pings of the selected person <span className="dot meet" /> meeting points{' '}
-        <span className="dot hi" /> highlighted contact
+        <span className="dot ping" /> pings of the selected person <span className="dot meet" /> meeting points <span className="dot hi" /> highlighted contact
       </p>
     </div>
   );

@@ -4,9 +4,9 @@ import { fullName, type Person } from './api';
 interface Props {
   persons: Person[];
   search: string;
-  onSearch(value: string): void;
+  onSearch: (value: string) => void;
   selectedId: number | null;
-  onSelect(id: number): void;
+  onSelect: (id: number) => void;
 }
 
 /** Searchable people list: a listbox with roving focus (Tab in, arrows move, Enter/Space select). */
@@ -14,10 +14,11 @@ export function PeopleList({ persons, search, onSearch, selectedId, onSelect }: 
   const searchId = useId();
   const listRef = useRef<HTMLUListElement>(null);
   const needle = search.trim().toLowerCase();
-  const shown = needle
-    ? persons.filter((p) => `${fullName(p)} ${p.company_name}`.toLowerCase().includes(needle))
-    : persons;
-  const focusIndex = Math.max(0, shown.findIndex((p) => p.id === selectedId));
+  const shown = needle ? persons.filter((p) => `${fullName(p)} ${p.company_name}`.toLowerCase().includes(needle)) : persons;
+  const focusIndex = Math.max(
+    0,
+    shown.findIndex((p) => p.id === selectedId),
+  );
 
   function onKeyDown(e: KeyboardEvent<HTMLLIElement>, index: number) {
     let next = index;

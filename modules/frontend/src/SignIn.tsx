@@ -4,7 +4,7 @@ import { parsePastedToken } from './session';
 interface Props {
   /** Why the form is shown (expired session, bad link…); null on a first visit. */
   message: string | null;
-  onSignIn(token: string): void;
+  onSignIn: (token: string) => void;
 }
 
 /** Paste a token (or a whole sign-in link); the API checks it with GET /api/me. */
@@ -50,9 +50,8 @@ export function SignIn({ message, onSignIn }: Props) {
         )}
       </form>
       <p id={`${inputId}-help`} className="hint">
-        Open the sign-in link <code>npm start</code> prints, or paste a token: an organizer's from{' '}
-        <code>npm run token -- --role organizer</code>, an attendee's from <code>POST /api/persons/&#123;id&#125;/devices</code>. The
-        token stays in this tab only.
+        Open the sign-in link <code>npm start</code> prints, or paste a token: an organizer's from <code>npm run token -- --role organizer</code>, an attendee's
+        from <code>POST /api/persons/&#123;id&#125;/devices</code>. The token stays in this tab only.
       </p>
     </section>
   );

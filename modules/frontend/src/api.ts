@@ -35,7 +35,8 @@ export type Role = 'organizer' | 'attendee';
 
 /** GET /api/me: who the token speaks for. An attendee's answer carries their Person record. */
 export interface Me {
-  role: Role | string;
+  /** A Role for this page; other roles (a service's) may appear and cannot use it. */
+  role: string;
   person_id: number | null;
   expires_at: string;
   person?: Person;
@@ -48,7 +49,7 @@ export interface ApiContext {
   token: string;
 }
 
-export class ApiError extends Error {
+class ApiError extends Error {
   constructor(
     message: string,
     readonly status?: number,
@@ -95,17 +96,17 @@ async function getJson<T>(ctx: ApiContext, path: string, signal?: AbortSignal): 
   return (await res.json()) as T;
 }
 
-export const mePath = () => '/api/me';
-export const personsPath = () => '/api/persons';
-export const personPath = (id: number) => `/api/persons/${id}`;
+const mePath = () => '/api/me';
+const personsPath = () => '/api/persons';
+const personPath = (id: number) => `/api/persons/${id}`;
 
-export function connectionsPath(id: number, p: QueryParams): string {
+function connectionsPath(id: number, p: QueryParams): string {
   const q = new URLSearchParams({ start_date: p.startDate, end_date: p.endDate, distance: p.distance, group_by: 'person' });
   if (p.timeWindow.trim() !== '') q.set('time_window', p.timeWindow.trim());
   return `/api/persons/${id}/connection?${q}`;
 }
 
-export function locationsPath(id: number, p: QueryParams): string {
+function locationsPath(id: number, p: QueryParams): string {
   const q = new URLSearchParams({ start_date: p.startDate, end_date: p.endDate });
   return `/api/persons/${id}/locations?${q}`;
 }
@@ -115,8 +116,7 @@ export const fetchPersons = (ctx: ApiContext, signal?: AbortSignal) => getJson<P
 export const fetchPerson = (ctx: ApiContext, id: number, signal?: AbortSignal) => getJson<Person>(ctx, personPath(id), signal);
 export const fetchConnections = (ctx: ApiContext, id: number, p: QueryParams, signal?: AbortSignal) =>
   getJson<PersonConnection[]>(ctx, connectionsPath(id, p), signal);
-export const fetchLocations = (ctx: ApiContext, id: number, p: QueryParams, signal?: AbortSignal) =>
-  getJson<Location[]>(ctx, locationsPath(id, p), signal);
+export const fetchLocations = (ctx: ApiContext, id: number, p: QueryParams, signal?: AbortSignal) => getJson<Location[]>(ctx, locationsPath(id, p), signal);
 
 /** Checks the controls before asking the API; returns a message for the user or null. */
 export function validateParams(p: QueryParams): string | null {

@@ -42,7 +42,7 @@ export function parsePastedToken(value: string): { token: string } | { problem: 
   return { token: v };
 }
 
-export const BAD_LINK_MESSAGE = 'The sign-in link does not hold a valid token. Paste a token instead.';
+const BAD_LINK_MESSAGE = 'The sign-in link does not hold a valid token. Paste a token instead.';
 
 export type FragmentResult = { token: string } | { problem: string } | null;
 

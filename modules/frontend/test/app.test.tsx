@@ -110,7 +110,9 @@ describe('connections', () => {
         time_window: '30',
       });
     });
-    const locations = calledUrls(mock).filter((u) => u.pathname.endsWith('/locations')).at(-1)!;
+    const locations = calledUrls(mock)
+      .filter((u) => u.pathname.endsWith('/locations'))
+      .at(-1)!;
     expect(Object.fromEntries(locations.searchParams)).toEqual({ start_date: '2020-08-01', end_date: '2020-12-30' });
   });
 
@@ -167,7 +169,10 @@ describe('errors', () => {
   });
 
   it('shows an alert when the network fails', async () => {
-    vi.stubGlobal('fetch', vi.fn(async () => Promise.reject(new TypeError('Failed to fetch'))));
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async () => Promise.reject(new TypeError('Failed to fetch'))),
+    );
     render(<App apiBaseUrl="" />);
     expect((await screen.findByRole('alert')).textContent).toContain('The API cannot be reached (Failed to fetch)');
   });

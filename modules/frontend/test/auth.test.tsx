@@ -254,7 +254,7 @@ describe('what each role sees', () => {
     expect(screen.queryByRole('alert')).toBeNull();
   });
 
-  it("an attendee whose /api/me carries no person record reads their own person", async () => {
+  it('an attendee whose /api/me carries no person record reads their own person', async () => {
     window.sessionStorage.setItem(TOKEN_KEY, ATTENDEE_TOKEN);
     const mock = stubApi((url, init) => (url.pathname === '/api/me' ? { body: { ...attendeeMe(), person: undefined } } : roleApi(url, init)));
     render(<App apiBaseUrl="" />);

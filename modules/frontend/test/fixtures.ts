@@ -35,10 +35,13 @@ export const connections: PersonConnection[] = [
 type Answer = { status?: number; body: unknown };
 export type Handler = (url: URL, init: RequestInit | undefined) => Answer | Promise<Answer>;
 
+/** The URL fetch was called with, whichever form it took (a string, a URL or a Request). */
+const requestUrl = (input: RequestInfo | URL) => new URL(input instanceof Request ? input.url : input, 'http://test.local');
+
 /** Stubs fetch with a router over the request URL; returns the mock to inspect calls. */
 export function stubApi(handler: Handler) {
   const mock = vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
-    const url = new URL(String(input), 'http://test.local');
+    const url = requestUrl(input);
     const { status = 200, body } = await handler(url, init);
     return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
   });
@@ -46,10 +49,9 @@ export function stubApi(handler: Handler) {
   return mock;
 }
 
-export const calledUrls = (mock: ReturnType<typeof stubApi>) => mock.mock.calls.map((c) => new URL(String(c[0]), 'http://test.local'));
+export const calledUrls = (mock: ReturnType<typeof stubApi>) => mock.mock.calls.map((c) => requestUrl(c[0]));
 /** The Authorization header of each call, in order. */
-export const calledAuth = (mock: ReturnType<typeof stubApi>) =>
-  mock.mock.calls.map((c) => new Headers((c[1] as RequestInit | undefined)?.headers).get('authorization'));
+export const calledAuth = (mock: ReturnType<typeof stubApi>) => mock.mock.calls.map((c) => new Headers(c[1]?.headers).get('authorization'));
 export const bearer = (init: RequestInit | undefined) => new Headers(init?.headers).get('authorization');
 
 /** The default API, for the organizer's token: three persons, person 5 met person 1. */

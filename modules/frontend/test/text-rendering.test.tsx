@@ -28,7 +28,12 @@ const IMG = '<img src=x onerror="window.__xss=1">';
 const BOLD = '<b>bold</b>';
 const SCRIPT = '<script>window.__xss=2</script>';
 const marked: Person = { id: 77, first_name: IMG, last_name: BOLD, company_name: SCRIPT };
-const marked2: Person = { id: 78, first_name: '<svg onload="window.__xss=3">', last_name: '"><iframe src="javascript:window.__xss=4">', company_name: '&lt;entity&gt; & <i>co</i>' };
+const marked2: Person = {
+  id: 78,
+  first_name: '<svg onload="window.__xss=3">',
+  last_name: '"><iframe src="javascript:window.__xss=4">',
+  company_name: '&lt;entity&gt; & <i>co</i>',
+};
 const markupTags = 'img, b, script, svg, iframe, i';
 
 const meetings = (p: Person, id: number): PersonConnection => ({
@@ -43,7 +48,11 @@ const meetings = (p: Person, id: number): PersonConnection => ({
 const api: Handler = (url, init) => {
   const organizer = bearer(init) === `Bearer ${ORGANIZER_TOKEN}`;
   if (url.pathname === '/api/me')
-    return { body: organizer ? { role: 'organizer', person_id: null, expires_at: inAnHour() } : { role: 'attendee', person_id: 77, expires_at: inAnHour(), person: marked } };
+    return {
+      body: organizer
+        ? { role: 'organizer', person_id: null, expires_at: inAnHour() }
+        : { role: 'attendee', person_id: 77, expires_at: inAnHour(), person: marked },
+    };
   if (url.pathname === '/api/persons') return { body: [...persons, marked, marked2] };
   if (url.pathname === '/api/persons/5/connection') return { body: [meetings(marked, 90), meetings(marked2, 91)] };
   if (url.pathname === '/api/persons/77/connection') return { body: [meetings(persons[1]!, 92), meetings(marked2, 93)] };
@@ -68,7 +77,11 @@ describe('user text is text', () => {
     expectLiteral(within(list).getByRole('option', { name: /svg onload/ }), marked2.first_name, marked2.last_name, marked2.company_name);
 
     await user.type(screen.getByLabelText('Search people'), '<script>');
-    expect(within(list).getAllByRole('option').map((o) => o.textContent)).toEqual([`${IMG} ${BOLD}${SCRIPT}`]);
+    expect(
+      within(list)
+        .getAllByRole('option')
+        .map((o) => o.textContent),
+    ).toEqual([`${IMG} ${BOLD}${SCRIPT}`]);
     await user.clear(screen.getByLabelText('Search people'));
     await user.type(screen.getByLabelText('Search people'), '<nobody>');
     expect(screen.getByText(/No one matches/).textContent).toContain('“<nobody>”');
@@ -121,7 +134,9 @@ describe('no HTML string reaches the DOM from the sources', () => {
   it('uses no innerHTML, dangerouslySetInnerHTML, insertAdjacentHTML, outerHTML or document.write', () => {
     expect(sources.length).toBeGreaterThan(5);
     for (const { f, text } of sources) {
-      expect({ f, hit: /dangerouslySetInnerHTML|\.innerHTML|\.outerHTML|insertAdjacentHTML|document\.write|createContextualFragment/.exec(text)?.[0] }).toEqual({ f, hit: undefined });
+      expect({ f, hit: /dangerouslySetInnerHTML|\.innerHTML|\.outerHTML|insertAdjacentHTML|document\.write|createContextualFragment/.exec(text)?.[0] }).toEqual(
+        { f, hit: undefined },
+      );
     }
   });
 

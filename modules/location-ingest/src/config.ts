@@ -2,34 +2,36 @@ import { z } from 'zod';
 import { authConfigShape, env, LOCATIONS_TOPIC } from '@udaconnect/common';
 import { tlsEnv, tlsFilesPaired, tlsFilesPairedParams } from '@udaconnect/common';
 
-export const ingestConfigSchema = z.object({
-  PORT: env.port(30002),
-  DATABASE_URL: env.databaseUrl(),
-  KAFKA_BROKERS: env.kafkaBrokers(),
-  LOG_LEVEL: env.logLevel(),
-  ...authConfigShape,
-  /**
-   * TLS: a PEM certificate (chain) and its private key. Both set: PORT speaks gRPC over TLS only;
-   * neither: plaintext (the local default). Only one of them is a configuration error.
-   */
-  TLS_CERT_FILE: tlsEnv.certFile(),
-  TLS_KEY_FILE: tlsEnv.keyFile(),
-  /**
-   * Optional second port, always plaintext, serving only grpc.health.v1.Health (the same status
-   * as PORT; no LocationIngest, no reflection). For Kubernetes `grpc:` probes, which cannot speak
-   * TLS: with TLS on, point the probes here. Unset: no second port. 0 = any free port (tests).
-   */
-  HEALTH_PORT: z.coerce.number().int().min(0).max(65535).optional(),
-  LOCATIONS_TOPIC: z.string().min(1).default(LOCATIONS_TOPIC),
-  LOCATIONS_PARTITIONS: env.positiveInt(6),
-  /** A Kafka send leaves at this many pings… */
-  PUBLISH_MAX_BATCH: env.positiveInt(1000),
-  /** …or this long after the first queued ping. */
-  PUBLISH_LINGER_MS: env.positiveInt(5),
-  /** How often Kafka reachability is checked for the gRPC health status. */
-  KAFKA_HEALTH_INTERVAL_MS: env.positiveInt(5000),
-  /** How long SIGTERM waits for in-flight streams. */
-  DRAIN_TIMEOUT_MS: env.positiveInt(15000),
-}).superRefine(tlsFilesPaired, tlsFilesPairedParams);
+export const ingestConfigSchema = z
+  .object({
+    PORT: env.port(30002),
+    DATABASE_URL: env.databaseUrl(),
+    KAFKA_BROKERS: env.kafkaBrokers(),
+    LOG_LEVEL: env.logLevel(),
+    ...authConfigShape,
+    /**
+     * TLS: a PEM certificate (chain) and its private key. Both set: PORT speaks gRPC over TLS only;
+     * neither: plaintext (the local default). Only one of them is a configuration error.
+     */
+    TLS_CERT_FILE: tlsEnv.certFile(),
+    TLS_KEY_FILE: tlsEnv.keyFile(),
+    /**
+     * Optional second port, always plaintext, serving only grpc.health.v1.Health (the same status
+     * as PORT; no LocationIngest, no reflection). For Kubernetes `grpc:` probes, which cannot speak
+     * TLS: with TLS on, point the probes here. Unset: no second port. 0 = any free port (tests).
+     */
+    HEALTH_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+    LOCATIONS_TOPIC: z.string().min(1).default(LOCATIONS_TOPIC),
+    LOCATIONS_PARTITIONS: env.positiveInt(6),
+    /** A Kafka send leaves at this many pings… */
+    PUBLISH_MAX_BATCH: env.positiveInt(1000),
+    /** …or this long after the first queued ping. */
+    PUBLISH_LINGER_MS: env.positiveInt(5),
+    /** How often Kafka reachability is checked for the gRPC health status. */
+    KAFKA_HEALTH_INTERVAL_MS: env.positiveInt(5000),
+    /** How long SIGTERM waits for in-flight streams. */
+    DRAIN_TIMEOUT_MS: env.positiveInt(15000),
+  })
+  .superRefine(tlsFilesPaired, tlsFilesPairedParams);
 
 export type IngestConfig = z.infer<typeof ingestConfigSchema>;

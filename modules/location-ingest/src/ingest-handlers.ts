@@ -7,6 +7,7 @@ import { status, type sendUnaryData, type ServerReadableStream, type ServerUnary
 import {
   admitPing,
   grpcPrincipal,
+  unaryHandler,
   type Logger,
   type PersonDirectory,
   type PingProblem,
@@ -54,7 +55,7 @@ export function createIngestHandlers({ publisher, persons, verifier, logger, onK
   };
 
   return {
-    async record(call: ServerUnaryCall<LocationPing, RecordAck>, callback: sendUnaryData<RecordAck>) {
+    record: unaryHandler(logger, async (call: ServerUnaryCall<LocationPing, RecordAck>, callback: sendUnaryData<RecordAck>) => {
       let principal: Principal;
       try {
         principal = await grpcPrincipal(verifier, call.metadata);
@@ -75,7 +76,7 @@ export function createIngestHandlers({ publisher, persons, verifier, logger, onK
         return callback({ code: status.UNAVAILABLE, details: KAFKA_DOWN });
       }
       callback(null, { eventId: verdict.ping.eventId });
-    },
+    }),
 
     recordStream(call: ServerReadableStream<LocationPing, StreamSummary>, callback: sendUnaryData<StreamSummary>) {
       const rejections: StreamSummary['rejections'] = [];

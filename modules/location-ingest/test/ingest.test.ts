@@ -25,7 +25,14 @@ beforeAll(async () => {
   testDb = await createTestDatabase('ingest');
   const { kafkaBrokers } = infraEnv();
   auth = await testAuth();
-  const config = ingestConfigSchema.parse({ PORT: '0', DATABASE_URL: serviceDatabaseUrl('location-ingest', testDb.url), KAFKA_BROKERS: kafkaBrokers, LOCATIONS_TOPIC: topic, LOCATIONS_PARTITIONS: '3', ...auth.env });
+  const config = ingestConfigSchema.parse({
+    PORT: '0',
+    DATABASE_URL: serviceDatabaseUrl('location-ingest', testDb.url),
+    KAFKA_BROKERS: kafkaBrokers,
+    LOCATIONS_TOPIC: topic,
+    LOCATIONS_PARTITIONS: '3',
+    ...auth.env,
+  });
   ingest = await startIngest(config, logger);
   client = new LocationIngestClient(`127.0.0.1:${ingest.port}`, grpc.credentials.createInsecure(), auth.grpcOptions());
   bus = createKafkaBus({ brokers: kafkaBrokers.split(','), clientId: 'ingest-test', logger });
@@ -53,8 +60,7 @@ const ping = (over: Partial<LocationPing> = {}): LocationPing => ({
   ...over,
 });
 
-const record = (p: LocationPing) =>
-  new Promise<{ eventId: string }>((resolve, reject) => client.record(p, (err, res) => (err ? reject(err) : resolve(res))));
+const record = (p: LocationPing) => new Promise<{ eventId: string }>((resolve, reject) => client.record(p, (err, res) => (err ? reject(err) : resolve(res))));
 
 function recordStream(pings: LocationPing[]): Promise<StreamSummary> {
   return new Promise((resolve, reject) => {
@@ -117,7 +123,14 @@ describe('Record', () => {
 describe('RecordStream', () => {
   it('stores the good pings of a stream with bad ones in the middle, and reports each bad one with its index', async () => {
     const good = Array.from({ length: 300 }, (_, i) => ping({ personId: [1, 5, 6, 8, 9][i % 5]!, latitude: 37.5 + i * 1e-5 }));
-    const stream = [...good.slice(0, 100), ping({ latitude: 200 }), ...good.slice(100, 200), ping({ personId: 777 }), ping({ recordedAt: undefined }), ...good.slice(200)];
+    const stream = [
+      ...good.slice(0, 100),
+      ping({ latitude: 200 }),
+      ...good.slice(100, 200),
+      ping({ personId: 777 }),
+      ping({ recordedAt: undefined }),
+      ...good.slice(200),
+    ];
     const summary = await recordStream(stream);
     expect(summary.accepted).toBe(300);
     expect(summary.rejected).toBe(3);
@@ -145,8 +158,6 @@ describe('health and reflection', () => {
   it('serves grpc.health.v1 (SERVING) and lists the services through reflection', async () => {
     expect(await healthStatus(ingest.port)).toBe('SERVING');
     expect(await healthStatus(ingest.port, INGEST_SERVICE_NAME)).toBe('SERVING');
-    expect(await reflectedServices(ingest.port)).toEqual(
-      expect.arrayContaining([INGEST_SERVICE_NAME, 'grpc.health.v1.Health']),
-    );
+    expect(await reflectedServices(ingest.port)).toEqual(expect.arrayContaining([INGEST_SERVICE_NAME, 'grpc.health.v1.Health']));
   });
 });

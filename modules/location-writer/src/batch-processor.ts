@@ -51,7 +51,7 @@ export class BatchAbandonedError extends Error {
 }
 
 /** Decodes one message and re-checks it as ingest did, except the "not in the future" rule (a replay may be old or late). */
-export function parseMessage(message: IncomingMessage): LocationPing | { reason: string } {
+function parseMessage(message: IncomingMessage): LocationPing | { reason: string } {
   let ping: LocationPing;
   try {
     ping = decodePing(message.value);
@@ -66,7 +66,7 @@ export function parseMessage(message: IncomingMessage): LocationPing | { reason:
 }
 
 /** Keeps the first message of each event id (ids compared as PostgreSQL compares uuids, case-insensitively). */
-export function dedupeByEventId<T extends { ping: LocationPing }>(items: readonly T[]): { unique: T[]; repeated: T[] } {
+function dedupeByEventId<T extends { ping: LocationPing }>(items: readonly T[]): { unique: T[]; repeated: T[] } {
   const seen = new Set<string>();
   const unique: T[] = [];
   const repeated: T[] = [];
@@ -195,7 +195,14 @@ export function createBatchProcessor(deps: BatchProcessorDeps): BatchProcessor {
     metrics.duplicates += written.duplicates + repeated.length;
     metrics.deadLettered += dead.length;
     logger.debug(
-      { topic: batch.topic, partition: batch.partition, size: batch.messages.length, inserted: written.inserted, duplicates: written.duplicates + repeated.length, dead: dead.length },
+      {
+        topic: batch.topic,
+        partition: batch.partition,
+        size: batch.messages.length,
+        inserted: written.inserted,
+        duplicates: written.duplicates + repeated.length,
+        dead: dead.length,
+      },
       'batch written',
     );
   };

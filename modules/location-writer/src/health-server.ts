@@ -17,7 +17,12 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown, conte
 /** The same problem+json body that common's sendProblem writes for express. */
 function sendProblem(res: http.ServerResponse, problem: HttpProblem, instance: string, headers: Record<string, string> = {}): void {
   for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
-  sendJson(res, problem.status, { type: 'about:blank', title: problem.title, status: problem.status, detail: problem.detail ?? problem.title, instance }, 'application/problem+json');
+  sendJson(
+    res,
+    problem.status,
+    { type: 'about:blank', title: problem.title, status: problem.status, detail: problem.detail ?? problem.title, instance },
+    'application/problem+json',
+  );
 }
 
 export function createHealthServer(opts: { checks: ReadinessChecks; metrics: WriterMetrics; logger: Logger }): http.Server {

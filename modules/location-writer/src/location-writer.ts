@@ -3,15 +3,7 @@
  * server. main.ts adds only the process wiring; tests start the same thing in-process with
  * port 0, their own database, group id and topic names.
  */
-import {
-  closeHttpServer,
-  createDatabase,
-  createKafkaBus,
-  listen,
-  type Database,
-  type Logger,
-  type ShutdownStep,
-} from '@udaconnect/common';
+import { closeHttpServer, createDatabase, createKafkaBus, listen, type Database, type Logger, type ShutdownStep } from '@udaconnect/common';
 import { createBatchProcessor } from './batch-processor';
 import type { LocationWriterConfig } from './config';
 import { createHealthServer } from './health-server';
@@ -112,15 +104,15 @@ export async function startLocationWriter(config: LocationWriterConfig, logger: 
     },
     shutdownSteps,
     async stop() {
-      let firstError: unknown;
+      const errors: unknown[] = [];
       for (const step of shutdownSteps) {
         try {
           await step.run();
         } catch (err) {
-          firstError ??= err;
+          errors.push(err);
         }
       }
-      if (firstError) throw firstError;
+      if (errors.length > 0) throw errors[0];
     },
     onCrash(listener) {
       if (crashed) listener(crashed);

@@ -37,9 +37,15 @@ function batchOf(messages: OutgoingMessage[], opts: { stale?: () => boolean } = 
   const batch: MessageBatch = {
     topic: 'locations',
     partition: 2,
-    messages: messages.map(
-      (m, i): IncomingMessage => ({ topic: 'locations', partition: 2, offset: String(100 + i), key: m.key, value: m.value, headers: m.headers ?? {}, timestamp: '0' }),
-    ),
+    messages: messages.map((m, i): IncomingMessage => ({
+      topic: 'locations',
+      partition: 2,
+      offset: String(100 + i),
+      key: m.key,
+      value: m.value,
+      headers: m.headers ?? {},
+      timestamp: '0',
+    })),
     heartbeat: async () => void heartbeats.count++,
     isStale: opts.stale ?? (() => false),
   };

@@ -5,21 +5,13 @@
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import knexFactory, { type Knex } from 'knex';
-import {
-  createKafkaBus,
-  createLogger,
-  parseConfig,
-  type BusProducer,
-  type IncomingMessage,
-  type KafkaBus,
-  type LocationPing,
-} from '@udaconnect/common';
+import { createKafkaBus, createLogger, parseConfig, type BusProducer, type IncomingMessage, type KafkaBus, type LocationPing } from '@udaconnect/common';
 import { locationWriterConfigSchema, type LocationWriterConfig } from '../src/config';
 import { startLocationWriter, type LocationWriter } from '../src/location-writer';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/test-database';
 import { infraEnv, runId, serviceDatabaseUrl } from '../../../test/support/test-env';
 
-export const SEEDED_PERSON_IDS = [1, 5, 6, 8, 9];
+const SEEDED_PERSON_IDS = [1, 5, 6, 8, 9];
 
 export const testLogger = (name: string) => createLogger(name, process.env.TEST_LOG_LEVEL ?? 'silent');
 
@@ -119,7 +111,12 @@ export async function countStored(knex: Knex, eventIds: string[]): Promise<numbe
  * Reads `topic` from the beginning with a throwaway consumer group until `enough` says so.
  * Returns every message seen.
  */
-export async function readTopic(bus: KafkaBus, topic: string, enough: (messages: IncomingMessage[]) => boolean, timeoutMs = 30_000): Promise<IncomingMessage[]> {
+export async function readTopic(
+  bus: KafkaBus,
+  topic: string,
+  enough: (messages: IncomingMessage[]) => boolean,
+  timeoutMs = 30_000,
+): Promise<IncomingMessage[]> {
   const consumer = bus.consumer({ groupId: `test.${runId()}.reader.${randomUUID()}` });
   const seen: IncomingMessage[] = [];
   let timer: NodeJS.Timeout | undefined;

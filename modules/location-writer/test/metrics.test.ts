@@ -1,7 +1,8 @@
 /** /metrics speaks the Prometheus text format (0.0.4) that a scraper parses. */
 import { INSERT_SECONDS_BUCKETS, METRICS_CONTENT_TYPE, WriterMetrics } from '../src/metrics';
 
-const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[a-zA-Z_][a-zA-Z0-9_]*="[^"\\\n]*"(,[a-zA-Z_][a-zA-Z0-9_]*="[^"\\\n]*")*\})? (-?[0-9.]+(e[+-]?[0-9]+)?|\+Inf|-Inf|NaN)$/;
+const SAMPLE =
+  /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[a-zA-Z_][a-zA-Z0-9_]*="[^"\\\n]*"(,[a-zA-Z_][a-zA-Z0-9_]*="[^"\\\n]*")*\})? (-?[0-9.]+(e[+-]?[0-9]+)?|\+Inf|-Inf|NaN)$/;
 
 function parse(text: string) {
   const types = new Map<string, string>();

@@ -71,17 +71,22 @@ test('poison messages go to the DLQ with headers saying why and where from; mess
   expect(() => decodePing(garbage)).toThrow();
   const unknownPerson = makePing(0, { personId: 999_999 });
   const badLatitude = makePing(1, { personId: 5, latitude: 120 });
-  const poison = [
-    { key: '1', value: garbage },
-    toMessage(unknownPerson),
-    { key: '5', value: Buffer.from(LocationPing.encode(badLatitude).finish()) },
-  ];
+  const poison = [{ key: '1', value: garbage }, toMessage(unknownPerson), { key: '5', value: Buffer.from(LocationPing.encode(badLatitude).finish()) }];
   // Same keys as the poison, so the good pings sit behind it on the same partitions.
   const after = [makePing(0, { personId: 1 }), makePing(1, { personId: 5 }), makePing(2)];
   for (const m of poison) await bed.producer.send(bed.topic, [m]);
   await bed.producer.send(bed.topic, after.map(toMessage));
 
-  await eventually(async () => expect(await countStored(bed.knex, after.map((p) => p.eventId))).toBe(after.length), 30_000);
+  await eventually(
+    async () =>
+      expect(
+        await countStored(
+          bed.knex,
+          after.map((p) => p.eventId),
+        ),
+      ).toBe(after.length),
+    30_000,
+  );
 
   const dead = await readTopic(bed.bus, bed.dlqTopic, (seen) => seen.length >= poison.length);
   expect(dead).toHaveLength(poison.length);

@@ -4,15 +4,7 @@ import cors from 'cors';
 import helmet from 'helmet';
 import swaggerUi from 'swagger-ui-express';
 import type { JSONWebKeySet } from 'jose';
-import {
-  notFoundRoute,
-  problemHandler,
-  type Database,
-  type Logger,
-  type RevocationList,
-  type TokenSigner,
-  type TokenVerifier,
-} from '@udaconnect/common';
+import { notFoundRoute, problemHandler, type Database, type Logger, type RevocationList, type TokenSigner, type TokenVerifier } from '@udaconnect/common';
 import { addHealthRoutes } from './health-routes';
 import { createRegistry, openApiDocument } from './openapi';
 import { addPersonRoutes } from './person-routes';
@@ -120,7 +112,7 @@ export function createApp({ db, logger, publisher, personDirectory, connections,
   const registry = createRegistry();
   const guard = createRouteGuard({ verifier: auth.verifier, legacyAnonymousReads: auth.legacyAnonymousReads ?? false });
   const ctx = { router: express.Router(), registry, guard, logger };
-  addHealthRoutes(ctx, { database: db.isReady }, degradedChecks);
+  addHealthRoutes(ctx, { database: () => db.isReady() }, degradedChecks);
   const persons = personRepository(db.knex);
   addPersonRoutes(ctx, persons);
   addLocationRoutes(ctx, { persons, locations: locationRepository(db.knex), personDirectory, publisher });

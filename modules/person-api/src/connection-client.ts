@@ -54,9 +54,7 @@ function toProblem(err: grpc.ServiceError): HttpProblem {
       // sets or revocation lists disagree for a moment. Not the caller's fault to fix.
       return serviceUnavailable('connection-service did not accept the credentials; try again shortly');
     case grpc.status.RESOURCE_EXHAUSTED:
-      return badRequest('The result is too large; narrow the date range or the distance', [
-        { field: 'query', message: 'result too large' },
-      ]);
+      return badRequest('The result is too large; narrow the date range or the distance', [{ field: 'query', message: 'result too large' }]);
     default:
       return serviceUnavailable(`connection-service is unavailable (${grpc.status[err.code] ?? err.code}); the rest of the API still works`);
   }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { notFound } from '@udaconnect/common';
 import { GroupBy, type FindConnectionsResponse } from '@udaconnect/proto';
-import { addRoute, jsonResponse, problemResponse, type RouteContext } from './http/typed-routes';
+import { addRoute, problemResponse, type RouteContext } from './http/typed-routes';
 import type { ConnectionFinder } from './connection-client';
 import { connectionQuery, connectionSchema, personConnectionSchema } from './connection-schemas';
 import { dayRange } from './date-range';
@@ -55,16 +55,19 @@ export function addConnectionRoutes(ctx: RouteContext, persons: PersonRepository
       // handler attached at once, so an early failure is never an unhandled rejection): an
       // unknown person is 404 even when connection-service is down.
       const call = finder
-        .find({
-          personId: params.id,
-          start,
-          end,
-          distanceMeters: query.distance,
-          timeWindowMinutes: query.time_window,
-          groupBy: query.group_by === 'person' ? GroupBy.GROUP_BY_PERSON : GroupBy.GROUP_BY_UNSPECIFIED,
-          // The REST answer has no distance or own location: not asked, not computed.
-          withClosest: false,
-        }, { authorization: req.headers.authorization })
+        .find(
+          {
+            personId: params.id,
+            start,
+            end,
+            distanceMeters: query.distance,
+            timeWindowMinutes: query.time_window,
+            groupBy: query.group_by === 'person' ? GroupBy.GROUP_BY_PERSON : GroupBy.GROUP_BY_UNSPECIFIED,
+            // The REST answer has no distance or own location: not asked, not computed.
+            withClosest: false,
+          },
+          { authorization: req.headers.authorization },
+        )
         .then(
           (response) => ({ response }),
           (error: unknown) => ({ error }),

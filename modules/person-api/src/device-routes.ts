@@ -11,7 +11,7 @@ import { addRoute, jsonResponse, problemResponse, type RouteContext } from './ht
 import type { PersonRepository } from './person-repository';
 import { personIdParams, personSchema } from './person-schemas';
 
-export const MAX_DEVICE_TTL_SECONDS = 366 * 86_400;
+const MAX_DEVICE_TTL_SECONDS = 366 * 86_400;
 
 const newDeviceSchema = z
   .strictObject({
@@ -36,7 +36,12 @@ const deviceSchema = z
   .meta({ id: 'Device' });
 
 const issuedDeviceSchema = z
-  .object({ device_id: z.uuid(), person_id: z.number().int(), expires_at: z.string(), token: z.string().meta({ description: "The attendee token: send it as 'Authorization: Bearer <token>'" }) })
+  .object({
+    device_id: z.uuid(),
+    person_id: z.number().int(),
+    expires_at: z.string(),
+    token: z.string().meta({ description: "The attendee token: send it as 'Authorization: Bearer <token>'" }),
+  })
   .meta({ id: 'IssuedDevice' });
 
 const meSchema = z
@@ -73,7 +78,7 @@ export function addDeviceRoutes(ctx: RouteContext, { knex, persons, signer, revo
   addRoute(ctx, {
     method: 'post',
     path: '/api/persons/{id}/devices',
-    summary: "Register a device for a person and issue its attendee token",
+    summary: 'Register a device for a person and issue its attendee token',
     description: 'The token is shown once; store it on the device. Revoke it with DELETE /api/devices/{device_id}.',
     tags,
     access: access.organizer,
@@ -105,7 +110,10 @@ export function addDeviceRoutes(ctx: RouteContext, { knex, persons, signer, revo
     responses: { 200: jsonResponse('The devices, newest first', z.array(deviceSchema)), 404: problemResponse('No person with this id') },
     handler: async ({ params, res }) => {
       if (!(await persons.findById(params.id))) throw notFound(`No person with id ${params.id}`);
-      const rows: DeviceRow[] = await knex('device').where({ person_id: params.id }).orderBy([{ column: 'created_at', order: 'desc' }, 'id']).limit(1000);
+      const rows = await knex<DeviceRow>('device')
+        .where({ person_id: params.id })
+        .orderBy([{ column: 'created_at', order: 'desc' }, 'id'])
+        .limit(1000);
       res.json(rows.map(toDevice));
     },
   });
@@ -119,7 +127,9 @@ export function addDeviceRoutes(ctx: RouteContext, { knex, persons, signer, revo
     params: z.object({ device_id: z.uuid('must be a device id (UUID)').meta({ param: { in: 'path' } }) }),
     responses: { 204: { description: 'Revoked' }, 400: problemResponse('Not a device id'), 404: problemResponse('No device with this id') },
     handler: async ({ params, principal, res }) => {
-      const rows: DeviceRow[] = await knex('device').where({ id: params.device_id }).update({ revoked_at: knex.raw('coalesce(revoked_at, now())') }, ['id']);
+      const rows: DeviceRow[] = await knex('device')
+        .where({ id: params.device_id })
+        .update({ revoked_at: knex.raw('coalesce(revoked_at, now())') }, ['id']);
       if (rows.length === 0) throw notFound(`No device with id ${params.device_id}`);
       revocations.add(params.device_id);
       ctx.logger.info({ device_id: params.device_id, by: principal!.subject }, 'device token revoked');

@@ -59,14 +59,18 @@ export function addLocationRoutes(ctx: RouteContext, deps: LocationRouteDeps): v
       503: problemResponse('Kafka or the database is unavailable; retry with the same event_id'),
     },
     handler: async ({ body, principal, res }) => {
-      const verdict = await admitPing(principal!, {
-        eventId: body.event_id ?? '',
-        personId: body.person_id,
-        latitude: body.latitude,
-        longitude: body.longitude,
-        // No offset in the old body's times means UTC.
-        recordedAt: new Date(/[zZ]|[+-]\d{2}:?\d{2}$/.test(body.creation_time) ? body.creation_time : `${body.creation_time}Z`),
-      }, deps.personDirectory);
+      const verdict = await admitPing(
+        principal!,
+        {
+          eventId: body.event_id ?? '',
+          personId: body.person_id,
+          latitude: body.latitude,
+          longitude: body.longitude,
+          // No offset in the old body's times means UTC.
+          recordedAt: new Date(/[zZ]|[+-]\d{2}:?\d{2}$/.test(body.creation_time) ? body.creation_time : `${body.creation_time}Z`),
+        },
+        deps.personDirectory,
+      );
       if (!verdict.ok) throw problemOf(verdict.problem, body.person_id);
       const { ping } = verdict;
       try {

@@ -16,7 +16,14 @@ export const locationSchema = z
 /** Accepts a number or a numeric string (the old API sent strings), and yields a finite number. */
 const degrees = (name: string, limit: number) =>
   z
-    .union([z.number(), z.string().trim().regex(/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/, `${name} must be a number`).transform(Number)])
+    .union([
+      z.number(),
+      z
+        .string()
+        .trim()
+        .regex(/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/, `${name} must be a number`)
+        .transform(Number),
+    ])
     .pipe(z.number().finite().min(-limit, `${name} must be in [-${limit}, ${limit}]`).max(limit, `${name} must be in [-${limit}, ${limit}]`))
     .meta({ description: `WGS 84 degrees in [-${limit}, ${limit}], as a number or a string` });
 

@@ -41,7 +41,13 @@ export async function startPersonApi(config: PersonApiConfig, logger: Logger, gi
     await db.waitUntilReady(Number.POSITIVE_INFINITY);
     const pings =
       given.pings ??
-      (await startPingPublishing({ brokers: config.KAFKA_BROKERS, topic: config.LOCATIONS_TOPIC, partitions: config.LOCATIONS_PARTITIONS, knex: db.knex, logger }));
+      (await startPingPublishing({
+        brokers: config.KAFKA_BROKERS,
+        topic: config.LOCATIONS_TOPIC,
+        partitions: config.LOCATIONS_PARTITIONS,
+        knex: db.knex,
+        logger,
+      }));
     steps.push({ name: 'kafka', run: () => pings.close() });
     const auth = await startPersonApiAuth(config, db.knex, logger);
     steps.push({ name: 'revocation list', run: () => auth.stop() });

@@ -1,19 +1,26 @@
 import type { Knex } from '@udaconnect/common';
 import type { NewPerson, Person } from './person-schemas';
 
-const COLUMNS = ['id', 'first_name', 'last_name', 'company_name'];
+const COLUMNS = ['id', 'first_name', 'last_name', 'company_name'] as const;
 
 export function personRepository(knex: Knex) {
   return {
     async list(limit: number, offset: number): Promise<Person[]> {
-      return knex('person').select(COLUMNS).orderBy('id').limit(limit).offset(offset);
+      return knex<Person>('person')
+        .select(...COLUMNS)
+        .orderBy('id')
+        .limit(limit)
+        .offset(offset);
     },
     async findById(id: number): Promise<Person | undefined> {
-      return knex('person').select(COLUMNS).where({ id }).first();
+      return knex<Person>('person')
+        .select(...COLUMNS)
+        .where({ id })
+        .first();
     },
     async create(person: NewPerson): Promise<Person> {
-      const [row] = await knex('person').insert(person).returning(COLUMNS);
-      return row as Person;
+      const [row] = await knex<Person>('person').insert(person).returning(COLUMNS);
+      return row!;
     },
   };
 }

@@ -1,11 +1,6 @@
 import { z } from 'zod';
 
-const name = (what: string) =>
-  z
-    .string()
-    .trim()
-    .min(1, `${what} must not be empty`)
-    .max(255, `${what} must be at most 255 characters`);
+const name = (what: string) => z.string().trim().min(1, `${what} must not be empty`).max(255, `${what} must be at most 255 characters`);
 
 export const personSchema = z
   .object({

@@ -94,10 +94,24 @@ describe('bad tokens → 401 invalid_token', () => {
   }, 15_000);
   it('a token for another audience, or without a role', async () => {
     const key = await importJWK(h.auth.key, 'EdDSA');
-    const base = () => new SignJWT({ role: 'organizer' }).setProtectedHeader({ alg: 'EdDSA', kid: h.auth.key.kid }).setSubject('x').setJti(randomUUID()).setIssuedAt().setExpirationTime('5m');
+    const base = () =>
+      new SignJWT({ role: 'organizer' })
+        .setProtectedHeader({ alg: 'EdDSA', kid: h.auth.key.kid })
+        .setSubject('x')
+        .setJti(randomUUID())
+        .setIssuedAt()
+        .setExpirationTime('5m');
     await expectInvalid(`Bearer ${await base().setIssuer(TOKEN_ISSUER).setAudience('someone-else').sign(key)}`, /not valid/);
     await expectInvalid(`Bearer ${await base().setIssuer('another-issuer').setAudience(TOKEN_AUDIENCE).sign(key)}`, /not valid/);
-    const noRole = await new SignJWT({}).setProtectedHeader({ alg: 'EdDSA', kid: h.auth.key.kid }).setIssuer(TOKEN_ISSUER).setAudience(TOKEN_AUDIENCE).setSubject('x').setJti(randomUUID()).setIssuedAt().setExpirationTime('5m').sign(key);
+    const noRole = await new SignJWT({})
+      .setProtectedHeader({ alg: 'EdDSA', kid: h.auth.key.kid })
+      .setIssuer(TOKEN_ISSUER)
+      .setAudience(TOKEN_AUDIENCE)
+      .setSubject('x')
+      .setJti(randomUUID())
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(key);
     await expectInvalid(`Bearer ${noRole}`, /known role/);
   });
   it('an unsigned token (alg none)', async () => {
@@ -129,7 +143,7 @@ describe('an attendee (person 5) reads and sends for person 5 only', () => {
     }
   });
 
-  it("a location by id only when it is their own", async () => {
+  it('a location by id only when it is their own', async () => {
     const own = await h.knex('location').where({ person_id: 5 }).first('id');
     const other = await h.knex('location').whereNot({ person_id: 5 }).first('id');
     expect((await as('get', `/api/locations/${own.id}`).expect(200)).body.person_id).toBe(5);
@@ -166,7 +180,11 @@ describe('devices: issue and revoke attendee tokens', () => {
     expect(lifetime).toBeGreaterThan(2 * 86_400_000 - 60_000);
     expect(lifetime).toBeLessThanOrEqual(2 * 86_400_000);
     const token = issued.body.token as string;
-    expect((await request(h.app).get('/api/me').set(bearer(token)).expect(200)).body).toMatchObject({ role: 'attendee', person_id: 6, device_id: issued.body.device_id });
+    expect((await request(h.app).get('/api/me').set(bearer(token)).expect(200)).body).toMatchObject({
+      role: 'attendee',
+      person_id: 6,
+      device_id: issued.body.device_id,
+    });
     await request(h.app).get('/api/persons/6/locations').set(bearer(token)).expect(200);
     await request(h.app).get('/api/persons/5/locations').set(bearer(token)).expect(403);
 
@@ -191,7 +209,14 @@ describe('devices: issue and revoke attendee tokens', () => {
     await h.http.delete('/api/devices/not-a-uuid').expect(400);
     expect((await h.http.post('/api/persons/5/devices').send({ ttl: '400d' }).expect(400)).body.errors[0].field).toBe('ttl');
     expect((await h.http.post('/api/persons/5/devices').send({ ttl: 'forever' }).expect(400)).body.errors[0].field).toBe('ttl');
-    expect((await h.http.post('/api/persons/5/devices').send({ label: 'x'.repeat(101) }).expect(400)).body.errors[0].field).toBe('label');
+    expect(
+      (
+        await h.http
+          .post('/api/persons/5/devices')
+          .send({ label: 'x'.repeat(101) })
+          .expect(400)
+      ).body.errors[0].field,
+    ).toBe('label');
     expect((await h.http.post('/api/persons/5/devices').send({ owner: 'me' }).expect(400)).body.errors[0].field).toBe('owner');
   });
 
@@ -240,7 +265,12 @@ describe('security headers on every response', () => {
   };
 
   it('API answers (200, 401, 404) forbid loading anything', async () => {
-    for (const res of [await h.http.get('/api/persons'), await request(h.app).get('/api/persons'), await request(h.app).get('/nope'), await request(h.app).get('/openapi.json')]) {
+    for (const res of [
+      await h.http.get('/api/persons'),
+      await request(h.app).get('/api/persons'),
+      await request(h.app).get('/nope'),
+      await request(h.app).get('/openapi.json'),
+    ]) {
       common(res);
       expect(res.headers['content-security-policy']).toMatch(/^default-src 'none'/);
     }
@@ -276,7 +306,10 @@ describe('LEGACY_ANONYMOUS_READS (migration aid for the old page)', () => {
     await request(legacy.app).post('/api/persons/5/devices').expect(401);
     // A token that is sent is still checked.
     await request(legacy.app).get('/api/persons').set('Authorization', 'Bearer a.b.c').expect(401);
-    await request(legacy.app).get('/api/persons').set(bearer(await legacy.auth.attendee(5))).expect(403);
+    await request(legacy.app)
+      .get('/api/persons')
+      .set(bearer(await legacy.auth.attendee(5)))
+      .expect(403);
   });
 
   it('is off by default', async () => {

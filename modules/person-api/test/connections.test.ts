@@ -75,7 +75,11 @@ test('dates are whole UTC days with both ends included', async () => {
     const own = seed.locations.filter((l) => l.person_id === 1 && inR(l.creation_time));
     return seed.locations.filter((l) => l.person_id !== 1 && inR(l.creation_time) && own.some((m) => vincentyMeters(m, l) <= 5)).length;
   };
-  for (const [from, to] of [['2020-08-15', '2020-08-15'], ['2020-07-07', '2020-07-07'], ['2020-07-06', '2020-07-08']]) {
+  for (const [from, to] of [
+    ['2020-08-15', '2020-08-15'],
+    ['2020-07-07', '2020-07-07'],
+    ['2020-07-06', '2020-07-08'],
+  ]) {
     expect(await day(from!, to!)).toBe(want(from!, to!));
   }
   expect(want('2020-08-15', '2020-08-15')).toBeGreaterThan(0);
@@ -83,11 +87,17 @@ test('dates are whole UTC days with both ends included', async () => {
 
 describe('who may ask (tokens forwarded to connection-service)', () => {
   it("an attendee gets their own connections, the same as an organizer does, and not another person's", async () => {
-    const mine = await request(h.app).get(`/api/persons/5/connection?${oldQuery}&group_by=person`).set(bearer(await h.auth.attendee(5))).expect(200);
+    const mine = await request(h.app)
+      .get(`/api/persons/5/connection?${oldQuery}&group_by=person`)
+      .set(bearer(await h.auth.attendee(5)))
+      .expect(200);
     const organizers = await h.http.get(`/api/persons/5/connection?${oldQuery}&group_by=person`).expect(200);
     expect(mine.body).toEqual(organizers.body);
     expect(mine.body.length).toBeGreaterThan(0);
-    await request(h.app).get(`/api/persons/6/connection?${oldQuery}`).set(bearer(await h.auth.attendee(5))).expect(403);
+    await request(h.app)
+      .get(`/api/persons/6/connection?${oldQuery}`)
+      .set(bearer(await h.auth.attendee(5)))
+      .expect(403);
   });
 
   it("with LEGACY_ANONYMOUS_READS, an anonymous read goes to connection-service with person-api's service token", async () => {

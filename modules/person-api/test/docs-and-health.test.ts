@@ -53,6 +53,8 @@ describe('health endpoints', () => {
   it('/healthz is live and /readyz reports the database', async () => {
     await request(h.app).get('/healthz').expect(200, { status: 'ok' });
     // connection-service is not running here: reported, but readiness follows the database only.
-    await request(h.app).get('/readyz').expect(200, { status: 'ready', checks: { database: true, kafka: true, connection_service: false } });
+    await request(h.app)
+      .get('/readyz')
+      .expect(200, { status: 'ready', checks: { database: true, kafka: true, connection_service: false } });
   });
 });

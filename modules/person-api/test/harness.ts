@@ -64,7 +64,11 @@ export async function startTestPersonApi(label: string, opts: HarnessOptions = {
           createLogger('connection-service-test', process.env.TEST_LOG_LEVEL ?? 'silent'),
         )
       : undefined;
-  const address = connectionService ? `127.0.0.1:${connectionService.port}` : typeof opts.connectionService === 'string' ? opts.connectionService : '127.0.0.1:1';
+  const address = connectionService
+    ? `127.0.0.1:${connectionService.port}`
+    : typeof opts.connectionService === 'string'
+      ? opts.connectionService
+      : '127.0.0.1:1';
   const config = parseConfig(personApiConfigSchema, {
     PORT: '0',
     DATABASE_URL: (opts.urlOverride ?? ((u: string) => u))(serviceDatabaseUrl('person-api', testDb.url)),

@@ -30,7 +30,10 @@ describe('GET /api/locations/{id}', () => {
     expect(res.body).toEqual({ id: 29, person_id: 1, latitude: '37.553441', longitude: '-122.290524', creation_time: '2020-08-18T10:37:06Z' });
   });
   it('404 for an unknown id, 400 for a bad one', async () => {
-    await h.http.get('/api/locations/1').expect(404).expect('content-type', /problem\+json/);
+    await h.http
+      .get('/api/locations/1')
+      .expect(404)
+      .expect('content-type', /problem\+json/);
     const bad = await h.http.get('/api/locations/x1').expect(400);
     expect(bad.body.errors[0].field).toBe('id');
   });

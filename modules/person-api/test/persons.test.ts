@@ -11,7 +11,10 @@ const seededPersons = [...seed.persons].sort((a, b) => a.id - b.id);
 
 describe('GET /api/persons', () => {
   it('returns the five seed persons ordered by id with exactly the contract fields', async () => {
-    const res = await h.http.get('/api/persons').expect(200).expect('content-type', /application\/json/);
+    const res = await h.http
+      .get('/api/persons')
+      .expect(200)
+      .expect('content-type', /application\/json/);
     expect(res.body).toEqual(seededPersons);
     for (const p of res.body) expect(Object.keys(p).sort()).toEqual(['company_name', 'first_name', 'id', 'last_name']);
   });
@@ -22,7 +25,10 @@ describe('GET /api/persons', () => {
   });
 
   it.each(['limit=0', 'limit=abc', 'offset=-1', 'limit=100000'])('rejects %s with a 400 naming the parameter', async (qs) => {
-    const res = await h.http.get(`/api/persons?${qs}`).expect(400).expect('content-type', /application\/problem\+json/);
+    const res = await h.http
+      .get(`/api/persons?${qs}`)
+      .expect(400)
+      .expect('content-type', /application\/problem\+json/);
     expect(res.body.errors.map((e: { field: string }) => e.field)).toEqual([qs.split('=')[0]]);
   });
 });
@@ -34,12 +40,18 @@ describe('GET /api/persons/{id}', () => {
   });
 
   it('answers 404 problem+json for an unknown id', async () => {
-    const res = await h.http.get('/api/persons/4').expect(404).expect('content-type', /application\/problem\+json/);
+    const res = await h.http
+      .get('/api/persons/4')
+      .expect(404)
+      .expect('content-type', /application\/problem\+json/);
     expect(res.body).toMatchObject({ status: 404, title: 'Not Found', detail: expect.stringContaining('4') });
   });
 
   it.each(['abc', '-1', '1.5', '99999999999', '0', '1e3', '%20'])('answers 400 naming the id for %s', async (id) => {
-    const res = await h.http.get(`/api/persons/${id}`).expect(400).expect('content-type', /application\/problem\+json/);
+    const res = await h.http
+      .get(`/api/persons/${id}`)
+      .expect(400)
+      .expect('content-type', /application\/problem\+json/);
     expect(res.body).toMatchObject({ status: 400, type: 'about:blank', title: 'Bad Request' });
     expect(res.body.errors).toEqual([expect.objectContaining({ field: 'id' })]);
   });

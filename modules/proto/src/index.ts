@@ -38,10 +38,7 @@ export type { ConnectionServiceServer } from './gen/udaconnect/connection/v1/con
 export const protoDir = path.resolve(__dirname, '../../../protos');
 
 /** The .proto files (docs/contract.md §3), relative to protoDir. */
-export const protoFiles = [
-  'udaconnect/location/v1/location.proto',
-  'udaconnect/connection/v1/connection.proto',
-] as const;
+export const protoFiles = ['udaconnect/location/v1/location.proto', 'udaconnect/connection/v1/connection.proto'] as const;
 
 /**
  * Binary google.protobuf.FileDescriptorSets written by `npm run proto:gen` (`buf build`,

@@ -17,10 +17,7 @@ import { assertMayActFor, ForbiddenError, type Principal, type TokenVerifier } f
 export const BEARER_SCHEME = 'bearerAuth';
 
 export type Access =
-  | { rule: 'public' }
-  | { rule: 'organizer'; legacyAnonymousRead?: boolean }
-  | { rule: 'own-person'; legacyAnonymousRead?: boolean }
-  | { rule: 'signed-in' };
+  { rule: 'public' } | { rule: 'organizer'; legacyAnonymousRead?: boolean } | { rule: 'own-person'; legacyAnonymousRead?: boolean } | { rule: 'signed-in' };
 
 export const access = {
   public: { rule: 'public' },
@@ -55,7 +52,8 @@ export function createRouteGuard(opts: { verifier: TokenVerifier; legacyAnonymou
         'own-person': 'organizers, and the attendee whose person this is',
         'signed-in': 'organizers and attendees (an attendee only for their own person)',
       }[access.rule];
-      const legacy = 'legacyAnonymousRead' in access && access.legacyAnonymousRead ? ' Also anonymous callers while LEGACY_ANONYMOUS_READS is on (a migration aid).' : '';
+      const legacy =
+        'legacyAnonymousRead' in access && access.legacyAnonymousRead ? ' Also anonymous callers while LEGACY_ANONYMOUS_READS is on (a migration aid).' : '';
       return `${text}.${legacy}`;
     },
   };

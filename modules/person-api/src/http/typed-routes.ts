@@ -27,7 +27,14 @@ export interface RouteSpec<P extends z.ZodObject, Q extends z.ZodObject, B exten
    * `principal` is the verified caller; undefined only on public routes and on legacy anonymous
    * reads (access.ts). Checks that depend on the data (whose location is this?) belong here.
    */
-  handler: (input: { params: z.infer<P>; query: z.infer<Q>; body: z.infer<B>; principal: Principal | undefined; req: Request; res: Response }) => Promise<void> | void;
+  handler: (input: {
+    params: z.infer<P>;
+    query: z.infer<Q>;
+    body: z.infer<B>;
+    principal: Principal | undefined;
+    req: Request;
+    res: Response;
+  }) => Promise<void> | void;
 }
 
 const problemSchema = z
@@ -90,7 +97,7 @@ export function addRoute<P extends z.ZodObject, Q extends z.ZodObject, B extends
     // Who first: an anonymous caller learns nothing from validation messages.
     const caller = await guard.authenticate(req, spec.access);
     const params = spec.params ? parseOrThrow(spec.params, req.params, 'path') : {};
-    authorize(caller, spec.access, params as Record<string, unknown>);
+    authorize(caller, spec.access, params);
     const query = spec.query ? parseOrThrow(spec.query, req.query, 'query') : {};
     const body = spec.body ? parseOrThrow(spec.body, req.body, 'body') : undefined;
     await spec.handler({ params, query, body, principal: caller, req, res } as Parameters<typeof spec.handler>[0]);
