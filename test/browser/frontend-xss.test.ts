@@ -14,9 +14,9 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { startTestPersonApi, type Harness } from '../../modules/person-api/test/harness';
-import knexFactory from 'knex';
 import { serviceDatabaseUrl } from '../support/test-env';
 import seed from '../../db/seed-data/starter-seed.json';
+import { testKnex } from '../support/test-database';
 import {
   attendeeToken,
   buildPage,
@@ -93,7 +93,7 @@ async function createPerson(p: NewPerson): Promise<Person> {
 
 /** A ping straight into the test database (as location-writer, who inserts them), beside Taco Fargo's. */
 async function ping(personId: number, latitude: number, longitude: number, at: string) {
-  const writer = knexFactory({ client: 'pg', connection: serviceDatabaseUrl('location-writer', h.testDb.url), pool: { min: 0, max: 1 } });
+  const writer = testKnex(serviceDatabaseUrl('location-writer', h.testDb.url), 1);
   try {
     await writer.raw(
       `INSERT INTO location (person_id, coordinate, creation_time, event_id)

@@ -1,13 +1,13 @@
-import knexFactory, { type Knex } from 'knex';
+import type { Knex } from 'knex';
 import { migrateLatest, seed } from '../../db';
 import seedData from '../../db/seed-data/starter-seed.json';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { createTestDatabase, type TestDatabase, testKnex } from '../support/test-database';
 
 let testDb: TestDatabase;
 let knex: Knex;
 beforeAll(async () => {
   testDb = await createTestDatabase('migrations');
-  knex = knexFactory({ client: 'pg', connection: testDb.url, pool: { min: 0, max: 2 } });
+  knex = testKnex(testDb.url);
 });
 afterAll(async () => {
   await knex.destroy();

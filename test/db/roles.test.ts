@@ -8,12 +8,12 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import knexFactory, { type Knex } from 'knex';
+import type { Knex } from 'knex';
 import { createDatabase, createLogger, PersonDirectory, RevocationList, type Database } from '@udaconnect/common';
 import { SERVICE_ROLES, type ServiceName } from '../../db/roles';
 import { existingPersonIds, insertPings } from '../../modules/location-writer/src/location-store';
 import { CONNECTION_SESSION_SETTINGS, findConnections } from '../../modules/connection-service/src/connection-query';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { createTestDatabase, type TestDatabase, testKnex } from '../support/test-database';
 import { ROOT, infraEnv, serviceDatabaseUrl, serviceRoleUrl } from '../support/test-env';
 
 const logger = createLogger('roles-test', process.env.TEST_LOG_LEVEL ?? 'silent');
@@ -76,9 +76,9 @@ describeRoles('each service role on a test database', () => {
 
   beforeAll(async () => {
     testDb = await createTestDatabase('roles');
-    admin = knexFactory({ client: 'pg', connection: testDb.url, pool: { min: 0, max: 2 } });
+    admin = testKnex(testDb.url);
     for (const r of SERVICE_ROLES) {
-      as[r.service] = knexFactory({ client: 'pg', connection: serviceDatabaseUrl(r.service, testDb.url), pool: { min: 0, max: 2 } });
+      as[r.service] = testKnex(serviceDatabaseUrl(r.service, testDb.url));
     }
     // connection-service's pool sets its planner settings on every connection: no grant needed.
     connectionsDb = createDatabase({

@@ -11,12 +11,12 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import knexFactory, { type Knex } from 'knex';
+import type { Knex } from 'knex';
 import { createLogger, parseConfig } from '@udaconnect/common';
 import { LocationIngestClient, type LocationPing, type StreamSummary } from '@udaconnect/proto';
 import { ingestConfigSchema } from '../../modules/location-ingest/src/config';
 import { startIngest } from '../../modules/location-ingest/src/ingest-service';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { createTestDatabase, type TestDatabase, testKnex } from '../support/test-database';
 import { infraEnv, ROOT, runId, serviceDatabaseUrl } from '../support/test-env';
 import { testAuth } from '../support/auth';
 import { eventually } from '../support/eventually';
@@ -129,7 +129,7 @@ const topic = `test.${unique}.locations`;
 
 beforeAll(async () => {
   testDb = await createTestDatabase('faults');
-  knex = knexFactory({ client: 'pg', connection: testDb.url, pool: { min: 0, max: 2 } });
+  knex = testKnex(testDb.url);
   const { kafkaBrokers } = infraEnv();
   const env = { DATABASE_URL: testDb.url, KAFKA_BROKERS: kafkaBrokers, LOCATIONS_TOPIC: topic, LOCATIONS_PARTITIONS: '3' };
   const auth = await testAuth();

@@ -3,7 +3,7 @@
  * private test database and private topic names, over the real broker and PostGIS.
  */
 import * as grpc from '@grpc/grpc-js';
-import knexFactory, { type Knex } from 'knex';
+import type { Knex } from 'knex';
 import { createLogger, parseConfig } from '@udaconnect/common';
 import { LocationIngestClient, type LocationPing, type StreamSummary } from '@udaconnect/proto';
 import { ingestConfigSchema } from '../../modules/location-ingest/src/config';
@@ -13,7 +13,7 @@ import { startLocationWriter, type LocationWriter } from '../../modules/location
 import { personApiConfigSchema } from '../../modules/person-api/src/config';
 import { startPersonApi } from '../../modules/person-api/src/person-api';
 import { testAuth, type TestAuth } from './auth';
-import { createTestDatabase, type TestDatabase } from './test-database';
+import { createTestDatabase, type TestDatabase, testKnex } from './test-database';
 import { infraEnv, runId, serviceDatabaseUrl } from './test-env';
 
 const logger = createLogger('pipeline-test', process.env.TEST_LOG_LEVEL ?? 'silent');
@@ -67,7 +67,7 @@ export async function startPipeline(label: string): Promise<Pipeline> {
     logger,
   );
 
-  const knex = knexFactory({ client: 'pg', connection: testDb.url, pool: { min: 0, max: 2 } });
+  const knex = testKnex(testDb.url);
   const client = new LocationIngestClient(`127.0.0.1:${ingest.port}`, grpc.credentials.createInsecure(), auth.grpcOptions());
 
   return {

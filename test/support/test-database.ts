@@ -1,5 +1,6 @@
 /** A fresh copy of the migrated and seeded template database, private to one test file. */
-import knexFactory from 'knex';
+import knexFactory, { type Knex } from 'knex';
+import { PG_TYPES } from '@udaconnect/common';
 import { applyDatabaseAcl } from '../../db/roles';
 import { dropDatabaseForce } from './drop-database';
 import { assertTestDatabaseName, infraEnv, runId, templateDatabaseName, withDatabase } from './test-env';
@@ -36,4 +37,9 @@ export async function createTestDatabase(label: string): Promise<TestDatabase> {
       }
     },
   };
+}
+
+/** A small pool for a test's own queries, reading rows as the services' pools do (PG_TYPES: int8 as numbers). */
+export function testKnex(url: string, max = 2): Knex {
+  return knexFactory({ client: 'pg', connection: { connectionString: url, types: PG_TYPES }, pool: { min: 0, max } });
 }

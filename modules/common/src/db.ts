@@ -7,10 +7,24 @@ import { timestamptzParser } from './pg-timestamptz';
 
 export type { Knex };
 
-// int8 (bigserial ids, counts) as JS numbers: ids stay far below 2^53.
-pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number.parseInt(v, 10));
-// timestamptz: a fast path for the ISO text the server prints, the usual parser for the rest.
-pg.types.setTypeParser(pg.types.builtins.TIMESTAMPTZ, timestamptzParser(pg.types.getTypeParser(pg.types.builtins.TIMESTAMPTZ) as (text: string) => unknown));
+const INT8: number = pg.types.builtins.INT8;
+const TIMESTAMPTZ: number = pg.types.builtins.TIMESTAMPTZ;
+const parseInt8 = (v: string) => Number.parseInt(v, 10);
+const parseTimestamptz = timestamptzParser(pg.types.getTypeParser(pg.types.builtins.TIMESTAMPTZ) as (text: string) => unknown);
+
+/**
+ * The type parsers of every connection a pool of ours makes, given per connection (pg's `types`
+ * option) rather than installed globally, so importing this package changes nothing: int8
+ * (bigserial ids, counts) as JS numbers (ids stay far below 2^53); timestamptz through a fast path
+ * for the ISO text the server prints, the usual parser for the rest. Everything else as pg has it.
+ */
+export const PG_TYPES = {
+  getTypeParser(oid: number, format?: string): (value: string) => unknown {
+    if (format !== 'binary' && oid === INT8) return parseInt8;
+    if (format !== 'binary' && oid === TIMESTAMPTZ) return parseTimestamptz;
+    return pg.types.getTypeParser(oid, format as 'text') as (value: string) => unknown;
+  },
+};
 
 export interface DatabaseOptions {
   url: string;
@@ -54,6 +68,7 @@ export function createDatabase(opts: DatabaseOptions): Database {
       connectionString: opts.url,
       connectionTimeoutMillis: 2_000,
       statement_timeout: opts.statementTimeoutMs ?? 15_000,
+      types: PG_TYPES,
       application_name: opts.applicationName ?? (logger.bindings().service as string | undefined) ?? 'udaconnect',
     },
     pool: {

@@ -90,7 +90,6 @@ function toHeaders(raw: IHeaders | undefined): Record<string, string> {
 
 export function createKafkaBus(opts: { brokers: string[]; clientId: string; logger: Logger }): KafkaBus {
   const log = opts.logger.child({ component: 'kafka' });
-  process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
   const kafka = new Kafka({
     clientId: opts.clientId,
     brokers: opts.brokers,

@@ -1,11 +1,11 @@
 /** connection-service in-process (port 0) on a private copy of the test database, called over loopback gRPC. */
 import * as grpc from '@grpc/grpc-js';
-import knexFactory, { type Knex } from 'knex';
+import type { Knex } from 'knex';
 import { createLogger, parseConfig } from '@udaconnect/common';
 import { ConnectionServiceClient, GroupBy, type FindConnectionsRequest, type FindConnectionsResponse } from '@udaconnect/proto';
 import { connectionConfigSchema } from '../src/config';
 import { startConnectionService, type ConnectionService } from '../src/connection-service';
-import { createTestDatabase, type TestDatabase } from '../../../test/support/test-database';
+import { createTestDatabase, type TestDatabase, testKnex } from '../../../test/support/test-database';
 import { serviceDatabaseUrl as roleDatabaseUrl } from '../../../test/support/test-env';
 import { testAuth, type TestAuth } from '../../../test/support/auth';
 
@@ -43,7 +43,7 @@ export async function startHarness(label: string, { env = {}, serviceDatabaseUrl
   });
   const service = await startConnectionService(config, logger);
   const client = new ConnectionServiceClient(`127.0.0.1:${service.port}`, grpc.credentials.createInsecure(), auth.grpcOptions());
-  const knex = knexFactory({ client: 'pg', connection: testDb.url, pool: { min: 0, max: 2 } });
+  const knex = testKnex(testDb.url);
   const call = (request: Partial<FindConnectionsRequest>) =>
     new Promise<FindConnectionsResponse>((resolve, reject) =>
       client.findConnections({ personId: 0, distanceMeters: 0, groupBy: GroupBy.GROUP_BY_UNSPECIFIED, withClosest: false, ...request }, (err, res) =>

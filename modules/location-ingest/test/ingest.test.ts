@@ -5,7 +5,7 @@ import { createKafkaBus, createLogger, decodePing, type KafkaBus } from '@udacon
 import { LocationIngestClient, type LocationPing, type StreamSummary } from '@udaconnect/proto';
 import { ingestConfigSchema } from '../src/config';
 import { INGEST_SERVICE_NAME, startIngest } from '../src/ingest-service';
-import { createTestDatabase, type TestDatabase } from '../../../test/support/test-database';
+import { createTestDatabase, type TestDatabase, testKnex } from '../../../test/support/test-database';
 import { infraEnv, runId, serviceDatabaseUrl } from '../../../test/support/test-env';
 import { eventually } from '../../../test/support/eventually';
 import { healthStatus, reflectedServices } from '../../../test/support/grpc-probes';
@@ -111,8 +111,7 @@ describe('Record', () => {
   });
 
   it('accepts a person created after start-up (the cache looks up unknown ids)', async () => {
-    const knexFactory = (await import('knex')).default;
-    const k = knexFactory({ client: 'pg', connection: testDb.url });
+    const k = testKnex(testDb.url);
     const [{ id }] = await k('person').insert({ first_name: 'New', last_name: 'Comer', company_name: 'X' }).returning('id');
     await k.destroy();
     const p = ping({ personId: id });

@@ -4,11 +4,11 @@
  */
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
-import knexFactory, { type Knex } from 'knex';
+import type { Knex } from 'knex';
 import { createKafkaBus, createLogger, parseConfig, type BusProducer, type IncomingMessage, type KafkaBus, type LocationPing } from '@udaconnect/common';
 import { locationWriterConfigSchema, type LocationWriterConfig } from '../src/config';
 import { startLocationWriter, type LocationWriter } from '../src/location-writer';
-import { createTestDatabase, type TestDatabase } from '../../../test/support/test-database';
+import { createTestDatabase, type TestDatabase, testKnex } from '../../../test/support/test-database';
 import { infraEnv, runId, serviceDatabaseUrl } from '../../../test/support/test-env';
 
 const SEEDED_PERSON_IDS = [1, 5, 6, 8, 9];
@@ -32,7 +32,7 @@ export interface WriterTestBed {
 
 export async function createWriterTestBed(label: string): Promise<WriterTestBed> {
   const testDb = await createTestDatabase(`writer${label}`);
-  const knex = knexFactory({ client: 'pg', connection: testDb.url, pool: { min: 0, max: 2 } });
+  const knex = testKnex(testDb.url);
   const { kafkaBrokers } = infraEnv();
   const bus = createKafkaBus({ brokers: kafkaBrokers.split(','), clientId: `writer-test-${label}`, logger: testLogger('writer-test-bus') });
   const unique = `${runId()}.${label}.${process.pid}`;

@@ -4,14 +4,14 @@
  * is in memory unless `kafka: true` (then the real broker and a private topic).
  */
 import request from 'supertest';
-import knexFactory, { type Knex } from 'knex';
+import type { Knex } from 'knex';
 import { createLogger, parseConfig } from '@udaconnect/common';
 import { personApiConfigSchema } from '../src/config';
 import { startPersonApi, type PersonApi } from '../src/person-api';
 import { connectionConfigSchema } from '../../connection-service/src/config';
 import { startConnectionService, type ConnectionService } from '../../connection-service/src/connection-service';
 import { testAuth, type TestAuth } from '../../../test/support/auth';
-import { createTestDatabase, type TestDatabase } from '../../../test/support/test-database';
+import { createTestDatabase, type TestDatabase, testKnex } from '../../../test/support/test-database';
 import { infraEnv, runId, serviceDatabaseUrl } from '../../../test/support/test-env';
 import { InMemoryPingPublishing } from './fakes';
 
@@ -54,7 +54,7 @@ export interface HarnessOptions {
 export async function startTestPersonApi(label: string, opts: HarnessOptions = {}): Promise<Harness> {
   const testDb = await createTestDatabase(label);
   const logger = createLogger('person-api-test', process.env.TEST_LOG_LEVEL ?? 'silent');
-  const knex = knexFactory({ client: 'pg', connection: testDb.url, pool: { min: 0, max: 2 } });
+  const knex = testKnex(testDb.url);
   const topic = `test.${runId()}.${label}.locations`;
   const keys = await testAuth();
   const connectionService =
