@@ -12,3 +12,4 @@ export * from './auth';
 export * from './grpc-auth';
 export * from './tls';
 export * from './geo';
+export * from './service';
