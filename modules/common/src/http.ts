@@ -48,18 +48,30 @@ export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, loc
   throw badRequest(`Invalid ${location}: ${errors.map((e) => `${e.field} (${e.message})`).join('; ')}`, errors);
 }
 
+/** The RFC 9457 body of a problem, the one shape every HTTP server of ours answers errors with. */
+export function problemBody(problem: HttpProblem, instance?: string) {
+  return {
+    type: 'about:blank',
+    title: problem.title,
+    status: problem.status,
+    detail: problem.detail ?? problem.title,
+    ...(instance ? { instance } : {}),
+    ...(problem.errors ? { errors: problem.errors } : {}),
+  };
+}
+
 export function sendProblem(res: Response, problem: HttpProblem, instance?: string): void {
-  res
-    .status(problem.status)
-    .type('application/problem+json')
-    .json({
-      type: 'about:blank',
-      title: problem.title,
-      status: problem.status,
-      detail: problem.detail ?? problem.title,
-      ...(instance ? { instance } : {}),
-      ...(problem.errors ? { errors: problem.errors } : {}),
-    });
+  res.status(problem.status).type('application/problem+json').json(problemBody(problem, instance));
+}
+
+/** Named dependency checks for a readiness probe; each resolves (or returns) true when that part answers. */
+export type ReadinessChecks = Record<string, () => Promise<boolean> | boolean>;
+
+/** Runs every check at once; a check that throws counts as down. */
+export async function checkReadiness(checks: ReadinessChecks): Promise<Record<string, boolean>> {
+  const names = Object.keys(checks);
+  const results = await Promise.all(names.map(async (n) => Boolean(await Promise.resolve(checks[n]!()).catch(() => false))));
+  return Object.fromEntries(names.map((n, i) => [n, results[i]!]));
 }
 
 export const notFoundRoute: RequestHandler = (req, res) => {

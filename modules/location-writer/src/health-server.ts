@@ -3,44 +3,23 @@
  * Plain node:http — three fixed GET routes do not need a framework.
  */
 import http from 'node:http';
-import { HttpProblem, notFound, serviceUnavailable, type Logger } from '@udaconnect/common';
+import { checkReadiness, HttpProblem, notFound, problemBody, serviceUnavailable, type Logger, type ReadinessChecks } from '@udaconnect/common';
 import { METRICS_CONTENT_TYPE, type WriterMetrics } from './metrics';
-
-/** Named readiness checks; each resolves true when that part is usable. */
-export type ReadinessChecks = Record<string, () => Promise<boolean> | boolean>;
 
 function sendJson(res: http.ServerResponse, status: number, body: unknown, contentType = 'application/json'): void {
   res.writeHead(status, { 'content-type': `${contentType}; charset=utf-8`, 'cache-control': 'no-store' });
   res.end(JSON.stringify(body));
 }
 
-/** The same problem+json body that common's sendProblem writes for express. */
 function sendProblem(res: http.ServerResponse, problem: HttpProblem, instance: string, headers: Record<string, string> = {}): void {
   for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
-  sendJson(
-    res,
-    problem.status,
-    { type: 'about:blank', title: problem.title, status: problem.status, detail: problem.detail ?? problem.title, instance },
-    'application/problem+json',
-  );
+  sendJson(res, problem.status, problemBody(problem, instance), 'application/problem+json');
 }
 
 export function createHealthServer(opts: { checks: ReadinessChecks; metrics: WriterMetrics; logger: Logger }): http.Server {
   const { checks, metrics, logger } = opts;
 
-  const readiness = async () => {
-    const names = Object.keys(checks);
-    const results = await Promise.all(
-      names.map(async (n) => {
-        try {
-          return Boolean(await checks[n]!());
-        } catch {
-          return false;
-        }
-      }),
-    );
-    return Object.fromEntries(names.map((n, i) => [n, results[i]!]));
-  };
+  const readiness = () => checkReadiness(checks);
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0]!;

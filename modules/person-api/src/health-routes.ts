@@ -1,10 +1,7 @@
 import { z } from 'zod';
-import { sendProblem, serviceUnavailable } from '@udaconnect/common';
+import { checkReadiness, sendProblem, serviceUnavailable, type ReadinessChecks } from '@udaconnect/common';
 import { access } from './http/access';
 import { addRoute, jsonResponse, problemResponse, type RouteContext } from './http/typed-routes';
-
-/** Named dependency checks for /readyz; each resolves true when the dependency answers. */
-export type ReadinessChecks = Record<string, () => Promise<boolean>>;
 
 /**
  * `required` checks decide readiness (the database: without it nothing works). `degraded`
@@ -43,9 +40,7 @@ export function addHealthRoutes(ctx: RouteContext, required: ReadinessChecks, de
       503: problemResponse('A dependency is unreachable'),
     },
     handler: async ({ req, res }) => {
-      const names = Object.keys(checks);
-      const results = await Promise.all(names.map((n) => checks[n]!().catch(() => false)));
-      const state = Object.fromEntries(names.map((n, i) => [n, results[i]!]));
+      const state = await checkReadiness(checks);
       const down = Object.keys(required).filter((n) => !state[n]);
       if (down.length === 0) return void res.json({ status: 'ready', checks: state });
       sendProblem(res, serviceUnavailable(`Not ready: ${down.join(', ')} unreachable`), req.originalUrl);
