@@ -32,6 +32,11 @@ export interface GrpcServerHandle {
   healthPort?: number;
   /** Sets the health of the whole server and of each registered service. */
   setServing(serving: boolean): void;
+  /**
+   * Health follows a dependency: `check` every `intervalMs` (never two at once), SERVING while it
+   * answers true, NOT_SERVING otherwise; stops at shutdown.
+   */
+  followHealth(check: () => Promise<boolean>, intervalMs: number): void;
   /** NOT_SERVING, wait for in-flight calls up to `graceMs`, then cancel what is left. */
   shutdown(graceMs?: number): Promise<void>;
 }
@@ -109,6 +114,8 @@ export async function startGrpcServer(opts: {
   }
 
   let lastServing = initial;
+  let stopping = false;
+  const timers: NodeJS.Timeout[] = [];
   const handle: GrpcServerHandle = {
     server,
     port,
@@ -120,7 +127,22 @@ export async function startGrpcServer(opts: {
       for (const s of opts.services) health.setStatus(s.name, status(serving));
       opts.logger.info({ serving }, serving ? 'gRPC health: SERVING' : 'gRPC health: NOT_SERVING');
     },
+    followHealth(check, intervalMs) {
+      let checking = false;
+      const timer = setInterval(() => {
+        if (checking) return;
+        checking = true;
+        void check()
+          .catch(() => false)
+          .then((ok) => !stopping && handle.setServing(ok))
+          .finally(() => (checking = false));
+      }, intervalMs);
+      timer.unref();
+      timers.push(timer);
+    },
     async shutdown(graceMs = 15_000) {
+      stopping = true;
+      timers.forEach(clearInterval);
       handle.setServing(false);
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => {

@@ -46,22 +46,11 @@ export async function startConnectionService(config: ConnectionConfig, logger: L
   });
   const grpcServer = server;
 
-  let stopping = false;
-  let checking = false;
-  const healthTimer = setInterval(() => {
-    if (checking) return;
-    checking = true;
-    void db
-      .isReady()
-      .then((ok) => !stopping && grpcServer.setServing(ok))
-      .finally(() => (checking = false));
-  }, config.DB_HEALTH_INTERVAL_MS);
+  grpcServer.followHealth(() => db.isReady(), config.DB_HEALTH_INTERVAL_MS);
 
   return {
     port: grpcServer.port,
     async stop() {
-      stopping = true;
-      clearInterval(healthTimer);
       auth.stop();
       await grpcServer.shutdown(config.DRAIN_TIMEOUT_MS);
       await db.close();

@@ -59,10 +59,7 @@ export async function startIngest(config: IngestConfig, logger: Logger) {
   const server = grpcServer;
 
   // Health follows Kafka: NOT_SERVING while no broker answers, SERVING again when one does.
-  let stopping = false;
-  const healthTimer = setInterval(() => {
-    void bus.isReachable(Math.min(2_000, config.KAFKA_HEALTH_INTERVAL_MS)).then((ok) => !stopping && server.setServing(ok));
-  }, config.KAFKA_HEALTH_INTERVAL_MS);
+  server.followHealth(() => bus.isReachable(Math.min(2_000, config.KAFKA_HEALTH_INTERVAL_MS)), config.KAFKA_HEALTH_INTERVAL_MS);
 
   return {
     port: server.port,
@@ -73,8 +70,6 @@ export async function startIngest(config: IngestConfig, logger: Logger) {
     publisher,
     /** Stop taking calls, let streams finish, flush to Kafka, close everything. */
     async stop() {
-      stopping = true;
-      clearInterval(healthTimer);
       await server.shutdown(config.DRAIN_TIMEOUT_MS);
       await publisher.drain();
       persons.stop();
