@@ -341,3 +341,27 @@ export function readDocSection(file: string, heading: string): string | undefine
     .join('\n')
     .trim();
 }
+
+/**
+ * What a benchmark run created (database, services, topics), undone in reverse order by
+ * `cleanUp()` at the end, or on Ctrl-C (then the process exits 130).
+ */
+export function benchCleanups() {
+  const cleanups: Array<{ name: string; run: () => Promise<unknown> }> = [];
+  const cleanUp = async () => {
+    for (const c of cleanups.reverse()) {
+      try {
+        const r = await c.run();
+        console.log(`[bench] cleaned up ${c.name}${typeof r === 'string' ? ` (${r})` : ''}`);
+      } catch (err) {
+        console.error(`[bench] clean-up of ${c.name} failed: ${(err as Error).message}`);
+      }
+    }
+    cleanups.length = 0;
+  };
+  process.once('SIGINT', () => {
+    console.error('\n[bench] interrupted; cleaning up');
+    void cleanUp().then(() => process.exit(130));
+  });
+  return { cleanups, cleanUp };
+}

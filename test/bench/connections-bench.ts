@@ -46,6 +46,7 @@ import {
   provision,
   readDocSection,
   readInfraEnv,
+  benchCleanups,
   benchAuth,
   startService,
   stopService,
@@ -142,22 +143,7 @@ async function main() {
   const logDir = join(ROOT, '.udaconnect', 'bench', `conn-${stamp}`);
   mkdirSync(logDir, { recursive: true });
 
-  const cleanups: Array<{ name: string; run: () => Promise<unknown> }> = [];
-  const cleanUp = async () => {
-    for (const c of cleanups.reverse()) {
-      try {
-        const r = await c.run();
-        console.log(`[bench] cleaned up ${c.name}${typeof r === 'string' ? ` (${r})` : ''}`);
-      } catch (err) {
-        console.error(`[bench] clean-up of ${c.name} failed: ${(err as Error).message}`);
-      }
-    }
-    cleanups.length = 0;
-  };
-  process.once('SIGINT', () => {
-    console.error('\n[bench] interrupted; cleaning up');
-    void cleanUp().then(() => process.exit(130));
-  });
+  const { cleanups, cleanUp } = benchCleanups();
 
   const knexes: Knex[] = [];
   try {

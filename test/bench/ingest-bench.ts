@@ -37,6 +37,7 @@ import {
   provision,
   readCpu,
   readInfraEnv,
+  benchCleanups,
   benchAuth,
   startService,
   stopService,
@@ -136,22 +137,7 @@ async function main() {
   const logDir = join(ROOT, '.udaconnect', 'bench', stamp);
   mkdirSync(logDir, { recursive: true });
 
-  const cleanups: Array<{ name: string; run: () => Promise<unknown> }> = [];
-  const cleanUp = async () => {
-    for (const c of cleanups.reverse()) {
-      try {
-        const r = await c.run();
-        console.log(`[bench] cleaned up ${c.name}${typeof r === 'string' ? ` (${r})` : ''}`);
-      } catch (err) {
-        console.error(`[bench] clean-up of ${c.name} failed: ${(err as Error).message}`);
-      }
-    }
-    cleanups.length = 0;
-  };
-  process.once('SIGINT', () => {
-    console.error('\n[bench] interrupted; cleaning up');
-    void cleanUp().then(() => process.exit(130));
-  });
+  const { cleanups, cleanUp } = benchCleanups();
 
   let bench: Knex | undefined;
   try {
