@@ -17,6 +17,7 @@ WORKDIR /app
 ENV npm_config_update_notifier=false
 COPY package.json package-lock.json ./
 COPY modules/common/package.json modules/common/
+COPY modules/domain/package.json modules/domain/
 COPY modules/proto/package.json modules/proto/
 COPY modules/person-api/package.json modules/person-api/
 COPY modules/location-ingest/package.json modules/location-ingest/
@@ -47,6 +48,7 @@ COPY package.json tsconfig.json tsconfig.base.json ./
 # modules/proto/src/gen/descriptors is read at run time (gRPC reflection). protos/ is not: the
 # generated code and the descriptor sets carry the contract, so the images leave it out.
 COPY modules/common ./modules/common
+COPY modules/domain ./modules/domain
 COPY modules/proto ./modules/proto
 # Files are owned by root and read-only for the app user; tsx's cache goes to $TMPDIR
 # (an emptyDir in Kubernetes, where the root filesystem is read-only).

@@ -11,7 +11,7 @@
  *
  * Positions are a function of (seed, attendee, time) only; nothing here reads a clock.
  */
-import { mulberry32 } from '@udaconnect/common';
+import { mulberry32 } from '@udaconnect/domain';
 
 export interface LatLon {
   latitude: number;

@@ -28,7 +28,8 @@ import { parseArgs } from 'node:util';
 import knexFactory, { type Knex } from 'knex';
 import { z } from 'zod';
 import { migrateLatest } from '../../db';
-import { createDatabase, createLogger, mulberry32 } from '@udaconnect/common';
+import { createDatabase, createLogger } from '@udaconnect/common';
+import { mulberry32 } from '@udaconnect/domain';
 import {
   buildConnectionQuery,
   CONNECTION_SESSION_SETTINGS,

@@ -6,16 +6,8 @@ import { spawn } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
 import { join } from 'node:path';
-import {
-  closeHttpServer,
-  createKafkaBus,
-  createLogger,
-  decodePing,
-  haversineMeters as distanceMeters,
-  listen,
-  type KafkaBus,
-  type LocationPing,
-} from '@udaconnect/common';
+import { closeHttpServer, createKafkaBus, createLogger, listen, type KafkaBus } from '@udaconnect/common';
+import { decodePing, haversineMeters as distanceMeters, type LocationPing } from '@udaconnect/domain';
 import { ingestConfigSchema } from '../../modules/location-ingest/src/config';
 import { startIngest } from '../../modules/location-ingest/src/ingest-service';
 import { startTestPersonApi, type Harness } from '../../modules/person-api/test/harness';

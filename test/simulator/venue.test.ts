@@ -1,5 +1,5 @@
 /** The venue model: deterministic walks inside the hall, at walking speed, that bring people within a few meters of each other. */
-import { haversineMeters as distanceMeters } from '@udaconnect/common';
+import { haversineMeters as distanceMeters } from '@udaconnect/domain';
 import { createVenue, DEFAULT_CENTER, metersPerDegree, type Position } from '../../scripts/simulator/venue';
 
 const ATTENDEES = 200;

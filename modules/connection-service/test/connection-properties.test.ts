@@ -11,7 +11,7 @@
  * Deterministic for a seed: CONNECTION_PROPERTY_SEED=<n> reruns a failing run;
  * CONNECTION_PROPERTY_CASES sets the number of cases (default 250), CONNECTION_PROPERTY_BAND the band.
  */
-import { mulberry32 } from '@udaconnect/common';
+import { mulberry32 } from '@udaconnect/domain';
 import { GroupBy, type FindConnectionsRequest, type FindConnectionsResponse } from '@udaconnect/proto';
 import { createPersons, insertPings, startHarness, type Harness, type Ping } from './harness';
 import { vincentyMeters } from './geodesic';

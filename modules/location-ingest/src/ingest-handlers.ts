@@ -4,18 +4,8 @@
  * sent once every accepted ping is acknowledged by Kafka.
  */
 import { status, type sendUnaryData, type ServerReadableStream, type ServerUnaryCall } from '@grpc/grpc-js';
-import {
-  admitPing,
-  grpcPrincipal,
-  unaryHandler,
-  type Logger,
-  type PersonDirectory,
-  type PingProblem,
-  type PingPublisher,
-  type PingVerdict,
-  type Principal,
-  type TokenVerifier,
-} from '@udaconnect/common';
+import { grpcPrincipal, unaryHandler, type Logger, type Principal, type TokenVerifier } from '@udaconnect/common';
+import { admitPing, type PersonDirectory, type PingProblem, type PingPublisher, type PingVerdict } from '@udaconnect/domain';
 import type { LocationIngestServer, LocationPing, RecordAck, StreamSummary } from '@udaconnect/proto';
 
 export interface IngestDeps {

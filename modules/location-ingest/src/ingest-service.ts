@@ -1,14 +1,6 @@
 /** Builds location-ingest from its config: DB (person cache), Kafka publisher, gRPC server, Kafka health. */
-import {
-  createDatabase,
-  createKafkaBus,
-  loadServerTls,
-  startTokenVerification,
-  PersonDirectory,
-  PingPublisher,
-  startGrpcServer,
-  type Logger,
-} from '@udaconnect/common';
+import { createDatabase, createKafkaBus, loadServerTls, startTokenVerification, startGrpcServer, type Logger } from '@udaconnect/common';
+import { PersonDirectory, PingPublisher } from '@udaconnect/domain';
 import { LocationIngestDefinition } from '@udaconnect/proto';
 import type { IngestConfig } from './config';
 import { createIngestHandlers } from './ingest-handlers';

@@ -1,7 +1,8 @@
 /** location-ingest against the real PostGIS (person cache) and the real Kafka broker. */
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { createKafkaBus, createLogger, decodePing, type KafkaBus } from '@udaconnect/common';
+import { createKafkaBus, createLogger, type KafkaBus } from '@udaconnect/common';
+import { decodePing } from '@udaconnect/domain';
 import { LocationIngestClient, type LocationPing, type StreamSummary } from '@udaconnect/proto';
 import { ingestConfigSchema } from '../src/config';
 import { INGEST_SERVICE_NAME, startIngest } from '../src/ingest-service';

@@ -5,17 +5,8 @@
  * offsets are committed by the caller only after `process` resolves.
  */
 import { performance } from 'node:perf_hooks';
-import {
-  backoffDelay,
-  checkPing,
-  decodePing,
-  isDatabaseUnavailable,
-  type IncomingMessage,
-  type LocationPing,
-  type Logger,
-  type MessageBatch,
-  type OutgoingMessage,
-} from '@udaconnect/common';
+import { backoffDelay, isDatabaseUnavailable, type IncomingMessage, type Logger, type MessageBatch, type OutgoingMessage } from '@udaconnect/common';
+import { checkPing, decodePing, type LocationPing } from '@udaconnect/domain';
 import type { InsertResult, PingStore } from './location-store';
 import type { WriterMetrics } from './metrics';
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { env, LOCATIONS_DLQ_TOPIC, LOCATIONS_TOPIC } from '@udaconnect/common';
+import { env } from '@udaconnect/common';
+import { LOCATIONS_DLQ_TOPIC, LOCATIONS_TOPIC } from '@udaconnect/domain';
 
 // Kafka's own rule for topic and group names.
 const kafkaName = (fallback: string) =>

@@ -1,5 +1,6 @@
 /** The writer's SQL: which persons exist, and the idempotent batch insert into `location`. */
-import type { Knex, LocationPing } from '@udaconnect/common';
+import type { Knex } from '@udaconnect/common';
+import type { LocationPing } from '@udaconnect/domain';
 
 export interface InsertResult {
   /** Rows written now. */

@@ -1,5 +1,6 @@
 /** The batch processor without Kafka or PostgreSQL: an in-memory store and hand-made batches. */
-import { toMessage, type LocationPing, type IncomingMessage, type MessageBatch, type OutgoingMessage } from '@udaconnect/common';
+import { type IncomingMessage, type MessageBatch, type OutgoingMessage } from '@udaconnect/common';
+import { toMessage, type LocationPing } from '@udaconnect/domain';
 import { BatchAbandonedError, createBatchProcessor, deadLetterMessage } from '../src/batch-processor';
 import type { PingStore } from '../src/location-store';
 import { WriterMetrics } from '../src/metrics';

@@ -1,5 +1,5 @@
 /** The database goes away while pings keep coming: nothing is skipped or dead-lettered, every ping lands once when it is back. */
-import { toMessage } from '@udaconnect/common';
+import { toMessage } from '@udaconnect/domain';
 import { eventually } from '../../../test/support/eventually';
 import { startTcpProxy, type TcpProxy } from '../../../test/support/tcp-proxy';
 import { infraEnv } from '../../../test/support/test-env';

@@ -5,7 +5,8 @@
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import { createKafkaBus, createLogger, parseConfig, type BusProducer, type IncomingMessage, type KafkaBus, type LocationPing } from '@udaconnect/common';
+import { createKafkaBus, createLogger, parseConfig, type BusProducer, type IncomingMessage, type KafkaBus } from '@udaconnect/common';
+import { type LocationPing } from '@udaconnect/domain';
 import { locationWriterConfigSchema, type LocationWriterConfig } from '../src/config';
 import { startLocationWriter, type LocationWriter } from '../src/location-writer';
 import { createTestDatabase, type TestDatabase, testKnex } from '../../../test/support/test-database';

@@ -1,5 +1,5 @@
 /** A writer stopped mid-stream and a new one in the same group: every ping is stored once, none lost. */
-import { toMessage } from '@udaconnect/common';
+import { toMessage } from '@udaconnect/domain';
 import { eventually } from '../../../test/support/eventually';
 import { countStored, createWriterTestBed, makePing, type WriterTestBed } from './harness';
 

@@ -1,5 +1,5 @@
 /** location-writer against the real broker and PostGIS: rows as sent, replays change nothing, poison goes to the DLQ. */
-import { decodePing, LocationPing, toMessage } from '@udaconnect/common';
+import { decodePing, LocationPing, toMessage } from '@udaconnect/domain';
 import { eventually } from '../../../test/support/eventually';
 import type { LocationWriter } from '../src/location-writer';
 import { countStored, createWriterTestBed, httpGet, makePing, readTopic, type WriterTestBed } from './harness';

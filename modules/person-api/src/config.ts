@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { authConfigShape, env, LOCATIONS_TOPIC } from '@udaconnect/common';
+import { authConfigShape, env } from '@udaconnect/common';
+import { LOCATIONS_TOPIC } from '@udaconnect/domain';
 import { tlsEnv, tlsFilesPaired, tlsFilesPairedParams } from '@udaconnect/common';
 
 export const personApiConfigSchema = z

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { admitPing, assertMayActFor, badRequest, ForbiddenError, HttpProblem, notFound, serviceUnavailable, type PingProblem } from '@udaconnect/common';
+import { assertMayActFor, badRequest, ForbiddenError, HttpProblem, notFound, serviceUnavailable } from '@udaconnect/common';
+import { admitPing, type PingProblem } from '@udaconnect/domain';
 import { access } from './http/access';
 import { addRoute, jsonResponse, problemResponse, type RouteContext } from './http/typed-routes';
 import { dayRange, isoDate } from './date-range';

@@ -3,7 +3,8 @@
  * in-memory one (test/fakes.ts): a publisher, the person check, and whether Kafka is reachable.
  * The real one is the same topic set-up, person cache and batching publisher as location-ingest.
  */
-import { createKafkaBus, PersonDirectory, PingPublisher, type Knex, type LocationPing, type Logger } from '@udaconnect/common';
+import { createKafkaBus, type Knex, type Logger } from '@udaconnect/common';
+import { PersonDirectory, PingPublisher, type LocationPing } from '@udaconnect/domain';
 
 export interface PingPublishing {
   /** Resolves once Kafka has the ping (acks=all); rejects when it cannot be handed over. */

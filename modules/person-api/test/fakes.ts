@@ -3,7 +3,7 @@
  * Kafka (integration tests pass `kafka: true` to the harness and get the real publisher).
  */
 import type { Knex } from 'knex';
-import type { LocationPing } from '@udaconnect/common';
+import type { LocationPing } from '@udaconnect/domain';
 import type { PingPublishing } from '../src/pings';
 
 export class InMemoryPingPublishing implements PingPublishing {

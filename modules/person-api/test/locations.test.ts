@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { createKafkaBus, createLogger, decodePing, type LocationPing } from '@udaconnect/common';
+import { createKafkaBus, createLogger } from '@udaconnect/common';
+import { decodePing, type LocationPing } from '@udaconnect/domain';
 import seed from '../../../db/seed-data/starter-seed.json';
 import { eventually } from '../../../test/support/eventually';
 import { infraEnv, runId } from '../../../test/support/test-env';

@@ -5,9 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { LocationPing } from '@udaconnect/proto';
-import type { BusProducer, OutgoingMessage } from './kafka';
-import type { Knex } from './db';
-import type { Principal } from './auth';
+import type { BusProducer, Knex, OutgoingMessage, Principal } from '@udaconnect/common';
 
 export { LocationPing };
 
