@@ -12,6 +12,7 @@ import { locationWriterConfigSchema } from '../../modules/location-writer/src/co
 import { startLocationWriter, type LocationWriter } from '../../modules/location-writer/src/location-writer';
 import { personApiConfigSchema } from '../../modules/person-api/src/config';
 import { startPersonApi } from '../../modules/person-api/src/person-api';
+import { waitForKafkaProducer } from '../../modules/person-api/test/harness';
 import { testAuth, type TestAuth } from './auth';
 import { createTestDatabase, type TestDatabase, testKnex } from './test-database';
 import { infraEnv, runId, serviceDatabaseUrl } from './test-env';
@@ -66,6 +67,7 @@ export async function startPipeline(label: string): Promise<Pipeline> {
     }),
     logger,
   );
+  await waitForKafkaProducer(api.app);
 
   const knex = testKnex(testDb.url);
   const client = new LocationIngestClient(`127.0.0.1:${ingest.port}`, grpc.credentials.createInsecure(), auth.grpcOptions());

@@ -13,6 +13,7 @@ import { startConnectionService, type ConnectionService } from '../../connection
 import { testAuth, type TestAuth } from '../../../test/support/auth';
 import { createTestDatabase, type TestDatabase, testKnex } from '../../../test/support/test-database';
 import { infraEnv, runId, serviceDatabaseUrl } from '../../../test/support/test-env';
+import { eventually } from '../../../test/support/eventually';
 import { InMemoryPingPublishing } from './fakes';
 
 export interface Harness {
@@ -37,6 +38,10 @@ export interface Harness {
 export interface HarnessOptions {
   /** Publish POST /api/locations pings to the real broker (default: in memory). */
   kafka?: boolean;
+  /** KAFKA_BROKERS for `kafka: true` (default: the provisioned broker), e.g. through a TCP proxy. */
+  kafkaBrokers?: string;
+  /** With `kafka: true`, return once the producer is connected (default), so the topic exists. */
+  waitForKafka?: boolean;
   /** Rewrites the database URL the app uses (e.g. to go through a TCP proxy). */
   urlOverride?: (url: string) => string;
   /**
@@ -49,6 +54,11 @@ export interface HarnessOptions {
   legacyAnonymousReads?: boolean;
   /** CORS_ORIGINS (default: the frontend's) */
   corsOrigins?: string[];
+}
+
+/** person-api starts without Kafka and connects its producer in the background: wait until /readyz says it has. */
+export async function waitForKafkaProducer(app: PersonApi['app']): Promise<void> {
+  await eventually(async () => expect((await request(app).get('/readyz')).body).toMatchObject({ checks: { kafka: true } }), 30_000);
 }
 
 export async function startTestPersonApi(label: string, opts: HarnessOptions = {}): Promise<Harness> {
@@ -73,7 +83,7 @@ export async function startTestPersonApi(label: string, opts: HarnessOptions = {
     PORT: '0',
     DATABASE_URL: (opts.urlOverride ?? ((u: string) => u))(serviceDatabaseUrl('person-api', testDb.url)),
     DB_POOL_MAX: '4',
-    KAFKA_BROKERS: infraEnv().kafkaBrokers,
+    KAFKA_BROKERS: opts.kafkaBrokers ?? infraEnv().kafkaBrokers,
     LOCATIONS_TOPIC: topic,
     LOCATIONS_PARTITIONS: '2',
     CONNECTION_SERVICE_ADDRESS: address,
@@ -83,6 +93,7 @@ export async function startTestPersonApi(label: string, opts: HarnessOptions = {
   });
   const pings = opts.kafka ? undefined : new InMemoryPingPublishing(knex);
   const api = await startPersonApi(config, logger, pings ? { pings } : {});
+  if (opts.kafka && opts.waitForKafka !== false) await waitForKafkaProducer(api.app);
   return {
     app: api.app,
     url: api.url,
