@@ -29,26 +29,21 @@ case "${1:-}" in
     before=$(cat "$file")
     if [ "$before" = '#no-git' ] || ! in_git; then exit 0; fi
     now=$(state) failed=0
-    if [ -z "$(tracked <<<"$before")" ]; then
-      changed=$(tracked <<<"$now")
-      if [ -n "$changed" ]; then
-        echo "[check-clean-tree] $what changed tracked files (a run must leave them as committed):" >&2
-        sed 's/^/  /' <<<"$changed" >&2
+    # A rule is checked only when it held at the start: KIND (tracked|untracked), what a breach means, what was already so.
+    rule() {
+      if [ -z "$($1 <<<"$before")" ]; then
+        local found
+        found=$($1 <<<"$now")
+        [ -z "$found" ] && return 0
+        echo "[check-clean-tree] $what $2:" >&2
+        sed 's/^/  /' <<<"$found" >&2
         failed=1
+      else
+        echo "[check-clean-tree] $3 before $what: not checking them" >&2
       fi
-    else
-      echo "[check-clean-tree] tracked files were already modified before $what: not checking them" >&2
-    fi
-    if [ -z "$(untracked <<<"$before")" ]; then
-      left=$(untracked <<<"$now")
-      if [ -n "$left" ]; then
-        echo "[check-clean-tree] $what left files that .gitignore does not cover:" >&2
-        sed 's/^/  /' <<<"$left" >&2
-        failed=1
-      fi
-    else
-      echo "[check-clean-tree] untracked files were already present before $what: not checking for new ones" >&2
-    fi
+    }
+    rule tracked 'changed tracked files (a run must leave them as committed)' 'tracked files were already modified'
+    rule untracked 'left files that .gitignore does not cover' 'untracked files were already present'
     exit $failed
     ;;
   *)

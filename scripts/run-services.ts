@@ -12,7 +12,7 @@
  * UDACONNECT_PORT_OFFSET and UDACONNECT_SERVICES (tests) move the ports and choose the services
  * (scripts/services.ts).
  */
-import { createTokenSigner, readSigningKeyFile } from '@udaconnect/common';
+import { organizerTokens } from '@udaconnect/common';
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { join, relative } from 'node:path';
@@ -152,8 +152,7 @@ async function main() {
   if (stopping) return;
   // Like Jupyter's URL: one click from a working page. The token rides in the fragment, which the
   // browser never sends to a server; the page moves it to sessionStorage and clears the address bar.
-  const signer = await createTokenSigner(readSigningKeyFile(process.env.AUTH_SIGNING_KEY_FILE!));
-  const { token, expiresAt } = await signer.sign({ role: 'organizer', subject: 'organizer:npm-start', ttlSeconds: 12 * 3600 });
+  const { token, expiresAt } = await (await organizerTokens(process.env.AUTH_SIGNING_KEY_FILE!))('npm-start', 12 * 3600);
   const frontend = specs.find((s) => s.name === 'frontend');
   const api = specs.find((s) => s.name === 'person-api');
   console.log(`\n${bold('UdaConnect is running')}`);

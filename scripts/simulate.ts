@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createTokenSigner, readSigningKeyFile } from '@udaconnect/common';
+import { organizerTokens } from '@udaconnect/common';
 import { DEFAULT_AUTH_DIR } from './auth-keys';
 import { z } from 'zod';
 import { ensurePersons, PersonApiUnreachableError } from './simulator/persons';
@@ -97,8 +97,7 @@ async function organizerToken(given: string | undefined): Promise<string> {
     console.error('simulate: no token: pass --token (npm run --silent token -- --role organizer) or set UDACONNECT_TOKEN');
     process.exit(2);
   }
-  const signer = await createTokenSigner(readSigningKeyFile(keyFile));
-  return (await signer.sign({ role: 'organizer', subject: 'organizer:simulator', ttlSeconds: 3600 })).token;
+  return (await (await organizerTokens(keyFile))('simulator', 3600)).token;
 }
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');

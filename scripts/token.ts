@@ -5,7 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createTokenSigner, parseDuration, readSigningKeyFile } from '@udaconnect/common';
+import { organizerTokens, parseDuration } from '@udaconnect/common';
 import { DEFAULT_AUTH_DIR, ensureKeys } from './auth-keys';
 
 export const MAX_ORGANIZER_TTL_SECONDS = 7 * 86_400;
@@ -46,9 +46,9 @@ async function main() {
     await ensureKeys(DEFAULT_AUTH_DIR);
     keyFile = resolve(DEFAULT_AUTH_DIR, 'signing-key.json');
   }
-  const signer = await createTokenSigner(readSigningKeyFile(keyFile));
+  const organizer = await organizerTokens(keyFile);
   const name = (values.name ?? process.env.USER ?? 'organizer').replace(/[^\w.@-]/g, '').slice(0, 64) || 'organizer';
-  const { token, expiresAt } = await signer.sign({ role: 'organizer', subject: `organizer:${name}`, ttlSeconds: ttl });
+  const { token, expiresAt } = await organizer(name, ttl);
   process.stdout.write(`${token}\n`);
   process.stderr.write(`[token] organizer token for ${name}, valid until ${expiresAt.toISOString()}\n`);
 }

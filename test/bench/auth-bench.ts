@@ -15,11 +15,12 @@ import http from 'node:http';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import knexFactory from 'knex';
-import { createTokenSigner, createTokenVerifier, readKeySetFile, readSigningKeyFile } from '@udaconnect/common';
+import { createTokenVerifier, organizerTokens, readKeySetFile } from '@udaconnect/common';
 import { migrateLatest, seed } from '../../db';
 import {
   createBenchDatabase,
   dropBenchDatabase,
+  benchCleanups,
   fmt,
   freePort,
   machineDescription,
@@ -60,8 +61,8 @@ async function main() {
 
   provision(ROOT);
   const infra = readInfraEnv(join(ROOT, '.udaconnect', 'env'));
-  const signer = await createTokenSigner(readSigningKeyFile(infra.AUTH_SIGNING_KEY_FILE));
-  const organizer = async () => (await signer.sign({ role: 'organizer', subject: 'organizer:bench', ttlSeconds: 3600 })).token;
+  const sign = await organizerTokens(infra.AUTH_SIGNING_KEY_FILE);
+  const organizer = async () => (await sign('bench', 3600)).token;
 
   // The signature check alone, in this process: fresh tokens, then the same token again (cached).
   const verifier = createTokenVerifier({ keys: readKeySetFile(infra.AUTH_JWKS_FILE) });
@@ -79,7 +80,9 @@ async function main() {
   const logDir = join(ROOT, '.udaconnect', 'bench', stamp);
   mkdirSync(logDir, { recursive: true });
   const services: Service[] = [];
+  const { cleanups, cleanUp } = benchCleanups();
   await createBenchDatabase(infra.DATABASE_URL, dbName);
+  cleanups.push({ name: `database ${dbName}`, run: () => dropBenchDatabase(infra.DATABASE_URL, dbName) });
   try {
     const knex = knexFactory({ client: 'pg', connection: benchUrl, pool: { min: 0, max: 1 } });
     await migrateLatest(knex);
@@ -97,8 +100,14 @@ async function main() {
       LEGACY_ANONYMOUS_READS: String(legacy),
       PORT: String(port),
     });
-    services.push(startService('person-api (token)', 'modules/person-api/src/main.ts', env(a, false), ROOT, join(logDir, 'person-api-a.log')));
-    services.push(startService('person-api (anonymous)', 'modules/person-api/src/main.ts', env(b, true), ROOT, join(logDir, 'person-api-b.log')));
+    for (const [name, port, legacy, log] of [
+      ['person-api (token)', a, false, 'person-api-a.log'],
+      ['person-api (anonymous)', b, true, 'person-api-b.log'],
+    ] as const) {
+      const service = startService(name, 'modules/person-api/src/main.ts', env(port, legacy), ROOT, join(logDir, log));
+      services.push(service);
+      cleanups.push({ name, run: () => stopService(service) });
+    }
     for (const port of [a, b]) {
       await waitUntil(
         `person-api on ${port}`,
@@ -143,8 +152,7 @@ async function main() {
     console.log(`\n${report}`);
     writeDocSection(DOC, '## Token verification', report);
   } finally {
-    for (const s of services) await stopService(s).catch(() => undefined);
-    await dropBenchDatabase(infra.DATABASE_URL, dbName);
+    await cleanUp();
   }
 }
 

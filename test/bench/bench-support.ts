@@ -3,7 +3,7 @@
  * accounting from /proc, Prometheus text parsing, percentiles, and the docs/benchmarks.md
  * section it rewrites.
  */
-import { createTokenSigner, readSigningKeyFile } from '@udaconnect/common';
+import { organizerTokens } from '@udaconnect/common';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -282,8 +282,7 @@ export function readInfraEnv(file: string): { DATABASE_URL: string; KAFKA_BROKER
  * in production) and the benchmark's clients send an organizer token, as `npm run token` makes.
  */
 export async function benchAuth(infra: { AUTH_JWKS_FILE: string; AUTH_SIGNING_KEY_FILE: string }) {
-  const signer = await createTokenSigner(readSigningKeyFile(infra.AUTH_SIGNING_KEY_FILE));
-  const { token } = await signer.sign({ role: 'organizer', subject: 'organizer:bench', ttlSeconds: 6 * 3600 });
+  const { token } = await (await organizerTokens(infra.AUTH_SIGNING_KEY_FILE))('bench', 6 * 3600);
   return { env: { AUTH_JWKS_FILE: infra.AUTH_JWKS_FILE }, signingEnv: { AUTH_SIGNING_KEY_FILE: infra.AUTH_SIGNING_KEY_FILE }, token };
 }
 

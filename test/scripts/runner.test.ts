@@ -7,13 +7,14 @@
  * it answers again each time, while person-api, location-ingest and connection-service keep
  * answering throughout, with the same processes. SIGTERM to the runner then stops every child.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { SERVICE_ROLES } from '../../db/roles';
 import { testAuth } from '../support/auth';
 import { eventually } from '../support/eventually';
+import { isAlive, processTable } from '../support/processes';
 import { healthStatus } from '../support/grpc-probes';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 import { infraEnv, ROOT, runId, serviceDatabaseUrl } from '../support/test-env';
@@ -60,25 +61,14 @@ async function freePortOffset(): Promise<number> {
 
 /** The runner's children: service name → pid, from ps. */
 function childPids(runnerPid: number): Partial<Record<Name, number>> {
-  const ps = spawnSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' });
   const out: Partial<Record<Name, number>> = {};
-  for (const line of ps.stdout.split('\n')) {
-    const m = /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line);
-    if (!m || Number(m[2]) !== runnerPid) continue;
-    const name = SERVICES.find((s) => m[3]!.includes(`modules/${s}/src/main.ts`));
-    if (name) out[name] = Number(m[1]);
+  for (const [pid, [ppid, args]] of processTable()) {
+    if (ppid !== runnerPid) continue;
+    const name = SERVICES.find((s) => args.includes(`modules/${s}/src/main.ts`));
+    if (name) out[name] = pid;
   }
   return out;
 }
-
-const isAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 let testDb: TestDatabase;
 let runner: ChildProcess;

@@ -7,13 +7,14 @@
  * database), with one real service (connection-service) on a private test database and a moved
  * port; the broker is named by KAFKA_BROKERS, so start.sh leaves it alone.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testAuth } from '../support/auth';
 import { eventually } from '../support/eventually';
+import { isAlive, processTable } from '../support/processes';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 import { infraEnv, ROOT, serviceDatabaseUrl } from '../support/test-env';
 
@@ -32,17 +33,6 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-/** pid → [ppid, args] of every process. */
-function processTable(): Map<number, [number, string]> {
-  const ps = spawnSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' });
-  const table = new Map<number, [number, string]>();
-  for (const line of ps.stdout.split('\n')) {
-    const m = /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line);
-    if (m) table.set(Number(m[1]), [Number(m[2]), m[3]!]);
-  }
-  return table;
-}
-
 /** `root` and all its descendants, with their command lines. */
 function tree(root: number): Map<number, string> {
   const table = processTable();
@@ -56,15 +46,6 @@ function tree(root: number): Map<number, string> {
   visit(root);
   return out;
 }
-
-const isAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 beforeAll(async () => {
   testDb = await createTestDatabase('startsignals');

@@ -176,15 +176,14 @@ export async function createTokenSigner(key: SigningKey): Promise<TokenSigner> {
   };
 }
 
-/** "90s", "15m", "12h", "30d" (or plain seconds) → seconds. */
-export function parseDuration(text: string): number {
-  const m = /^(\d+)\s*(s|m|h|d)?$/.exec(text.trim());
-  if (!m) throw new Error(`"${text}" is not a duration like 90s, 15m, 12h or 30d`);
-  const n = Number(m[1]);
-  const unit = { s: 1, m: 60, h: 3600, d: 86_400 }[(m[2] ?? 's') as 's' | 'm' | 'h' | 'd'];
-  const seconds = n * unit;
-  if (!(seconds > 0)) throw new Error(`"${text}" must be longer than 0`);
-  return seconds;
+/**
+ * Organizer tokens signed with the private key in `keyFile`, as `npm run token` prints them: the
+ * key is read once, each call signs one token for `organizer:<name>`. Used by the token command,
+ * `npm start`'s sign-in link, the simulator and the benchmarks.
+ */
+export async function organizerTokens(keyFile: string): Promise<(name: string, ttlSeconds: number) => Promise<{ token: string; expiresAt: Date }>> {
+  const signer = await createTokenSigner(readSigningKeyFile(keyFile));
+  return (name, ttlSeconds) => signer.sign({ role: 'organizer', subject: `organizer:${name}`, ttlSeconds });
 }
 
 // ---------------------------------------------------------------- verification

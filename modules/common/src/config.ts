@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { parseDuration } from './auth';
 
 /** Thrown when the environment does not satisfy a service's config schema. */
 export class ConfigError extends Error {
@@ -35,6 +34,17 @@ export function loadConfigOrExit<S extends z.ZodObject>(service: string, schema:
     process.stderr.write(`${service}: ${err.message}\n`);
     process.exit(1);
   }
+}
+
+/** "90s", "15m", "12h", "30d" (or plain seconds) → seconds. */
+export function parseDuration(text: string): number {
+  const m = /^(\d+)\s*(s|m|h|d)?$/.exec(text.trim());
+  if (!m) throw new Error(`"${text}" is not a duration like 90s, 15m, 12h or 30d`);
+  const n = Number(m[1]);
+  const unit = { s: 1, m: 60, h: 3600, d: 86_400 }[(m[2] ?? 's') as 's' | 'm' | 'h' | 'd'];
+  const seconds = n * unit;
+  if (!(seconds > 0)) throw new Error(`"${text}" must be longer than 0`);
+  return seconds;
 }
 
 /** Reusable variable schemas, so every service spells them the same way. */
