@@ -143,6 +143,7 @@ beforeAll(async () => {
     }),
     logger,
   );
+  await ingest.untilReady();
   client = new LocationIngestClient(`127.0.0.1:${ingest.port}`, grpc.credentials.createInsecure(), auth.grpcOptions());
   writer = new WriterProcess({
     ...env,

@@ -44,6 +44,7 @@ beforeAll(async () => {
     ...api.auth.env,
   });
   ingest = await startIngest(config, logger);
+  await ingest.untilReady();
   target = `127.0.0.1:${ingest.port}`;
   bus = createKafkaBus({ brokers: kafkaBrokers.split(','), clientId: 'simulator-test', logger });
   const consumer = bus.consumer({ groupId: `test-${runId()}-simulator` });

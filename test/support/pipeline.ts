@@ -25,6 +25,8 @@ export interface Pipeline {
   auth: TestAuth;
   testDb: TestDatabase;
   ingestPort: number;
+  /** The pings' topic (private to this pipeline). */
+  topic: string;
   apiUrl: string;
   client: LocationIngestClient;
   record(ping: LocationPing): Promise<{ eventId: string }>;
@@ -67,7 +69,7 @@ export async function startPipeline(label: string): Promise<Pipeline> {
     }),
     logger,
   );
-  await waitForKafkaProducer(api.app);
+  await Promise.all([waitForKafkaProducer(api.app), ingest.untilReady()]);
 
   const knex = testKnex(testDb.url);
   const client = new LocationIngestClient(`127.0.0.1:${ingest.port}`, grpc.credentials.createInsecure(), auth.grpcOptions());
@@ -77,6 +79,7 @@ export async function startPipeline(label: string): Promise<Pipeline> {
     auth,
     testDb,
     ingestPort: ingest.port,
+    topic,
     apiUrl: `http://127.0.0.1:${api.port}`,
     client,
     record: (ping) => new Promise((resolve, reject) => client.record(ping, (err, res) => (err ? reject(err) : resolve(res)))),

@@ -50,6 +50,7 @@ beforeAll(async () => {
     ...tlsEnv,
   });
   ingest = await startIngest(config, logger);
+  await ingest.untilReady();
 });
 
 afterAll(async () => {

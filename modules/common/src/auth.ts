@@ -55,6 +55,17 @@ export class AuthError extends Error {
   }
 }
 
+/**
+ * Tokens cannot be checked yet (the revoked-token list has never been read: the database was down
+ * since start-up): 503 / UNAVAILABLE, so a revoked token is never let through for want of the list.
+ */
+export class AuthUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AuthUnavailableError';
+  }
+}
+
 /** The caller may not do this (valid token, wrong role or person): 403 / PERMISSION_DENIED. */
 export class ForbiddenError extends Error {
   constructor(message: string) {
@@ -307,9 +318,10 @@ export function assertMayActFor(principal: Principal, personId: number): void {
  * database cannot be read the last known list stays in force and a warning is logged.
  */
 export class RevocationList implements RevocationCheck {
-  private revoked = new Set<string>();
+  private revoked: Set<string> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | undefined;
+  private stopped = false;
 
   constructor(
     private readonly knex: Knex,
@@ -317,13 +329,20 @@ export class RevocationList implements RevocationCheck {
     private readonly pollMs = 15_000,
   ) {}
 
+  /** Throws AuthUnavailableError until the list has been read once. */
   isRevoked(tokenId: string): boolean {
+    if (!this.revoked) throw new AuthUnavailableError('tokens cannot be checked yet (the revoked-token list is not loaded); retry shortly');
     return this.revoked.has(tokenId);
+  }
+
+  /** Whether the list has been read at least once (readiness). */
+  get loaded(): boolean {
+    return this.revoked !== undefined;
   }
 
   /** Known at once in this process (person-api, right after DELETE /api/devices/{id}). */
   add(tokenId: string): void {
-    this.revoked.add(tokenId);
+    this.revoked?.add(tokenId);
   }
 
   async refresh(): Promise<void> {
@@ -332,7 +351,12 @@ export class RevocationList implements RevocationCheck {
         const rows = await this.knex('device').select<Array<{ id: string }>>('id').whereNotNull('revoked_at').andWhere('expires_at', '>', this.knex.fn.now());
         this.revoked = new Set(rows.map((r) => r.id));
       } catch (err) {
-        this.logger.warn({ err: (err as Error).message }, 'could not refresh the revoked-token list; keeping the last one');
+        this.logger.warn(
+          { err: (err as Error).message },
+          this.revoked
+            ? 'could not refresh the revoked-token list; keeping the last one'
+            : 'could not read the revoked-token list yet; tokens are refused (503) until it is read',
+        );
       } finally {
         this.refreshing = undefined;
       }
@@ -340,15 +364,23 @@ export class RevocationList implements RevocationCheck {
     return this.refreshing;
   }
 
-  /** First read, then one every pollMs. */
+  /**
+   * One read now (resolves when it has succeeded or failed, never rejects), then one every pollMs;
+   * until a read has succeeded (the database may be down at start-up), one every second.
+   */
   async start(): Promise<void> {
-    await this.refresh();
-    this.timer = setInterval(() => void this.refresh(), this.pollMs);
-    this.timer.unref();
+    const tick = async () => {
+      await this.refresh();
+      if (this.stopped) return;
+      this.timer = setTimeout(() => void tick(), this.revoked ? this.pollMs : Math.min(1_000, this.pollMs));
+      this.timer.unref();
+    };
+    await tick();
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    this.stopped = true;
+    clearTimeout(this.timer);
   }
 }
 
@@ -356,6 +388,8 @@ export class RevocationList implements RevocationCheck {
 export async function startTokenVerification(opts: { jwksFile: string; knex: Knex; logger: Logger; pollMs?: number }) {
   const keys = readKeySetFile(opts.jwksFile);
   const revocations = new RevocationList(opts.knex, opts.logger, opts.pollMs);
+  // One read is attempted before the service takes calls; if it fails (database down), tokens are
+  // refused with 503 / UNAVAILABLE until a later read succeeds.
   await revocations.start();
   const verifier = createTokenVerifier({ keys, revocations });
   opts.logger.info({ keys: keys.keys.map((k) => k.kid) }, 'verifying tokens with these keys');

@@ -33,3 +33,70 @@ export async function retry<T>(
     }
   }
 }
+
+/** A dependency being connected in the background (see connectInBackground). */
+export interface BackgroundConnection<T> {
+  /** What connect() gave, once it has succeeded; undefined until then and after stop(). */
+  current(): T | undefined;
+  /** Resolves with the connection once made; with undefined if stop() came first. */
+  readonly ready: Promise<T | undefined>;
+  /** Stops trying. A connection that succeeds after this is handed to `discard`. */
+  stop(): void;
+}
+
+/**
+ * The start-up rule every service follows (docs/decisions.md, "Start without dependencies"):
+ * never wait for a dependency before listening and never exit because one is down. `connect` is
+ * tried at once and then with jittered backoff (capped at `capMs`) until it succeeds or stop()
+ * is called; each failure is logged once per attempt with `whileDown`, which says what callers
+ * see meanwhile.
+ */
+export function connectInBackground<T>(opts: {
+  what: string;
+  connect: () => Promise<T>;
+  logger: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+  whileDown: string;
+  /** Called with a connection made after stop(), to close it. */
+  discard?: (connection: T) => Promise<void> | void;
+  capMs?: number;
+}): BackgroundConnection<T> {
+  let stopped = false;
+  let connection: T | undefined;
+  let wakeUp: (() => void) | undefined;
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      wakeUp = () => (clearTimeout(timer), resolve());
+    });
+  const ready = (async () => {
+    for (let attempt = 0; !stopped; attempt++) {
+      let made: T;
+      try {
+        made = await opts.connect();
+      } catch (err) {
+        if (stopped) break;
+        const waitMs = backoffDelay(attempt, 200, opts.capMs ?? 10_000);
+        opts.logger.warn({ err: (err as Error).message, attempt, waitMs }, `${opts.what} not reachable yet; ${opts.whileDown}`);
+        await pause(waitMs);
+        continue;
+      }
+      if (stopped) {
+        await Promise.resolve(opts.discard?.(made)).catch(() => undefined);
+        break;
+      }
+      connection = made;
+      opts.logger.info({ attempts: attempt + 1 }, `${opts.what} connected`);
+      return made;
+    }
+    return undefined;
+  })();
+  return {
+    current: () => connection,
+    ready,
+    stop() {
+      stopped = true;
+      connection = undefined;
+      wakeUp?.();
+    },
+  };
+}

@@ -1,6 +1,6 @@
 /** Bearer tokens on gRPC: metadata `authorization: Bearer <token>`, mapped to gRPC status codes. */
 import { InterceptingCall, Metadata, status, type Interceptor, type ServerErrorResponse } from '@grpc/grpc-js';
-import { AuthError, ForbiddenError, type Principal, type TokenVerifier } from './auth';
+import { AuthError, AuthUnavailableError, ForbiddenError, type Principal, type TokenVerifier } from './auth';
 
 /** A gRPC status as an Error, so it can be thrown; a handler's callback takes it as is (grpc-js reads `code` and `details`). */
 export class GrpcStatusError extends Error implements ServerErrorResponse {
@@ -19,8 +19,9 @@ export function grpcAuthError(err: AuthError | ForbiddenError): GrpcStatusError 
 }
 
 /**
- * The caller of a gRPC call. Throws a ready-to-send gRPC error (UNAUTHENTICATED) when the
- * metadata carries no valid token; anything else (a bug) is rethrown as is.
+ * The caller of a gRPC call. Throws a ready-to-send gRPC error when the metadata carries no valid
+ * token (UNAUTHENTICATED) or tokens cannot be checked yet (UNAVAILABLE); anything else (a bug) is
+ * rethrown as is.
  */
 export async function grpcPrincipal(verifier: TokenVerifier, metadata: Metadata): Promise<Principal> {
   const values = metadata.get('authorization');
@@ -29,6 +30,7 @@ export async function grpcPrincipal(verifier: TokenVerifier, metadata: Metadata)
     return await verifier.verifyAuthorization(typeof values[0] === 'string' ? values[0] : undefined);
   } catch (err) {
     if (err instanceof AuthError) throw grpcAuthError(err);
+    if (err instanceof AuthUnavailableError) throw new GrpcStatusError(status.UNAVAILABLE, err.message);
     throw err;
   }
 }

@@ -2,7 +2,7 @@ import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import type { Logger } from './logger';
 import { isDatabaseUnavailable } from './db';
-import { AuthError, ForbiddenError } from './auth';
+import { AuthError, AuthUnavailableError, ForbiddenError } from './auth';
 
 /** One bad field of a request, as listed in a problem's `errors`. */
 export interface FieldError {
@@ -99,6 +99,10 @@ export function problemHandler(logger: Logger): ErrorRequestHandler {
       return sendProblem(res, new HttpProblem(401, 'Unauthorized', err.message), instance);
     }
     if (err instanceof ForbiddenError) return sendProblem(res, new HttpProblem(403, 'Forbidden', err.message), instance);
+    if (err instanceof AuthUnavailableError) {
+      res.setHeader('Retry-After', '2');
+      return sendProblem(res, serviceUnavailable(err.message), instance);
+    }
     const e: HttpErrorFields = typeof err === 'object' && err !== null ? err : {};
     const status = typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : 500;
     if (status >= 400 && status < 500) {

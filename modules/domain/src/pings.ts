@@ -170,9 +170,14 @@ export class PersonDirectory {
     private readonly opts: { refreshMs?: number; negativeTtlMs?: number } = {},
   ) {}
 
-  async start(): Promise<void> {
-    await this.refresh();
-    this.refreshTimer = setInterval(() => void this.refresh().catch(() => undefined), this.opts.refreshMs ?? 60_000);
+  /**
+   * Loads the ids in the background and every refreshMs after. Until a load succeeds (the database
+   * may be down at start-up) each id is looked up on its own, as new ids always are.
+   */
+  start(): void {
+    const load = () => void this.refresh().catch(() => undefined);
+    load();
+    this.refreshTimer = setInterval(load, this.opts.refreshMs ?? 60_000);
     this.refreshTimer.unref();
   }
 

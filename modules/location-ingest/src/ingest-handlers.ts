@@ -5,11 +5,12 @@
  */
 import { status, type sendUnaryData, type ServerReadableStream, type ServerUnaryCall } from '@grpc/grpc-js';
 import { grpcPrincipal, unaryHandler, type Logger, type Principal, type TokenVerifier } from '@udaconnect/common';
-import { admitPing, type PersonDirectory, type PingProblem, type PingPublisher, type PingVerdict } from '@udaconnect/domain';
+import { admitPing, type PersonDirectory, type PingProblem, type PingVerdict } from '@udaconnect/domain';
 import type { LocationIngestServer, LocationPing, RecordAck, StreamSummary } from '@udaconnect/proto';
 
 export interface IngestDeps {
-  publisher: PingPublisher;
+  /** Resolves once Kafka has the ping; rejects while Kafka is down or not connected yet. */
+  publisher: { publish(ping: LocationPing): Promise<void> };
   persons: PersonDirectory;
   /** Every call carries `authorization: Bearer <token>` metadata. */
   verifier: TokenVerifier;

@@ -1,6 +1,11 @@
-/** Builds location-ingest from its config: DB (person cache), Kafka publisher, gRPC server, Kafka health. */
-import { createDatabase, createKafkaBus, loadServerTls, startTokenVerification, startGrpcServer, type Logger } from '@udaconnect/common';
-import { PersonDirectory, PingPublisher } from '@udaconnect/domain';
+/**
+ * Builds location-ingest from its config: token verification, the person cache, Kafka publishing,
+ * the gRPC server. It listens at once and never waits for a dependency (docs/decisions.md, "Start
+ * without dependencies"): health is NOT_SERVING until Kafka is connected and tokens can be
+ * checked, and follows Kafka after that.
+ */
+import { createDatabase, loadServerTls, sleep, startTokenVerification, startGrpcServer, type Logger } from '@udaconnect/common';
+import { PersonDirectory, startPingPublishing } from '@udaconnect/domain';
 import { LocationIngestDefinition } from '@udaconnect/proto';
 import type { IngestConfig } from './config';
 import { createIngestHandlers } from './ingest-handlers';
@@ -11,29 +16,30 @@ export async function startIngest(config: IngestConfig, logger: Logger) {
   // Before anything connects: a certificate that cannot be used stops the start at once.
   const tls = loadServerTls(config);
   const db = createDatabase({ url: config.DATABASE_URL, logger, poolMax: 4 });
-  await db.waitUntilReady();
   const persons = new PersonDirectory(db.knex);
-  await persons.start();
+  persons.start();
   const auth = await startTokenVerification({ jwksFile: config.AUTH_JWKS_FILE, knex: db.knex, logger, pollMs: config.REVOCATION_POLL_MS });
-
-  const bus = createKafkaBus({ brokers: config.KAFKA_BROKERS, clientId: 'location-ingest', logger });
-  // The DLQ belongs to location-writer, which creates it.
-  const producer = await bus
-    .ensureTopics([{ topic: config.LOCATIONS_TOPIC, numPartitions: config.LOCATIONS_PARTITIONS }])
-    .then(() => bus.producer())
-    .catch(async (err) => {
-      // Leave nothing open behind a failed start.
-      persons.stop();
-      auth.stop();
-      await bus.close();
-      await db.close();
-      throw err;
-    });
-  const publisher = new PingPublisher(producer, config.LOCATIONS_TOPIC, { maxBatch: config.PUBLISH_MAX_BATCH, lingerMs: config.PUBLISH_LINGER_MS });
+  const pings = startPingPublishing({
+    brokers: config.KAFKA_BROKERS,
+    clientId: 'location-ingest',
+    topic: config.LOCATIONS_TOPIC,
+    partitions: config.LOCATIONS_PARTITIONS,
+    logger,
+    whileDown: 'health is NOT_SERVING and pings are refused with UNAVAILABLE until it is',
+    batching: { maxBatch: config.PUBLISH_MAX_BATCH, lingerMs: config.PUBLISH_LINGER_MS },
+  });
+  const closeClients = async () => {
+    persons.stop();
+    auth.stop();
+    await pings.close();
+    await db.close();
+  };
+  // Ready: Kafka answers through our producer, and tokens can be checked.
+  const isReady = async () => auth.revocations.loaded && (await pings.isReachable(Math.min(2_000, config.KAFKA_HEALTH_INTERVAL_MS)));
 
   let grpcServer: Awaited<ReturnType<typeof startGrpcServer>> | undefined;
   const handlers = createIngestHandlers({
-    publisher,
+    publisher: pings,
     persons,
     verifier: auth.verifier,
     logger,
@@ -41,17 +47,22 @@ export async function startIngest(config: IngestConfig, logger: Logger) {
       if (!ok) grpcServer?.setServing(false);
     },
   });
-  grpcServer = await startGrpcServer({
-    port: config.PORT,
-    logger,
-    tls,
-    healthPort: config.HEALTH_PORT,
-    services: [{ name: INGEST_SERVICE_NAME, definition: LocationIngestDefinition, implementation: handlers }],
-  });
+  try {
+    grpcServer = await startGrpcServer({
+      port: config.PORT,
+      logger,
+      tls,
+      healthPort: config.HEALTH_PORT,
+      serving: false,
+      services: [{ name: INGEST_SERVICE_NAME, definition: LocationIngestDefinition, implementation: handlers }],
+    });
+  } catch (err) {
+    // A port in use: leave nothing open behind the failed start.
+    await closeClients();
+    throw err;
+  }
   const server = grpcServer;
-
-  // Health follows Kafka: NOT_SERVING while no broker answers, SERVING again when one does.
-  server.followHealth(() => bus.isReachable(Math.min(2_000, config.KAFKA_HEALTH_INTERVAL_MS)), config.KAFKA_HEALTH_INTERVAL_MS);
+  server.followHealth(isReady, config.KAFKA_HEALTH_INTERVAL_MS);
 
   return {
     port: server.port,
@@ -59,16 +70,21 @@ export async function startIngest(config: IngestConfig, logger: Logger) {
     healthPort: server.healthPort,
     /** Whether PORT speaks TLS. */
     tls: tls !== undefined,
-    publisher,
+    isReady,
+    /** Resolves once Kafka is connected and tokens can be checked (tests and benchmarks wait for it). */
+    async untilReady(timeoutMs = 60_000): Promise<void> {
+      const deadline = Date.now() + timeoutMs;
+      while (!(await isReady())) {
+        if (Date.now() > deadline) throw new Error(`location-ingest not ready after ${timeoutMs} ms (Kafka or the database unreachable)`);
+        await sleep(100);
+      }
+      server.setServing(true);
+    },
     /** Stop taking calls, let streams finish, flush to Kafka, close everything. */
     async stop() {
       await server.shutdown(config.DRAIN_TIMEOUT_MS);
-      await publisher.drain();
-      persons.stop();
-      auth.stop();
-      await producer.close();
-      await bus.close();
-      await db.close();
+      await pings.drain();
+      await closeClients();
     },
   };
 }

@@ -35,6 +35,7 @@ beforeAll(async () => {
     ...auth.env,
   });
   ingest = await startIngest(config, logger);
+  await ingest.untilReady();
   client = new LocationIngestClient(`127.0.0.1:${ingest.port}`, grpc.credentials.createInsecure(), auth.grpcOptions());
   bus = createKafkaBus({ brokers: kafkaBrokers.split(','), clientId: 'ingest-test', logger });
   const consumer = bus.consumer({ groupId: `test-${runId()}-ingest` });

@@ -3,7 +3,17 @@
  * server. main.ts adds only the process wiring; tests start the same thing in-process with
  * port 0, their own database, group id and topic names.
  */
-import { closeHttpServer, createDatabase, createKafkaBus, listen, type Database, type Logger, type ShutdownStep } from '@udaconnect/common';
+import {
+  closeHttpServer,
+  connectInBackground,
+  createDatabase,
+  createKafkaBus,
+  listen,
+  type BusProducer,
+  type Database,
+  type Logger,
+  type ShutdownStep,
+} from '@udaconnect/common';
 import { createBatchProcessor } from './batch-processor';
 import type { LocationWriterConfig } from './config';
 import { createHealthServer } from './health-server';
@@ -63,30 +73,44 @@ export async function startLocationWriter(config: LocationWriterConfig, logger: 
   let port: number;
   try {
     port = await listen(server, config.PORT, config.METRICS_HOST);
-    await bus.ensureTopics([
-      { topic: config.LOCATIONS_TOPIC, numPartitions: config.LOCATIONS_PARTITIONS },
-      { topic: config.LOCATIONS_DLQ_TOPIC, numPartitions: config.LOCATIONS_PARTITIONS },
-    ]);
-    const deadLetterProducer = await bus.producer();
-    const batchProcessor = createBatchProcessor({
-      store: pingStore(db.knex),
-      sendToDeadLetter: (messages) => deadLetterProducer.send(config.LOCATIONS_DLQ_TOPIC, messages),
-      metrics,
-      logger,
-    });
-    processor = batchProcessor;
-    await consumer.run([config.LOCATIONS_TOPIC], (batch) => batchProcessor.process(batch));
-    consuming = crashed === undefined;
   } catch (err) {
+    // A port in use: leave nothing open behind the failed start.
     await closeAll();
     throw err;
   }
+
+  // Kafka in the background (docs/decisions.md, "Start without dependencies"): /readyz says
+  // consumer: false until the consumer is in its group; a database that is down only pauses batches.
+  let deadLetterProducer: BusProducer | undefined;
+  const joining = connectInBackground({
+    what: 'Kafka consumer',
+    logger,
+    whileDown: '/readyz reports consumer: false until it is',
+    connect: async () => {
+      await bus.ensureTopics([
+        { topic: config.LOCATIONS_TOPIC, numPartitions: config.LOCATIONS_PARTITIONS },
+        { topic: config.LOCATIONS_DLQ_TOPIC, numPartitions: config.LOCATIONS_PARTITIONS },
+      ]);
+      deadLetterProducer ??= await bus.producer();
+      const dlq = deadLetterProducer;
+      processor ??= createBatchProcessor({
+        store: pingStore(db.knex),
+        sendToDeadLetter: (messages) => dlq.send(config.LOCATIONS_DLQ_TOPIC, messages),
+        metrics,
+        logger,
+      });
+      const batchProcessor = processor;
+      await consumer.run([config.LOCATIONS_TOPIC], (batch) => batchProcessor.process(batch));
+      consuming = crashed === undefined;
+    },
+  });
 
   const shutdownSteps: ShutdownStep[] = [
     {
       name: 'kafka consumer',
       run: async () => {
         consuming = false; // not ready from now on
+        joining.stop();
         await consumer.close();
       },
     },

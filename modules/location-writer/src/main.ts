@@ -6,7 +6,7 @@ runService('location-writer', locationWriterConfigSchema, async (config, logger)
   const writer = await startLocationWriter(config, logger);
   logger.info(
     { port: writer.port, topic: config.LOCATIONS_TOPIC, dlq: config.LOCATIONS_DLQ_TOPIC, groupId: config.KAFKA_GROUP_ID },
-    `location-writer consuming; health on http://localhost:${writer.port}/readyz`,
+    `location-writer started (joins its consumer group in the background); health on http://localhost:${writer.port}/readyz`,
   );
   // kafkajs gave up (it restarts itself on retriable errors): exit so Kubernetes restarts us.
   writer.onCrash((err) => {

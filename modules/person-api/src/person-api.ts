@@ -38,16 +38,17 @@ export async function startPersonApi(config: PersonApiConfig, logger: Logger, gi
   try {
     const db = createDatabase({ url: config.DATABASE_URL, logger, poolMax: config.DB_POOL_MAX });
     steps.push({ name: 'database', run: () => db.close() });
-    await db.waitUntilReady(Number.POSITIVE_INFINITY);
+    // No waiting for the database or Kafka (docs/decisions.md, "Start without dependencies"):
+    // /readyz says what is missing and the routes that need it answer 503 until it is back.
     const pings =
       given.pings ??
-      (await startPingPublishing({
+      startPingPublishing({
         brokers: config.KAFKA_BROKERS,
         topic: config.LOCATIONS_TOPIC,
         partitions: config.LOCATIONS_PARTITIONS,
         knex: db.knex,
         logger,
-      }));
+      });
     steps.push({ name: 'kafka', run: () => pings.close() });
     const auth = await startPersonApiAuth(config, db.knex, logger);
     steps.push({ name: 'revocation list', run: () => auth.stop() });

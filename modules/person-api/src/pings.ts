@@ -1,10 +1,11 @@
 /**
  * What `POST /api/locations` needs, behind a small interface so route tests can swap in an
  * in-memory one (test/fakes.ts): a publisher, the person check, and whether Kafka is reachable.
- * The real one is the same topic set-up, person cache and batching publisher as location-ingest.
+ * The real one is location-ingest's: the person cache and the background-connected batching
+ * publisher of @udaconnect/domain.
  */
-import { createKafkaBus, retry, type BusProducer, type Knex, type Logger } from '@udaconnect/common';
-import { PersonDirectory, PingPublisher, type LocationPing } from '@udaconnect/domain';
+import type { Knex, Logger } from '@udaconnect/common';
+import { PersonDirectory, startPingPublishing as connectPublisher, type LocationPing } from '@udaconnect/domain';
 
 export interface PingPublishing {
   /** Resolves once Kafka has the ping (acks=all); rejects when it cannot be handed over. */
@@ -17,54 +18,28 @@ export interface PingPublishing {
 }
 
 /**
- * Starts without waiting for Kafka: the topic and the producer are set up in the background, with
- * backoff, until the broker answers (or close() is called). Meanwhile the rest of the API works,
- * /readyz reports kafka: false, and a ping is refused (503) rather than queued: nothing is
- * acknowledged to a caller before Kafka has it.
+ * Starts without waiting for Kafka or the database. Until the producer is connected the rest of
+ * the API works, /readyz reports kafka: false, and a ping is refused (503) rather than queued:
+ * nothing is acknowledged to a caller before Kafka has it.
  */
-export async function startPingPublishing(opts: { brokers: string[]; topic: string; partitions: number; knex: Knex; logger: Logger }): Promise<PingPublishing> {
-  const bus = createKafkaBus({ brokers: opts.brokers, clientId: 'person-api', logger: opts.logger });
+export function startPingPublishing(opts: { brokers: string[]; topic: string; partitions: number; knex: Knex; logger: Logger }): PingPublishing {
   const personDirectory = new PersonDirectory(opts.knex);
-  await personDirectory.start();
-  let closed = false;
-  let connected: { producer: BusProducer; publisher: PingPublisher } | undefined;
-  void retry(
-    async () => {
-      await bus.ensureTopics([{ topic: opts.topic, numPartitions: opts.partitions }]);
-      const producer = await bus.producer();
-      if (closed) await producer.close();
-      else connected = { producer, publisher: new PingPublisher(producer, opts.topic) };
-    },
-    {
-      deadlineMs: Number.POSITIVE_INFINITY,
-      capMs: 10_000,
-      retryIf: () => !closed,
-      onRetry: (err, attempt, waitMs) =>
-        opts.logger.warn({ err: (err as Error).message, attempt, waitMs }, 'Kafka not reachable yet; POST /api/locations answers 503 until it is'),
-    },
-  ).then(
-    () => connected && opts.logger.info('Kafka producer ready'),
-    () => undefined,
-  );
+  personDirectory.start();
+  const publisher = connectPublisher({
+    brokers: opts.brokers,
+    clientId: 'person-api',
+    topic: opts.topic,
+    partitions: opts.partitions,
+    logger: opts.logger,
+    whileDown: 'POST /api/locations answers 503 until it is',
+  });
   return {
-    publisher: {
-      publish(ping) {
-        if (!connected) return Promise.reject(new Error('the Kafka producer is not connected yet'));
-        return connected.publisher.publish(ping);
-      },
-    },
+    publisher,
     personDirectory,
-    isReachable: async () => connected !== undefined && (await bus.isReachable()),
+    isReachable: () => publisher.isReachable(),
     async close() {
-      closed = true;
       personDirectory.stop();
-      // Not awaiting a connection attempt in progress (with the broker down one can take tens of
-      // seconds): closing the bus ends it, and a producer it still makes is closed at once.
-      if (connected) {
-        await connected.publisher.drain();
-        await connected.producer.close();
-      }
-      await bus.close();
+      await publisher.close();
     },
   };
 }
