@@ -42,6 +42,7 @@ function allServices(portOffset: number): ServiceSpec[] {
       port: port(30000),
       url: `http://localhost:${port(30000)}/`,
       env: {
+        METRICS_PORT: String(port(30010)),
         ...(tlsDir || moved ? { PERSON_API_URL: apiUrl } : {}),
         ...(tlsDir ? { PERSON_API_CA_FILE: join(tlsDir, 'ca.crt') } : {}),
       },
@@ -53,6 +54,7 @@ function allServices(portOffset: number): ServiceSpec[] {
       url: `${apiUrl}/`,
       env: {
         ...serverTls,
+        METRICS_PORT: String(port(30011)),
         ...(moved ? { CONNECTION_SERVICE_ADDRESS: `localhost:${port(30003)}`, CORS_ORIGINS: `http://localhost:${port(30000)}` } : {}),
       },
       database: 'person-api',
@@ -63,7 +65,7 @@ function allServices(portOffset: number): ServiceSpec[] {
       entry: 'modules/location-ingest/src/main.ts',
       port: port(30002),
       url: tlsDir ? `localhost:${port(30002)} (gRPC over TLS)` : `grpc://localhost:${port(30002)}`,
-      env: serverTls,
+      env: { ...serverTls, METRICS_PORT: String(port(30012)) },
       database: 'location-ingest',
     },
     {
@@ -71,6 +73,7 @@ function allServices(portOffset: number): ServiceSpec[] {
       entry: 'modules/connection-service/src/main.ts',
       port: port(30003),
       url: `grpc://localhost:${port(30003)} (internal)`,
+      env: { METRICS_PORT: String(port(30013)) },
       database: 'connection-service',
     },
     {
@@ -91,8 +94,8 @@ function allServices(portOffset: number): ServiceSpec[] {
 export function selectServices(env: NodeJS.ProcessEnv = process.env): ServiceSpec[] {
   const rawOffset = env.UDACONNECT_PORT_OFFSET?.trim() || '0';
   const offset = Number(rawOffset);
-  if (!/^-?\d+$/.test(rawOffset) || 30000 + offset < 1 || 30004 + offset > 65535) {
-    throw new Error(`UDACONNECT_PORT_OFFSET must be an integer that keeps ports 30000–30004 within 1–65535, got "${env.UDACONNECT_PORT_OFFSET}"`);
+  if (!/^-?\d+$/.test(rawOffset) || 30000 + offset < 1 || 30013 + offset > 65535) {
+    throw new Error(`UDACONNECT_PORT_OFFSET must be an integer that keeps ports 30000–30013 within 1–65535, got "${env.UDACONNECT_PORT_OFFSET}"`);
   }
   const all = allServices(offset);
   const names = env.UDACONNECT_SERVICES?.split(',')

@@ -3,7 +3,7 @@ import { defineConfig } from 'vite';
 import react from '@vitejs/plugin-react';
 
 // The API address and the tile server are not baked in: the page reads /config.json at run time
-// (server/main.ts).
+// (server/frontend-server.ts).
 export default defineConfig({
   plugins: [react()],
   build: {

@@ -99,6 +99,7 @@ async function main() {
       LOG_LEVEL: 'warn',
       LEGACY_ANONYMOUS_READS: String(legacy),
       PORT: String(port),
+      METRICS_PORT: '0',
     });
     for (const [name, port, legacy, log] of [
       ['person-api (token)', a, false, 'person-api-a.log'],

@@ -164,7 +164,7 @@ async function main() {
     const cs = startService(
       'connection-service',
       'modules/connection-service/src/main.ts',
-      { DATABASE_URL: benchUrl, PORT: String(csPort), LOG_LEVEL: 'info', ...auth.env },
+      { DATABASE_URL: benchUrl, PORT: String(csPort), METRICS_PORT: '0', LOG_LEVEL: 'info', ...auth.env },
       ROOT,
       join(logDir, 'connection-service.log'),
     );
@@ -179,6 +179,7 @@ async function main() {
         ...auth.env,
         ...auth.signingEnv,
         PORT: String(apiPort),
+        METRICS_PORT: '0',
         LOCATIONS_TOPIC: topic,
         LOCATIONS_PARTITIONS: '1',
         LOG_LEVEL: 'info',

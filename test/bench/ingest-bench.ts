@@ -162,7 +162,7 @@ async function main() {
     const ingest = startService(
       'location-ingest',
       'modules/location-ingest/src/main.ts',
-      { ...common, ...auth.env, PORT: String(ingestPort) },
+      { ...common, ...auth.env, PORT: String(ingestPort), METRICS_PORT: '0' },
       ROOT,
       join(logDir, 'location-ingest.log'),
     );

@@ -52,7 +52,7 @@ export function startFrontend(env: Record<string, string>): Promise<Frontend> {
     let log = '';
     const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'modules/frontend/server/main.ts')], {
       cwd: ROOT,
-      env: { ...process.env, PORT: '0', API_BASE_URL: '', ...env },
+      env: { ...process.env, PORT: '0', METRICS_PORT: '0', API_BASE_URL: '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const stop = () =>

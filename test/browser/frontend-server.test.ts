@@ -1,8 +1,9 @@
 /**
  * The frontend server's settings and proxy, without a browser or a database: the CSP follows
- * TILE_URL and API_BASE_URL, bad values stop it with a message naming the setting, and the /api
- * proxy forwards Authorization but no cookie either way, with its own headers winning over
- * person-api's (a stand-in upstream here; test/browser/frontend-xss.test.ts uses the real one).
+ * TILE_URL and API_BASE_URL, bad values stop it with a message naming the setting, its metrics
+ * are on the operator port only, and the /api proxy forwards Authorization but no cookie either
+ * way, with its own headers winning over person-api's (a stand-in upstream here;
+ * test/browser/frontend-xss.test.ts uses the real one).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,7 +26,7 @@ function refusal(env: Record<string, string>): Promise<{ code: number | null; st
     let stderr = '';
     const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'modules/frontend/server/main.ts')], {
       cwd: ROOT,
-      env: { ...process.env, PORT: '0', API_BASE_URL: '', DIST_DIR: dist, ...env },
+      env: { ...process.env, PORT: '0', METRICS_PORT: '0', API_BASE_URL: '', DIST_DIR: dist, ...env },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     child.stderr.on('data', (d) => (stderr += d));
@@ -66,6 +67,41 @@ test.each([
   },
   60_000,
 );
+
+test('GET /metrics on the operator port (METRICS_PORT) counts requests by route; the public port does not serve it', async () => {
+  const fe = await startFrontend({ DIST_DIR: dist, PERSON_API_URL: 'http://127.0.0.1:1' });
+  try {
+    const operator = /metrics on (http:\/\/127\.0\.0\.1:\d+)\/metrics/.exec(fe.log())?.[1];
+    expect(operator).toBeDefined();
+    expect((await fetch(`${fe.url}config.json`)).status).toBe(200);
+    expect((await fetch(`${fe.url}people/5`)).status).toBe(200); // the single page
+    expect((await fetch(`${fe.url}api/persons/5`)).status).toBe(502); // person-api is down
+
+    const publicMetrics = await fetch(`${fe.url}metrics`);
+    expect(publicMetrics.status).toBe(404);
+    expect(publicMetrics.headers.get('content-type')).toContain('application/problem+json');
+    expect(await publicMetrics.text()).not.toContain('http_requests_total');
+
+    const scrape = async () => {
+      const res = await fetch(`${operator}/metrics`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+      return res.text();
+    };
+    let body = await scrape();
+    // Counted when each answer finished: give the last one a moment.
+    for (let i = 0; i < 20 && !body.includes('route="/api"'); i++) body = await new Promise((r) => setTimeout(r, 100)).then(scrape);
+    expect(body).toContain('process_resident_memory_bytes{service="frontend"}');
+    expect(body).toMatch(/^http_requests_total\{method="GET",route="\/config\.json",status="200",service="frontend"\} 1$/m);
+    // Route templates, never the paths themselves: the page is one label, the proxy another.
+    expect(body).toMatch(/^http_requests_total\{method="GET",route="\/\{\*path\}",status="200",service="frontend"\} 1$/m);
+    expect(body).toMatch(/^http_requests_total\{method="GET",route="\/api",status="502",service="frontend"\} 1$/m);
+    expect(body).not.toContain('persons/5');
+    expect(await (await fetch(`${operator}/healthz`)).json()).toEqual({ status: 'ok' });
+  } finally {
+    await fe.stop();
+  }
+}, 60_000);
 
 describe('the /api proxy', () => {
   let upstream: http.Server;

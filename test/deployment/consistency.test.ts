@@ -11,6 +11,7 @@ import { ingestConfigSchema } from '../../modules/location-ingest/src/config';
 import { locationWriterConfigSchema } from '../../modules/location-writer/src/config';
 import { connectionConfigSchema } from '../../modules/connection-service/src/config';
 import { dbCliConfigSchema } from '../../db/config';
+import { frontendConfigSchema } from '../../modules/frontend/server/config';
 import { SERVICE_ROLES } from '../../db/roles';
 import {
   DEPLOYMENT_DIR,
@@ -55,8 +56,8 @@ const EXPECTED: Expected[] = [
 ];
 
 /**
- * The frontend has no zod schema: server/main.ts reads PORT (default 30000) and PERSON_API_URL
- * (default http://localhost:30001) by hand and exits on a bad value; these are its defaults.
+ * The frontend (modules/frontend/server/config.ts): its default port, and its hard stop (closing
+ * cuts the requests still in flight after 5 s).
  */
 const FRONTEND = { workload: 'frontend', defaultPort: 30000, shutdownMs: 5_000 };
 
@@ -229,18 +230,18 @@ describe('workloads against the services’ config schemas', () => {
     expect(db.pathname).toBe(`/${cm.POSTGRES_DB}`);
   });
 
-  it('frontend: PORT, containerPort, Service, probes and NodePort agree with server/main.ts; PERSON_API_URL is person-api’s Service, over https', () => {
+  it('frontend: PORT, containerPort, Service, probes and NodePort agree with its config and server; PERSON_API_URL is person-api’s Service, over https', () => {
     const w = workload(FRONTEND.workload);
     expect(w.kind).toBe('Deployment');
     const c = container(FRONTEND.workload);
-    const src = fs.readFileSync(path.join(ROOT, 'modules/frontend/server/main.ts'), 'utf8');
+    const src = fs.readFileSync(path.join(ROOT, 'modules/frontend/server/frontend-server.ts'), 'utf8');
     // The defaults the checks below rely on are still the code's.
-    expect(src).toContain(`env('PORT', '${FRONTEND.defaultPort}')`);
-    expect(src).toContain("env('PERSON_API_URL',");
+    expect(defaultOf(frontendConfigSchema, 'PORT')).toBe(FRONTEND.defaultPort);
     expect(src).toMatch(/app\.get\('\/healthz'/);
 
     const env = resolveEnv(c);
     expect(Object.keys(env).sort()).toEqual(['PERSON_API_CA_FILE', 'PERSON_API_URL', 'PORT']);
+    expect(frontendConfigSchema.safeParse(env).success).toBe(true);
     expect(Number(env.PORT)).toBe(FRONTEND.defaultPort);
     expect(c.ports.map((p: { containerPort: number }) => p.containerPort)).toEqual([FRONTEND.defaultPort]);
 
@@ -264,7 +265,7 @@ describe('workloads against the services’ config schemas', () => {
     // trusting the CA of the certificate person-api serves (checked with the mounts below).
     const api = new URL(env.PERSON_API_URL!);
     expect(api.protocol).toBe('https:');
-    expect(src).toContain('process.env.PERSON_API_CA_FILE');
+    expect(Object.keys(frontendConfigSchema.shape)).toContain('PERSON_API_CA_FILE');
     expect(api.hostname.split('.')[0]).toBe('person-api');
     expect(Number(api.port)).toBe(service('person-api').spec.ports[0].port);
     expect(env.API_BASE_URL).toBeUndefined();
@@ -282,10 +283,9 @@ describe('workloads against the services’ config schemas', () => {
   });
 });
 
-/** The frontend server reads its variables by hand: the names server/main.ts reads. */
+/** The variables the frontend server reads: its config schema's. */
 function frontendVariables(): Set<string> {
-  const src = fs.readFileSync(path.join(ROOT, 'modules/frontend/server/main.ts'), 'utf8');
-  return new Set([...src.matchAll(/process\.env\.([A-Z][A-Z0-9_]*)|\benv\('([A-Z][A-Z0-9_]*)'/g)].map((m) => (m[1] ?? m[2])!));
+  return new Set(Object.keys(frontendConfigSchema.shape));
 }
 
 /** The names of the variables a container sets (env only: envFrom would hide them). */
@@ -301,7 +301,7 @@ describe('every variable a manifest sets is one the service reads', () => {
     expect(unknown).toEqual([]);
   });
 
-  it('frontend: read by server/main.ts', () => {
+  it('frontend: known to its config schema', () => {
     const known = frontendVariables();
     expect([...known]).toEqual(expect.arrayContaining(['PORT', 'PERSON_API_URL', 'PERSON_API_CA_FILE', 'API_BASE_URL', 'TILE_URL']));
     expect(envNames(container(FRONTEND.workload)).filter((n) => !known.has(n))).toEqual([]);

@@ -28,7 +28,7 @@ const clients: grpc.Client[] = [];
 beforeAll(async () => {
   p = await startPipeline('grpcauth');
   connections = await startConnectionService(
-    parseConfig(connectionConfigSchema, { PORT: '0', DATABASE_URL: serviceDatabaseUrl('connection-service', p.testDb.url), ...p.auth.env }),
+    parseConfig(connectionConfigSchema, { PORT: '0', METRICS_PORT: '0', DATABASE_URL: serviceDatabaseUrl('connection-service', p.testDb.url), ...p.auth.env }),
     logger,
   );
 });
@@ -170,6 +170,7 @@ describe('connection-service', () => {
     const rotated = await startConnectionService(
       parseConfig(connectionConfigSchema, {
         PORT: '0',
+        METRICS_PORT: '0',
         DATABASE_URL: serviceDatabaseUrl('connection-service', p.testDb.url),
         AUTH_JWKS_FILE: jwks,
         REVOCATION_POLL_MS: '1000',

@@ -61,6 +61,7 @@ test('every service starts with PostgreSQL and Kafka down, reports not ready, an
     LOCATIONS_TOPIC: `test.${unique}.locations`,
     LOCATIONS_PARTITIONS: '2',
     PORT: '0',
+    METRICS_PORT: '0',
     ...auth.env,
   };
 

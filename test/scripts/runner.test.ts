@@ -10,6 +10,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { SERVICE_ROLES } from '../../db/roles';
 import { testAuth } from '../support/auth';
@@ -53,7 +54,8 @@ function portFree(port: number): Promise<boolean> {
 async function freePortOffset(): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const offset = 200 + 5 * Math.floor(Math.random() * 250);
-    const free = await Promise.all([0, 1, 2, 3, 4].map((i) => portFree(30000 + offset + i)));
+    // The service ports 30000–30004 and the operator (metrics) ports 30011–30013.
+    const free = await Promise.all([0, 1, 2, 3, 4, 11, 12, 13].map((i) => portFree(30000 + offset + i)));
     if (free.every(Boolean)) return offset;
   }
   throw new Error('no five free ports found');
@@ -186,6 +188,30 @@ afterAll(async () => {
   }
   for (const pid of seenPids) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
   await testDb?.drop();
+});
+
+test('every service answers GET /metrics (Prometheus text) on its operator port, on the loopback interface only', async () => {
+  const metricsPort: Record<Name, number> = { 'person-api': 30011, 'location-ingest': 30012, 'connection-service': 30013, 'location-writer': 30004 };
+  // One request each way first, so the request metrics have something to count.
+  await fetch(`http://127.0.0.1:${port('person-api')}/healthz`);
+  await healthStatus(port('location-ingest'));
+  for (const name of SERVICES) {
+    const res = await fetch(`http://127.0.0.1:${metricsPort[name] + offset}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+    const body = await res.text();
+    expect(body).toContain(`process_resident_memory_bytes{service="${name}"}`);
+    expect(body).toMatch(new RegExp(`^db_pool_connections\\{state="used",service="${name}"\\} \\d+$`, 'm'));
+  }
+  const api = await (await fetch(`http://127.0.0.1:${metricsPort['person-api'] + offset}/metrics`)).text();
+  expect(api).toMatch(/^http_requests_total\{method="GET",route="\/healthz",status="200",service="person-api"\} [1-9]\d*$/m);
+  // The operator ports are not on the public interfaces.
+  const external = Object.values(networkInterfaces())
+    .flat()
+    .find((i) => i && i.family === 'IPv4' && !i.internal);
+  if (external) {
+    await expect(fetch(`http://${external.address}:${metricsPort['person-api'] + offset}/metrics`, { signal: AbortSignal.timeout(2_000) })).rejects.toThrow();
+  }
 });
 
 test('a SIGKILLed service is restarted alone, with backoff; the others keep answering; SIGTERM stops everything', async () => {

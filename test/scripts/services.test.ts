@@ -26,6 +26,8 @@ test('npm start (no overrides): every service on 30000–30004, with the built-i
   ]);
   expect(all.find((s) => s.name === 'frontend')!.url).toBe('http://localhost:30000/');
   expect(all.find((s) => s.name === 'person-api')!.url).toBe('http://localhost:30001/');
+  // The frontend's operator port (/metrics) is set explicitly, as the other services' are.
+  expect(all.find((s) => s.name === 'frontend')!.env?.METRICS_PORT).toBe('30010');
   // Nothing set that the services' defaults already say.
   for (const s of all) {
     expect(s.env?.PERSON_API_URL).toBeUndefined();
@@ -38,7 +40,7 @@ test('UDACONNECT_PORT_OFFSET moves every port and the addresses the services cal
   const all = selectServices({ UDACONNECT_PORT_OFFSET: '1000' });
   expect(all.map((s) => s.port)).toEqual([31000, 31001, 31002, 31003, 31004]);
   const byName = Object.fromEntries(all.map((s) => [s.name, s]));
-  expect(byName.frontend!.env).toMatchObject({ PERSON_API_URL: 'http://localhost:31001' });
+  expect(byName.frontend!.env).toMatchObject({ PERSON_API_URL: 'http://localhost:31001', METRICS_PORT: '31010' });
   expect(byName['person-api']!.env).toMatchObject({ CONNECTION_SERVICE_ADDRESS: 'localhost:31003', CORS_ORIGINS: 'http://localhost:31000' });
   expect(byName['location-writer']!.url).toBe('http://localhost:31004/metrics');
 });

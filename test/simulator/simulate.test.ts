@@ -37,6 +37,7 @@ beforeAll(async () => {
   const { kafkaBrokers } = infraEnv();
   const config = ingestConfigSchema.parse({
     PORT: '0',
+    METRICS_PORT: '0',
     DATABASE_URL: serviceDatabaseUrl('location-ingest', api.testDb.url),
     KAFKA_BROKERS: kafkaBrokers,
     LOCATIONS_TOPIC: topic,

@@ -45,13 +45,14 @@ export async function startPipeline(label: string): Promise<Pipeline> {
   const auth = await testAuth();
 
   const ingest = await startIngest(
-    parseConfig(ingestConfigSchema, { ...common, DATABASE_URL: serviceDatabaseUrl('location-ingest', testDb.url), ...auth.env, PORT: '0' }),
+    parseConfig(ingestConfigSchema, { ...common, DATABASE_URL: serviceDatabaseUrl('location-ingest', testDb.url), ...auth.env, PORT: '0', METRICS_PORT: '0' }),
     logger,
   );
   const writerConfig = parseConfig(locationWriterConfigSchema, {
     ...common,
     DATABASE_URL: serviceDatabaseUrl('location-writer', testDb.url),
     PORT: '0',
+    METRICS_PORT: '0',
     KAFKA_GROUP_ID: `test.${unique}.writer`,
     LOCATIONS_DLQ_TOPIC: `${topic}.dlq`,
   });
@@ -64,6 +65,7 @@ export async function startPipeline(label: string): Promise<Pipeline> {
       ...auth.env,
       DATABASE_URL: serviceDatabaseUrl('person-api', testDb.url),
       PORT: '0',
+      METRICS_PORT: '0',
       DB_POOL_MAX: '3',
       CONNECTION_SERVICE_ADDRESS: '127.0.0.1:1',
     }),

@@ -119,7 +119,13 @@ describe('loadServerTls', () => {
 
 describe('start-up', () => {
   it('location-ingest fails on an unusable certificate before connecting to anything', async () => {
-    const config = parseConfig(ingestConfigSchema, { ...NOWHERE, PORT: '0', TLS_CERT_FILE: join(tmp.path, 'missing.crt'), TLS_KEY_FILE: certs.keyFile });
+    const config = parseConfig(ingestConfigSchema, {
+      ...NOWHERE,
+      PORT: '0',
+      METRICS_PORT: '0',
+      TLS_CERT_FILE: join(tmp.path, 'missing.crt'),
+      TLS_KEY_FILE: certs.keyFile,
+    });
     const started = Date.now();
     await expect(startIngest(config, logger)).rejects.toThrow(/^TLS_CERT_FILE: cannot read/);
     expect(Date.now() - started).toBeLessThan(2_000);

@@ -41,6 +41,7 @@ beforeAll(async () => {
   const { kafkaBrokers } = infraEnv();
   const config = parseConfig(ingestConfigSchema, {
     PORT: '0',
+    METRICS_PORT: '0',
     HEALTH_PORT: '0',
     DATABASE_URL: api.testDb.url,
     KAFKA_BROKERS: kafkaBrokers,
@@ -128,7 +129,7 @@ function startFrontend(env: Record<string, string>): Promise<Frontend> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'modules/frontend/server/main.ts')], {
       cwd: ROOT,
-      env: { ...process.env, PORT: '0', API_BASE_URL: '', ...env },
+      env: { ...process.env, PORT: '0', METRICS_PORT: '0', API_BASE_URL: '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let log = '';

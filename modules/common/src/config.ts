@@ -95,6 +95,15 @@ export const authConfigShape = {
   REVOCATION_POLL_MS: env.revocationPollMs(),
 };
 
+/**
+ * The operator port (GET /metrics, /healthz), never the public one. It binds the loopback interface
+ * unless an operator opens it (K3s sets 0.0.0.0, reachable in the cluster, never by a NodePort).
+ */
+export const metricsConfigShape = (port: number) => ({
+  METRICS_PORT: env.port(port),
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+});
+
 export const baseConfigSchema = z.object({
   LOG_LEVEL: env.logLevel(),
 });

@@ -11,7 +11,10 @@ import { HealthImplementation } from 'grpc-health-check';
 import { descriptorSetFiles } from '@udaconnect/proto';
 import { addReflection } from './grpc-reflection';
 import type { Logger } from './logger';
+import { grpcMetrics } from './metrics';
+import type { Registry } from 'prom-client';
 import type { ServerTls } from './tls';
+import { traceGrpcService } from './tracing';
 
 const HEALTH_SERVICE_NAME = 'grpc.health.v1.Health';
 
@@ -73,12 +76,16 @@ export async function startGrpcServer(opts: {
   tls?: ServerTls;
   /** Also serve grpc.health.v1.Health alone, in plaintext, on this port (0 = any free port). */
   healthPort?: number;
+  /** Count and time every call here (grpc_server_handled_total, grpc_server_handling_seconds). */
+  metrics?: Registry;
 }): Promise<GrpcServerHandle> {
   const server = new grpc.Server({
+    interceptors: opts.metrics ? [grpcMetrics(opts.metrics)] : [],
     'grpc.max_receive_message_length': 4 * 1024 * 1024,
     'grpc.keepalive_permit_without_calls': 1,
   });
-  for (const s of opts.services) server.addService(s.definition, s.implementation);
+  // Each call of our own services is a span (tracing.ts); health checks and reflection are not.
+  for (const s of opts.services) server.addService(s.definition, traceGrpcService(s.definition, s.implementation));
 
   const status = (serving: boolean) => (serving ? 'SERVING' : 'NOT_SERVING');
   const initial = opts.serving ?? true;

@@ -1,4 +1,4 @@
-import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import type { Logger } from './logger';
 import { isDatabaseUnavailable } from './db';
@@ -72,6 +72,12 @@ export async function checkReadiness(checks: ReadinessChecks): Promise<Record<st
   const names = Object.keys(checks);
   const results = await Promise.all(names.map(async (n) => Boolean(await Promise.resolve(checks[n]!()).catch(() => false))));
   return Object.fromEntries(names.map((n, i) => [n, results[i]!]));
+}
+
+/** The route a request matched, as its template (`/api/persons/:id`); undefined when none matched. */
+export function routeTemplate(req: Request): string | undefined {
+  const route = (req.route as { path?: unknown } | undefined)?.path;
+  return typeof route === 'string' ? `${req.baseUrl}${route}` : undefined;
 }
 
 export const notFoundRoute: RequestHandler = (req, res) => {

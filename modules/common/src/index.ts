@@ -11,3 +11,5 @@ export * from './auth';
 export * from './grpc-auth';
 export * from './tls';
 export * from './service';
+export * from './tracing';
+export * from './metrics';

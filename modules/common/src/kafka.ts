@@ -31,6 +31,8 @@ export interface MessageBatch {
   topic: string;
   partition: number;
   messages: IncomingMessage[];
+  /** The partition's next offset to be written when the batch was fetched (for consumer lag). */
+  highWatermark?: string;
   /** Keeps the consumer's group membership alive during long work on one batch. */
   heartbeat(): Promise<void>;
   /** True when the consumer is stopping or rebalancing: finish up, do not start new work. */
@@ -191,6 +193,7 @@ export function createKafkaBus(opts: { brokers: string[]; clientId: string; logg
               await handler({
                 topic: batch.topic,
                 partition: batch.partition,
+                highWatermark: batch.highWatermark,
                 messages: batch.messages.map((m) => ({
                   topic: batch.topic,
                   partition: batch.partition,

@@ -1,12 +1,15 @@
 import { z } from 'zod';
-import { authConfigShape, env } from '@udaconnect/common';
+import { authConfigShape, env, metricsConfigShape, tracingConfigShape } from '@udaconnect/common';
 
 export const connectionConfigSchema = z.object({
   PORT: env.port(30003),
   DATABASE_URL: env.databaseUrl(),
   LOG_LEVEL: env.logLevel(),
+  ...tracingConfigShape,
   /** Calls need a bearer token (person-api forwards its caller's, or sends its own service token). */
   ...authConfigShape,
+  /** GET /metrics and /healthz for Prometheus and operators: never the public port. */
+  ...metricsConfigShape(30013),
   DB_POOL_MAX: env.positiveInt(10),
   /** A proximity query running longer than this is cancelled by PostgreSQL (→ DEADLINE_EXCEEDED). */
   STATEMENT_TIMEOUT_MS: env.positiveInt(10_000),

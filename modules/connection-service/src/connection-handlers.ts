@@ -11,6 +11,7 @@ import {
   grpcPrincipal,
   isDatabaseUnavailable,
   mayActFor,
+  tracedQuery,
   unaryHandler,
   type Knex,
   type Logger,
@@ -116,7 +117,8 @@ export function createConnectionHandlers({
       let result: Awaited<ReturnType<typeof findConnections>>;
       const started = Date.now();
       try {
-        result = await findConnections(knex, q);
+        // A SQL span in the call's trace (common/src/tracing.ts): no query text, no values.
+        result = await tracedQuery({ operation: 'SELECT', table: 'location' }, () => findConnections(knex, q));
       } catch (err) {
         if (isDatabaseUnavailable(err)) {
           onDatabaseUnavailable?.();

@@ -1,5 +1,14 @@
 /** Builds connection-service from its config: database pool, gRPC server (health, reflection), DB health polling. */
-import { createDatabase, startGrpcServer, startTokenVerification, type GrpcServerHandle, type Logger } from '@udaconnect/common';
+import {
+  createDatabase,
+  createMetricsRegistry,
+  databaseMetrics,
+  startGrpcServer,
+  startOperatorServer,
+  startTokenVerification,
+  type GrpcServerHandle,
+  type Logger,
+} from '@udaconnect/common';
 import { ConnectionServiceDefinition } from '@udaconnect/proto';
 import type { ConnectionConfig } from './config';
 import { createConnectionHandlers } from './connection-handlers';
@@ -9,6 +18,8 @@ export const CONNECTION_SERVICE_NAME = 'udaconnect.connection.v1.ConnectionServi
 
 export interface ConnectionService {
   port: number;
+  /** The operator port: /metrics, /healthz, /readyz (METRICS_PORT). */
+  metricsPort: number;
   /** Stop taking calls, let in-flight ones finish, close the pool. */
   stop(): Promise<void>;
 }
@@ -22,12 +33,15 @@ export async function startConnectionService(config: ConnectionConfig, logger: L
     applicationName: 'connection-service',
     sessionSettings: CONNECTION_SESSION_SETTINGS,
   });
+  const registry = createMetricsRegistry('connection-service');
+  databaseMetrics(registry, db.knex);
   // The service starts even while the database is down: it answers NOT_SERVING (so Kubernetes
   // keeps it out of rotation) and turns SERVING once the database answers.
   const databaseUp = await db.isReady();
   if (!databaseUp) logger.warn('database unreachable at start-up; health is NOT_SERVING until it answers');
 
-  // Revoked ids are read from the same database; while it is down the last list stays in force.
+  // Revoked ids are read from the same database; while it is down the last list stays in force
+  // (never read yet: calls are refused with UNAVAILABLE and health is NOT_SERVING).
   const auth = await startTokenVerification({ jwksFile: config.AUTH_JWKS_FILE, knex: db.knex, logger, pollMs: config.REVOCATION_POLL_MS });
 
   let server: GrpcServerHandle | undefined;
@@ -38,21 +52,39 @@ export async function startConnectionService(config: ConnectionConfig, logger: L
     statementTimeoutMs: config.STATEMENT_TIMEOUT_MS,
     onDatabaseUnavailable: () => server?.setServing(false),
   });
-  server = await startGrpcServer({
-    port: config.PORT,
+  const operator = await startOperatorServer({
+    registry,
+    port: config.METRICS_PORT,
+    host: config.METRICS_HOST,
     logger,
-    serving: databaseUp,
-    services: [{ name: CONNECTION_SERVICE_NAME, definition: ConnectionServiceDefinition, implementation: handlers }],
+    readiness: { database: () => db.isReady(), revocation_list: () => auth.revocations.loaded },
   });
+  try {
+    server = await startGrpcServer({
+      port: config.PORT,
+      logger,
+      metrics: registry,
+      serving: databaseUp && auth.revocations.loaded,
+      services: [{ name: CONNECTION_SERVICE_NAME, definition: ConnectionServiceDefinition, implementation: handlers }],
+    });
+  } catch (err) {
+    // A port in use: leave nothing open behind the failed start.
+    auth.stop();
+    await operator.close();
+    await db.close();
+    throw err;
+  }
   const grpcServer = server;
 
-  grpcServer.followHealth(() => db.isReady(), config.DB_HEALTH_INTERVAL_MS);
+  grpcServer.followHealth(async () => auth.revocations.loaded && (await db.isReady()), config.DB_HEALTH_INTERVAL_MS);
 
   return {
     port: grpcServer.port,
+    metricsPort: operator.port,
     async stop() {
       auth.stop();
       await grpcServer.shutdown(config.DRAIN_TIMEOUT_MS);
+      await operator.close();
       await db.close();
     },
   };

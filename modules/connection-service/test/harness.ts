@@ -38,6 +38,7 @@ export async function startHarness(label: string, { env = {}, serviceDatabaseUrl
   const config = parseConfig(connectionConfigSchema, {
     DATABASE_URL: serviceDatabaseUrl(roleDatabaseUrl('connection-service', testDb.url)),
     PORT: '0',
+    METRICS_PORT: '0',
     ...auth.env,
     ...env,
   });

@@ -6,4 +6,5 @@
  */
 export * from './pings';
 export * from './publishing';
+export * from './ping-metrics';
 export * from './geo';

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { LocationPing } from '@udaconnect/proto';
-import type { BusProducer, Knex, OutgoingMessage, Principal } from '@udaconnect/common';
+import { captureTrace, producerSpans, type BusProducer, type Knex, type MessageTrace, type OutgoingMessage, type Principal } from '@udaconnect/common';
 
 export { LocationPing };
 
@@ -100,21 +100,25 @@ export function decodePing(value: Buffer | null): LocationPing {
  * acknowledged to a device before Kafka has it.
  */
 export class PingPublisher {
-  private queue: Array<{ message: OutgoingMessage; resolve: () => void; reject: (e: unknown) => void }> = [];
+  private queue: Array<{ message: OutgoingMessage; resolve: () => void; reject: (e: unknown) => void; trace: MessageTrace | undefined }> = [];
   private timer: NodeJS.Timeout | undefined;
   private inFlight = new Set<Promise<void>>();
-  /** Counters for metrics and the benchmark. */
-  readonly stats = { published: 0, batches: 0, failed: 0 };
-
   constructor(
     private readonly producer: BusProducer,
     private readonly topic = LOCATIONS_TOPIC,
-    private readonly opts: { maxBatch?: number; lingerMs?: number } = {},
+    private readonly opts: {
+      maxBatch?: number;
+      lingerMs?: number;
+      /** Told of each send: its size, how long Kafka took to answer, and whether it took it (metrics). */
+      onSent?: (size: number, seconds: number, ok: boolean) => void;
+    } = {},
   ) {}
 
   publish(ping: LocationPing): Promise<void> {
+    // The caller's trace (a REST request, a gRPC call), continued by the send's span (flush).
+    const trace = captureTrace();
     return new Promise((resolve, reject) => {
-      this.queue.push({ message: toMessage(ping), resolve, reject });
+      this.queue.push({ message: toMessage(ping), resolve, reject, trace });
       if (this.queue.length >= (this.opts.maxBatch ?? 1000)) this.flush();
       else this.timer ??= setTimeout(() => this.flush(), this.opts.lingerMs ?? 5);
     });
@@ -127,19 +131,28 @@ export class PingPublisher {
     const batch = this.queue;
     if (batch.length === 0) return;
     this.queue = [];
+    // Traced: a PRODUCER span per caller among these pings, ending with Kafka's answer; its context
+    // travels in the messages' headers to the writer (common/src/tracing.ts).
+    const spans = producerSpans(
+      this.topic,
+      batch.map((b) => b.trace),
+    );
+    const started = process.hrtime.bigint();
+    const sent = (ok: boolean) => this.opts.onSent?.(batch.length, Number(process.hrtime.bigint() - started) / 1e9, ok);
     const sending = this.producer
       .send(
         this.topic,
-        batch.map((b) => b.message),
+        batch.map((b, i) => (spans.headers[i] ? { ...b.message, headers: spans.headers[i] } : b.message)),
       )
       .then(
         () => {
-          this.stats.published += batch.length;
-          this.stats.batches++;
+          sent(true);
+          spans.end();
           for (const b of batch) b.resolve();
         },
         (err) => {
-          this.stats.failed += batch.length;
+          sent(false);
+          spans.end(err);
           for (const b of batch) b.reject(err);
         },
       );

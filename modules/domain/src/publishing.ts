@@ -5,6 +5,7 @@
  * 503 / UNAVAILABLE: nothing is acknowledged to a device before Kafka has it.
  */
 import { connectInBackground, createKafkaBus, type BusProducer, type Logger } from '@udaconnect/common';
+import type { PingMetrics } from './ping-metrics';
 import { PingPublisher, type LocationPing } from './pings';
 
 export class KafkaNotConnectedError extends Error {
@@ -34,6 +35,8 @@ export function startPingPublishing(opts: {
   /** What callers see while Kafka is down, for the log line. */
   whileDown: string;
   batching?: { maxBatch?: number; lingerMs?: number };
+  /** Each send's size and latency. */
+  metrics?: PingMetrics;
 }): PingPublishing {
   const bus = createKafkaBus({ brokers: opts.brokers, clientId: opts.clientId, logger: opts.logger });
   const connection = connectInBackground<{ producer: BusProducer; publisher: PingPublisher }>({
@@ -44,7 +47,8 @@ export function startPingPublishing(opts: {
       // The DLQ belongs to location-writer, which creates it.
       await bus.ensureTopics([{ topic: opts.topic, numPartitions: opts.partitions }]);
       const producer = await bus.producer();
-      return { producer, publisher: new PingPublisher(producer, opts.topic, opts.batching) };
+      const onSent = opts.metrics?.sent;
+      return { producer, publisher: new PingPublisher(producer, opts.topic, { ...opts.batching, ...(onSent ? { onSent } : {}) }) };
     },
     discard: ({ producer }) => producer.close(),
   });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { authConfigShape, env } from '@udaconnect/common';
+import { authConfigShape, env, metricsConfigShape, tracingConfigShape } from '@udaconnect/common';
 import { LOCATIONS_TOPIC } from '@udaconnect/domain';
 import { tlsEnv, tlsFilesPaired, tlsFilesPairedParams } from '@udaconnect/common';
 
@@ -9,7 +9,10 @@ export const ingestConfigSchema = z
     DATABASE_URL: env.databaseUrl(),
     KAFKA_BROKERS: env.kafkaBrokers(),
     LOG_LEVEL: env.logLevel(),
+    ...tracingConfigShape,
     ...authConfigShape,
+    /** GET /metrics and /healthz for Prometheus and operators: never the public port. */
+    ...metricsConfigShape(30012),
     /**
      * TLS: a PEM certificate (chain) and its private key. Both set: PORT speaks gRPC over TLS only;
      * neither: plaintext (the local default). Only one of them is a configuration error.

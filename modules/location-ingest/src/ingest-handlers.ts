@@ -5,7 +5,7 @@
  */
 import { status, type sendUnaryData, type ServerReadableStream, type ServerUnaryCall } from '@grpc/grpc-js';
 import { grpcPrincipal, unaryHandler, type Logger, type Principal, type TokenVerifier } from '@udaconnect/common';
-import { admitPing, type PersonDirectory, type PingProblem, type PingVerdict } from '@udaconnect/domain';
+import { admitPing, type PersonDirectory, type PingMetrics, type PingProblem, type PingVerdict } from '@udaconnect/domain';
 import type { LocationIngestServer, LocationPing, RecordAck, StreamSummary } from '@udaconnect/proto';
 
 export interface IngestDeps {
@@ -15,6 +15,8 @@ export interface IngestDeps {
   /** Every call carries `authorization: Bearer <token>` metadata. */
   verifier: TokenVerifier;
   logger: Logger;
+  /** Each ping's outcome (udaconnect_pings_total). */
+  metrics?: Pick<PingMetrics, 'count'>;
   /** Told when a publish fails or succeeds, so health can follow Kafka. */
   onKafkaResult?: (ok: boolean) => void;
 }
@@ -33,13 +35,15 @@ class ExpiredMidStream extends Error {}
 
 const KAFKA_DOWN = 'could not hand the ping to Kafka; retry later with the same event_id';
 
-export function createIngestHandlers({ publisher, persons, verifier, logger, onKafkaResult }: IngestDeps): LocationIngestServer {
+export function createIngestHandlers({ publisher, persons, verifier, logger, metrics, onKafkaResult }: IngestDeps): LocationIngestServer {
   const publish = async (ping: LocationPing) => {
     try {
       await publisher.publish(ping);
       onKafkaResult?.(true);
+      metrics?.count('accepted');
     } catch (err) {
       onKafkaResult?.(false);
+      metrics?.count('kafka_unavailable');
       logger.warn({ err: (err as Error).message }, 'publish failed');
       throw err;
     }
@@ -58,9 +62,13 @@ export function createIngestHandlers({ publisher, persons, verifier, logger, onK
         verdict = await admitPing(principal, call.request, persons);
       } catch (err) {
         logger.warn({ err: (err as Error).message }, 'person lookup failed');
+        metrics?.count('person_check_unavailable');
         return callback({ code: status.UNAVAILABLE, details: 'cannot check person_id right now; retry later' });
       }
-      if (!verdict.ok) return callback({ code: STATUS_OF[verdict.problem.kind], details: verdict.problem.reason });
+      if (!verdict.ok) {
+        metrics?.count(verdict.problem.kind);
+        return callback({ code: STATUS_OF[verdict.problem.kind], details: verdict.problem.reason });
+      }
       try {
         await publish(verdict.ping);
       } catch {
@@ -100,6 +108,7 @@ export function createIngestHandlers({ publisher, persons, verifier, logger, onK
             })
             .then(async (verdict) => {
               if (!verdict.ok) {
+                metrics?.count(verdict.problem.kind);
                 rejections.push({ index: i, eventId: ping.eventId, reason: verdict.problem.reason });
                 return;
               }
@@ -119,6 +128,7 @@ export function createIngestHandlers({ publisher, persons, verifier, logger, onK
               }
               // A refused token has already ended the call (above).
               if (failed) return;
+              metrics?.count('person_check_unavailable');
               rejections.push({ index: i, eventId: ping.eventId, reason: 'cannot check person_id right now; retry later' });
             })
             .finally(done),

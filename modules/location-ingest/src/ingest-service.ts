@@ -4,8 +4,19 @@
  * without dependencies"): health is NOT_SERVING until Kafka is connected and tokens can be
  * checked, and follows Kafka after that.
  */
-import { createDatabase, loadServerTls, sleep, startTokenVerification, startGrpcServer, type Logger } from '@udaconnect/common';
-import { PersonDirectory, startPingPublishing } from '@udaconnect/domain';
+import {
+  checkReadiness,
+  createDatabase,
+  createMetricsRegistry,
+  databaseMetrics,
+  loadServerTls,
+  sleep,
+  startGrpcServer,
+  startOperatorServer,
+  startTokenVerification,
+  type Logger,
+} from '@udaconnect/common';
+import { pingMetrics, PersonDirectory, startPingPublishing } from '@udaconnect/domain';
 import { LocationIngestDefinition } from '@udaconnect/proto';
 import type { IngestConfig } from './config';
 import { createIngestHandlers } from './ingest-handlers';
@@ -16,6 +27,9 @@ export async function startIngest(config: IngestConfig, logger: Logger) {
   // Before anything connects: a certificate that cannot be used stops the start at once.
   const tls = loadServerTls(config);
   const db = createDatabase({ url: config.DATABASE_URL, logger, poolMax: 4 });
+  const registry = createMetricsRegistry('location-ingest');
+  databaseMetrics(registry, db.knex);
+  const metrics = pingMetrics(registry, 'grpc');
   const persons = new PersonDirectory(db.knex);
   persons.start();
   const auth = await startTokenVerification({ jwksFile: config.AUTH_JWKS_FILE, knex: db.knex, logger, pollMs: config.REVOCATION_POLL_MS });
@@ -27,6 +41,7 @@ export async function startIngest(config: IngestConfig, logger: Logger) {
     logger,
     whileDown: 'health is NOT_SERVING and pings are refused with UNAVAILABLE until it is',
     batching: { maxBatch: config.PUBLISH_MAX_BATCH, lingerMs: config.PUBLISH_LINGER_MS },
+    metrics,
   });
   const closeClients = async () => {
     persons.stop();
@@ -35,7 +50,11 @@ export async function startIngest(config: IngestConfig, logger: Logger) {
     await db.close();
   };
   // Ready: Kafka answers through our producer, and tokens can be checked.
-  const isReady = async () => auth.revocations.loaded && (await pings.isReachable(Math.min(2_000, config.KAFKA_HEALTH_INTERVAL_MS)));
+  const readiness = {
+    kafka: () => pings.isReachable(Math.min(2_000, config.KAFKA_HEALTH_INTERVAL_MS)),
+    revocation_list: () => auth.revocations.loaded,
+  };
+  const isReady = async () => Object.values(await checkReadiness(readiness)).every(Boolean);
 
   let grpcServer: Awaited<ReturnType<typeof startGrpcServer>> | undefined;
   const handlers = createIngestHandlers({
@@ -43,25 +62,31 @@ export async function startIngest(config: IngestConfig, logger: Logger) {
     persons,
     verifier: auth.verifier,
     logger,
+    metrics,
     onKafkaResult: (ok) => {
       if (!ok) grpcServer?.setServing(false);
     },
   });
+  let operator: Awaited<ReturnType<typeof startOperatorServer>> | undefined;
   try {
+    operator = await startOperatorServer({ registry, port: config.METRICS_PORT, host: config.METRICS_HOST, logger, readiness });
     grpcServer = await startGrpcServer({
       port: config.PORT,
       logger,
       tls,
       healthPort: config.HEALTH_PORT,
       serving: false,
+      metrics: registry,
       services: [{ name: INGEST_SERVICE_NAME, definition: LocationIngestDefinition, implementation: handlers }],
     });
   } catch (err) {
     // A port in use: leave nothing open behind the failed start.
+    await operator?.close();
     await closeClients();
     throw err;
   }
   const server = grpcServer;
+  const metricsServer = operator;
   server.followHealth(isReady, config.KAFKA_HEALTH_INTERVAL_MS);
 
   return {
@@ -70,6 +95,8 @@ export async function startIngest(config: IngestConfig, logger: Logger) {
     healthPort: server.healthPort,
     /** Whether PORT speaks TLS. */
     tls: tls !== undefined,
+    /** The operator port: /metrics, /healthz, /readyz (METRICS_PORT). */
+    metricsPort: metricsServer.port,
     isReady,
     /** Resolves once Kafka is connected and tokens can be checked (tests and benchmarks wait for it). */
     async untilReady(timeoutMs = 60_000): Promise<void> {
@@ -84,6 +111,7 @@ export async function startIngest(config: IngestConfig, logger: Logger) {
     async stop() {
       await server.shutdown(config.DRAIN_TIMEOUT_MS);
       await pings.drain();
+      await metricsServer.close();
       await closeClients();
     },
   };

@@ -28,6 +28,7 @@ beforeAll(async () => {
   auth = await testAuth();
   const config = ingestConfigSchema.parse({
     PORT: '0',
+    METRICS_PORT: '0',
     DATABASE_URL: serviceDatabaseUrl('location-ingest', testDb.url),
     KAFKA_BROKERS: kafkaBrokers,
     LOCATIONS_TOPIC: topic,

@@ -5,7 +5,17 @@
  * offsets are committed by the caller only after `process` resolves.
  */
 import { performance } from 'node:perf_hooks';
-import { backoffDelay, isDatabaseUnavailable, type IncomingMessage, type Logger, type MessageBatch, type OutgoingMessage } from '@udaconnect/common';
+import {
+  backoffDelay,
+  consumerSpans,
+  isDatabaseUnavailable,
+  tracedQuery,
+  type ConsumerSpans,
+  type IncomingMessage,
+  type Logger,
+  type MessageBatch,
+  type OutgoingMessage,
+} from '@udaconnect/common';
 import { checkPing, decodePing, type LocationPing } from '@udaconnect/domain';
 import type { InsertResult, PingStore } from './location-store';
 import type { WriterMetrics } from './metrics';
@@ -99,7 +109,7 @@ export function createBatchProcessor(deps: BatchProcessorDeps): BatchProcessor {
   const setDatabaseAvailable = (up: boolean) => {
     if (up === databaseAvailable) return;
     databaseAvailable = up;
-    metrics.databaseUp = up ? 1 : 0;
+    metrics.setDatabaseUp(up);
     if (up) logger.info('database available again; writing resumes');
   };
 
@@ -127,7 +137,7 @@ export function createBatchProcessor(deps: BatchProcessorDeps): BatchProcessor {
           logger.error({ err, ...where }, 'writing the batch failed; it will be delivered again');
           throw err;
         }
-        metrics.dbRetries++;
+        metrics.databaseRetry();
         setDatabaseAvailable(false);
         if (batch.isStale()) throw new BatchAbandonedError(err);
         const waitMs = retryDelayMs(attempt);
@@ -138,7 +148,22 @@ export function createBatchProcessor(deps: BatchProcessorDeps): BatchProcessor {
     }
   };
 
+  /**
+   * Traced: the messages that carry a trace context (their producer's span) get a CONSUMER span in
+   * each of those traces, and the insert a SQL span in each of them (common/src/tracing.ts).
+   */
   const process = async (batch: MessageBatch): Promise<void> => {
+    const spans = consumerSpans(batch.topic, batch.messages);
+    try {
+      await processBatch(batch, spans);
+    } catch (err) {
+      spans.end(err);
+      throw err;
+    }
+    spans.end();
+  };
+
+  const processBatch = async (batch: MessageBatch, spans: ConsumerSpans<IncomingMessage>): Promise<void> => {
     const dead: Array<{ message: IncomingMessage; reason: string }> = [];
     const valid: Parsed[] = [];
     for (const message of batch.messages) {
@@ -153,7 +178,12 @@ export function createBatchProcessor(deps: BatchProcessorDeps): BatchProcessor {
       const { known, result } = await untilDatabaseAnswers(batch, async () => {
         const started = performance.now();
         const known = await store.existingPersonIds([...new Set(unique.map((u) => u.ping.personId))]);
-        const result = await store.insertPings(unique.filter((u) => known.has(u.ping.personId)).map((u) => u.ping));
+        const rows = unique.filter((u) => known.has(u.ping.personId));
+        const result = await tracedQuery(
+          { operation: 'INSERT', table: 'location', batchSize: rows.length },
+          () => store.insertPings(rows.map((u) => u.ping)),
+          spans.contexts(rows.map((u) => u.message)),
+        );
         metrics.observeInsert((performance.now() - started) / 1000);
         return { known, result };
       });
@@ -167,6 +197,10 @@ export function createBatchProcessor(deps: BatchProcessorDeps): BatchProcessor {
       // In offset order, so the dead-letter topic keeps the order of the original partition.
       dead.sort((a, b) => (BigInt(a.message.offset) < BigInt(b.message.offset) ? -1 : 1));
       const failedAt = new Date(deps.now?.() ?? Date.now());
+      spans.count(
+        dead.map((d) => d.message),
+        'udaconnect.dead_lettered',
+      );
       await deps.sendToDeadLetter(dead.map((d) => deadLetterMessage(d.message, d.reason, failedAt)));
       logger.warn(
         {
@@ -179,12 +213,14 @@ export function createBatchProcessor(deps: BatchProcessorDeps): BatchProcessor {
       );
     }
 
-    metrics.batches++;
-    metrics.lastBatchSize = batch.messages.length;
-    metrics.messages += batch.messages.length;
-    metrics.rowsInserted += written.inserted;
-    metrics.duplicates += written.duplicates + repeated.length;
-    metrics.deadLettered += dead.length;
+    metrics.batchHandled({
+      size: batch.messages.length,
+      inserted: written.inserted,
+      duplicates: written.duplicates + repeated.length,
+      deadLettered: dead.length,
+      partition: batch.partition,
+      ...(batch.highWatermark !== undefined ? { lag: Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(batch.messages.at(-1)!.offset) - 1n)) } : {}),
+    });
     logger.debug(
       {
         topic: batch.topic,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { env } from '@udaconnect/common';
+import { env, tracingConfigShape } from '@udaconnect/common';
 import { LOCATIONS_DLQ_TOPIC, LOCATIONS_TOPIC } from '@udaconnect/domain';
 
 // Kafka's own rule for topic and group names.
@@ -20,6 +20,7 @@ export const locationWriterConfigSchema = z.object({
   DATABASE_URL: env.databaseUrl(),
   KAFKA_BROKERS: env.kafkaBrokers(),
   LOG_LEVEL: env.logLevel(),
+  ...tracingConfigShape,
   KAFKA_GROUP_ID: kafkaName('location-writer'),
   LOCATIONS_TOPIC: kafkaName(LOCATIONS_TOPIC),
   LOCATIONS_DLQ_TOPIC: kafkaName(LOCATIONS_DLQ_TOPIC),

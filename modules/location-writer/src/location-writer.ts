@@ -8,6 +8,9 @@ import {
   connectInBackground,
   createDatabase,
   createKafkaBus,
+  createMetricsRegistry,
+  createOperatorServer,
+  databaseMetrics,
   listen,
   type BusProducer,
   type Database,
@@ -16,7 +19,6 @@ import {
 } from '@udaconnect/common';
 import { createBatchProcessor } from './batch-processor';
 import type { LocationWriterConfig } from './config';
-import { createHealthServer } from './health-server';
 import { pingStore } from './location-store';
 import { WriterMetrics } from './metrics';
 
@@ -41,7 +43,9 @@ export interface LocationWriter {
 export async function startLocationWriter(config: LocationWriterConfig, logger: Logger): Promise<LocationWriter> {
   const db = createDatabase({ url: config.DATABASE_URL, logger, poolMax: config.DB_POOL_MAX });
   const bus = createKafkaBus({ brokers: config.KAFKA_BROKERS, clientId: 'location-writer', logger });
-  const metrics = new WriterMetrics();
+  const registry = createMetricsRegistry('location-writer');
+  const metrics = new WriterMetrics(registry);
+  databaseMetrics(registry, db.knex);
   const consumer = bus.consumer({ groupId: config.KAFKA_GROUP_ID });
 
   let consuming = false;
@@ -60,7 +64,7 @@ export async function startLocationWriter(config: LocationWriterConfig, logger: 
     consumer: () => consuming,
     database: async () => (processor?.databaseAvailable ?? true) && (await db.isReady()),
   };
-  const server = createHealthServer({ checks, metrics, logger });
+  const server = createOperatorServer({ registry, readiness: checks, logger });
 
   // A failed start leaves nothing open behind it.
   const closeAll = async () => {

@@ -1,50 +1,99 @@
 /**
- * The writer's metrics, rendered in the Prometheus text exposition format (version 0.0.4).
- * A handful of numbers does not need a metrics library: plain fields, one render function.
+ * The writer's own metrics, on the service's prom-client registry (common/src/metrics.ts adds the
+ * process, pool and query metrics beside them). Served at /metrics by the operator server.
  */
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 /** Upper bounds of the insert-latency histogram, in seconds. */
-export const INSERT_SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
+const INSERT_SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Upper bounds of the batch-size histogram, in messages. */
+const BATCH_SIZE_BUCKETS = [1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
 
-export class WriterMetrics {
-  /** Messages handled to the end: written, found to be duplicates, or dead-lettered. */
-  messages = 0;
-  rowsInserted = 0;
-  duplicates = 0;
-  deadLettered = 0;
-  batches = 0;
-  dbRetries = 0;
-  lastBatchSize = 0;
-  databaseUp = 1;
-  readonly insertSeconds = { buckets: INSERT_SECONDS_BUCKETS.map(() => 0), sum: 0, count: 0 };
-
-  observeInsert(seconds: number): void {
-    INSERT_SECONDS_BUCKETS.forEach((le, i) => {
-      if (seconds <= le) this.insertSeconds.buckets[i]!++;
-    });
-    this.insertSeconds.sum += seconds;
-    this.insertSeconds.count++;
-  }
-
-  render(): string {
-    const lines: string[] = [];
-    const metric = (name: string, type: 'counter' | 'gauge', help: string, value: number) =>
-      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${value}`);
-    metric('location_writer_messages_total', 'counter', 'Kafka messages handled (written, duplicate or dead-lettered).', this.messages);
-    metric('location_writer_rows_inserted_total', 'counter', 'Rows inserted into the location table.', this.rowsInserted);
-    metric('location_writer_duplicates_total', 'counter', 'Messages whose event_id was already stored (replays).', this.duplicates);
-    metric('location_writer_dlq_total', 'counter', 'Messages sent to the dead-letter topic.', this.deadLettered);
-    metric('location_writer_batches_total', 'counter', 'Kafka batches handled to the end.', this.batches);
-    metric('location_writer_db_retries_total', 'counter', 'Database attempts that failed because the database was unavailable.', this.dbRetries);
-    metric('location_writer_last_batch_size', 'gauge', 'Messages in the last batch handled.', this.lastBatchSize);
-    metric('location_writer_database_up', 'gauge', '1 unless the last database attempt found the database unavailable.', this.databaseUp);
-
-    const h = 'location_writer_insert_duration_seconds';
-    lines.push(`# HELP ${h} Time to write one batch (person lookup and insert transaction).`, `# TYPE ${h} histogram`);
-    INSERT_SECONDS_BUCKETS.forEach((le, i) => lines.push(`${h}_bucket{le="${le}"} ${this.insertSeconds.buckets[i]}`));
-    lines.push(`${h}_bucket{le="+Inf"} ${this.insertSeconds.count}`, `${h}_sum ${this.insertSeconds.sum}`, `${h}_count ${this.insertSeconds.count}`);
-    return `${lines.join('\n')}\n`;
-  }
+export interface WriterValues {
+  messages: number;
+  rowsInserted: number;
+  duplicates: number;
+  deadLettered: number;
+  batches: number;
+  dbRetries: number;
+  databaseUp: number;
+  /** Batches whose insert was timed (the histogram's count). */
+  insertsTimed: number;
 }
 
-export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+export class WriterMetrics {
+  private readonly messages: Counter;
+  private readonly rowsInserted: Counter;
+  private readonly duplicates: Counter;
+  private readonly deadLettered: Counter;
+  private readonly batches: Counter;
+  private readonly dbRetries: Counter;
+  private readonly databaseUp: Gauge;
+  private readonly consumerLag: Gauge<'partition'>;
+  private readonly batchSize: Histogram;
+  private readonly insertSeconds: Histogram;
+
+  constructor(readonly registry: Registry) {
+    const registers = [registry];
+    const counter = (name: string, help: string) => new Counter({ name, help, registers });
+    this.messages = counter('location_writer_messages_total', 'Kafka messages handled (written, duplicate or dead-lettered).');
+    this.rowsInserted = counter('location_writer_rows_inserted_total', 'Rows inserted into the location table.');
+    this.duplicates = counter('location_writer_duplicates_total', 'Messages whose event_id was already stored (replays).');
+    this.deadLettered = counter('location_writer_dlq_total', 'Messages sent to the dead-letter topic.');
+    this.batches = counter('location_writer_batches_total', 'Kafka batches handled to the end.');
+    this.dbRetries = counter('location_writer_db_retries_total', 'Database attempts that failed because the database was unavailable.');
+    this.databaseUp = new Gauge({ name: 'location_writer_database_up', help: '1 unless the last database attempt found the database unavailable.', registers });
+    this.databaseUp.set(1);
+    this.consumerLag = new Gauge({
+      name: 'location_writer_consumer_lag',
+      help: 'Messages behind the partition’s high watermark after the last batch, by partition.',
+      labelNames: ['partition'],
+      registers,
+    });
+    this.batchSize = new Histogram({ name: 'location_writer_batch_size', help: 'Messages per Kafka batch handled.', buckets: BATCH_SIZE_BUCKETS, registers });
+    this.insertSeconds = new Histogram({
+      name: 'location_writer_insert_duration_seconds',
+      help: 'Time to write one batch (person lookup and insert transaction).',
+      buckets: INSERT_SECONDS_BUCKETS,
+      registers,
+    });
+  }
+
+  setDatabaseUp(up: boolean): void {
+    this.databaseUp.set(up ? 1 : 0);
+  }
+
+  databaseRetry(): void {
+    this.dbRetries.inc();
+  }
+
+  observeInsert(seconds: number): void {
+    this.insertSeconds.observe(seconds);
+  }
+
+  batchHandled(batch: { size: number; inserted: number; duplicates: number; deadLettered: number; partition: number; lag?: number }): void {
+    this.batches.inc();
+    this.batchSize.observe(batch.size);
+    this.messages.inc(batch.size);
+    this.rowsInserted.inc(batch.inserted);
+    this.duplicates.inc(batch.duplicates);
+    this.deadLettered.inc(batch.deadLettered);
+    if (batch.lag !== undefined) this.consumerLag.set({ partition: String(batch.partition) }, batch.lag);
+  }
+
+  /** The values now, as /metrics would show them (tests). */
+  async values(): Promise<WriterValues> {
+    const value = async (m: Counter | Gauge) => (await m.get()).values[0]?.value ?? 0;
+    const timed = (await this.insertSeconds.get()).values.find((v) => v.metricName === 'location_writer_insert_duration_seconds_count');
+    return {
+      messages: await value(this.messages),
+      rowsInserted: await value(this.rowsInserted),
+      duplicates: await value(this.duplicates),
+      deadLettered: await value(this.deadLettered),
+      batches: await value(this.batches),
+      dbRetries: await value(this.dbRetries),
+      databaseUp: await value(this.databaseUp),
+      insertsTimed: timed?.value ?? 0,
+    };
+  }
+}

@@ -15,6 +15,8 @@ test('defaults follow the contract: port 30004 on the loopback interface, group 
     LOCATIONS_DLQ_TOPIC: 'locations.dlq',
     LOCATIONS_PARTITIONS: 6,
     DB_POOL_MAX: 5,
+    // Tracing off (no OTLP endpoint); every trace sampled once it is on.
+    TRACES_SAMPLE_RATIO: 1,
   });
 });
 

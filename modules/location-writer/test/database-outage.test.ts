@@ -44,17 +44,17 @@ test('while the database is down the writer is not ready and commits nothing; af
   expect(JSON.parse(notReady.body)).toMatchObject({ status: 503, title: 'Service Unavailable', detail: expect.stringMatching(/database/) });
   expect((await httpGet(writer.port, '/healthz')).status).toBe(200);
   // Let the writer fail and back off several times: the outage lasts, nothing moves.
-  await eventually(() => expect(writer.metrics.dbRetries).toBeGreaterThanOrEqual(6), 30_000);
+  await eventually(async () => expect((await writer.metrics.values()).dbRetries).toBeGreaterThanOrEqual(6), 30_000);
   expect(await countStored(bed.knex, ids)).toBe(0);
-  expect(writer.metrics).toMatchObject({ messages: 1, rowsInserted: 1, deadLettered: 0, databaseUp: 0 });
-  expect((await httpGet(writer.port, '/metrics')).body).toContain('location_writer_database_up 0\n');
+  expect(await writer.metrics.values()).toMatchObject({ messages: 1, rowsInserted: 1, deadLettered: 0, databaseUp: 0 });
+  expect((await httpGet(writer.port, '/metrics')).body).toContain('location_writer_database_up{service="location-writer"} 0\n');
 
   await proxy.restore();
   await eventually(async () => expect(await countStored(bed.knex, ids)).toBe(N), 30_000);
   await eventually(async () => expect((await httpGet(writer.port, '/readyz')).status).toBe(200), 30_000);
-  await eventually(() => expect(writer.metrics).toMatchObject({ messages: N + 1, rowsInserted: N + 1, deadLettered: 0, databaseUp: 1 }));
+  await eventually(async () => expect(await writer.metrics.values()).toMatchObject({ messages: N + 1, rowsInserted: N + 1, deadLettered: 0, databaseUp: 1 }));
   // Retried in place, not redelivered: no event was seen twice.
-  expect(writer.metrics.duplicates).toBe(0);
+  expect((await writer.metrics.values()).duplicates).toBe(0);
   const { rows } = await bed.knex.raw('SELECT count(*)::int AS n, count(DISTINCT event_id)::int AS d FROM location WHERE event_id = ANY(?::uuid[])', [ids]);
   expect(rows[0]).toEqual({ n: N, d: N });
 });

@@ -49,6 +49,7 @@ export async function createWriterTestBed(label: string): Promise<WriterTestBed>
   const config = (overrides: { databaseUrl?: string } = {}) =>
     parseConfig(locationWriterConfigSchema, {
       PORT: '0',
+      METRICS_PORT: '0',
       // The writer's own role, also through a proxy URL given by a test.
       DATABASE_URL: serviceDatabaseUrl('location-writer', overrides.databaseUrl ?? testDb.url),
       KAFKA_BROKERS: kafkaBrokers,

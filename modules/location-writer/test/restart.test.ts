@@ -29,7 +29,7 @@ test('stopping a writer while pings flow and starting another in its group store
   })();
 
   // Stop the first writer once it has written part of the stream, while the rest is still being produced.
-  await eventually(() => expect(first.metrics.rowsInserted).toBeGreaterThanOrEqual(5 * CHUNK));
+  await eventually(async () => expect((await first.metrics.values()).rowsInserted).toBeGreaterThanOrEqual(5 * CHUNK));
   await first.stop();
   const stoppedAt = { sent: sentChunks * CHUNK, stored: await countStored(bed.knex, ids) };
   expect(stoppedAt.sent).toBeLessThan(pings.length);
@@ -42,9 +42,14 @@ test('stopping a writer while pings flow and starting another in its group store
   const { rows } = await bed.knex.raw('SELECT count(*)::int AS n, count(DISTINCT event_id)::int AS d FROM location WHERE event_id = ANY(?::uuid[])', [ids]);
   expect(rows[0]).toEqual({ n: pings.length, d: pings.length });
   // Each row was written by exactly one of the two writers.
-  await eventually(() => expect(first.metrics.rowsInserted + second.metrics.rowsInserted).toBe(pings.length));
-  expect(first.metrics.rowsInserted).toBe(stoppedAt.stored);
+  const both = async () => ({ first: await first.metrics.values(), second: await second.metrics.values() });
+  await eventually(async () => {
+    const w = await both();
+    expect(w.first.rowsInserted + w.second.rowsInserted).toBe(pings.length);
+  });
+  const w = await both();
+  expect(w.first.rowsInserted).toBe(stoppedAt.stored);
   // The first writer finished and committed its batch in flight when stopped: nothing was delivered twice.
-  expect(second.metrics.duplicates).toBe(0);
-  expect(first.metrics.deadLettered + second.metrics.deadLettered).toBe(0);
+  expect(w.second.duplicates).toBe(0);
+  expect(w.first.deadLettered + w.second.deadLettered).toBe(0);
 });

@@ -42,17 +42,18 @@ test('every ping produced to the topic becomes exactly one row: longitude as X, 
   }
   expect(pings.filter((p) => p.recordedAt!.getUTCMilliseconds() !== 0).length).toBeGreaterThan(N * 0.9);
   // The counters move just after the commit that made the rows visible.
-  await eventually(() => expect(writer.metrics).toMatchObject({ rowsInserted: N, messages: N, duplicates: 0, deadLettered: 0 }));
+  await eventually(async () => expect(await writer.metrics.values()).toMatchObject({ rowsInserted: N, messages: N, duplicates: 0, deadLettered: 0 }));
 });
 
 test('producing the same event ids again adds no row and counts them as duplicates', async () => {
-  const before = { ...writer.metrics };
+  const before = await writer.metrics.values();
   // A replay that differs in content is still the same event: the stored row wins.
   const replay = pings.map((p, i) => (i === 0 ? { ...p, latitude: 0, longitude: 0 } : p));
   await bed.producer.send(bed.topic, replay.map(toMessage));
 
-  await eventually(() => expect(writer.metrics.duplicates - before.duplicates).toBe(N), 30_000);
-  expect(writer.metrics.rowsInserted).toBe(before.rowsInserted);
+  await eventually(async () => expect((await writer.metrics.values()).duplicates - before.duplicates).toBe(N), 30_000);
+  const after = await writer.metrics.values();
+  expect(after.rowsInserted).toBe(before.rowsInserted);
   expect(await countStored(bed.knex, eventIds)).toBe(N);
   const { rows } = await bed.knex.raw('SELECT ST_Y(coordinate::geometry) AS y FROM location WHERE event_id = ?', [pings[0]!.eventId]);
   expect(rows[0].y).toBe(pings[0]!.latitude);
@@ -60,12 +61,12 @@ test('producing the same event ids again adds no row and counts them as duplicat
   const metrics = await httpGet(writer.port, '/metrics');
   expect(metrics.status).toBe(200);
   expect(metrics.contentType).toMatch(/^text\/plain; version=0\.0\.4/);
-  expect(metrics.body).toContain(`location_writer_duplicates_total ${writer.metrics.duplicates}\n`);
-  expect(metrics.body).toContain(`location_writer_rows_inserted_total ${N}\n`);
+  expect(metrics.body).toContain(`location_writer_duplicates_total{service="location-writer"} ${after.duplicates}\n`);
+  expect(metrics.body).toContain(`location_writer_rows_inserted_total{service="location-writer"} ${N}\n`);
 });
 
 test('poison messages go to the DLQ with headers saying why and where from; messages after them are still stored', async () => {
-  const before = { ...writer.metrics };
+  const before = await writer.metrics.values();
   // Field 1 announces 127 bytes of event id, then the bytes stop: not a LocationPing.
   const garbage = Buffer.concat([Buffer.from([0x0a, 0x7f]), Buffer.from('truncated')]);
   expect(() => decodePing(garbage)).toThrow();
@@ -105,10 +106,10 @@ test('poison messages go to the DLQ with headers saying why and where from; mess
     expect(d!.headers['dlq-failed-at']).toBe(new Date(failedAt).toISOString());
     expect(Math.abs(Date.now() - failedAt)).toBeLessThan(60_000);
   });
-  await eventually(() => expect(writer.metrics.deadLettered - before.deadLettered).toBe(poison.length));
+  await eventually(async () => expect((await writer.metrics.values()).deadLettered - before.deadLettered).toBe(poison.length));
   expect(await countStored(bed.knex, [unknownPerson.eventId, badLatitude.eventId])).toBe(0);
   const body = (await httpGet(writer.port, '/metrics')).body;
-  expect(body).toContain(`location_writer_dlq_total ${poison.length}\n`);
+  expect(body).toContain(`location_writer_dlq_total{service="location-writer"} ${poison.length}\n`);
 });
 
 test('/healthz is live, /readyz names what is up, unknown paths are problem+json 404s', async () => {

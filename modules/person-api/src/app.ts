@@ -4,7 +4,19 @@ import cors from 'cors';
 import helmet from 'helmet';
 import swaggerUi from 'swagger-ui-express';
 import type { JSONWebKeySet } from 'jose';
-import { notFoundRoute, problemHandler, type Database, type Logger, type RevocationList, type TokenSigner, type TokenVerifier } from '@udaconnect/common';
+import {
+  httpMetrics,
+  httpServerTracing,
+  type MetricsRegistry,
+  notFoundRoute,
+  problemHandler,
+  type Database,
+  type Logger,
+  type RevocationList,
+  type TokenSigner,
+  type TokenVerifier,
+} from '@udaconnect/common';
+import type { PingMetrics } from '@udaconnect/domain';
 import { addHealthRoutes } from './health-routes';
 import { createRegistry, openApiDocument } from './openapi';
 import { addPersonRoutes } from './person-routes';
@@ -44,6 +56,8 @@ export interface PersonApiDeps {
   /** Dependencies reported by /readyz without failing it (Kafka, connection-service). */
   degradedChecks?: Record<string, () => Promise<boolean>>;
   bodyLimit?: string;
+  /** Request metrics and ping outcomes go here (served on the operator port, not by this app). */
+  metrics?: { registry: MetricsRegistry; pings: PingMetrics };
 }
 
 const sha256 = (text: string) => `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
@@ -81,9 +95,23 @@ function swaggerPage(document: object) {
 }
 
 /** The whole REST API as an express app; main.ts only adds the port and signals. */
-export function createApp({ db, logger, publisher, personDirectory, connections, auth, corsOrigins, degradedChecks, bodyLimit = '16kb' }: PersonApiDeps) {
+export function createApp({
+  db,
+  logger,
+  publisher,
+  personDirectory,
+  connections,
+  auth,
+  corsOrigins,
+  degradedChecks,
+  metrics,
+  bodyLimit = '16kb',
+}: PersonApiDeps) {
   const app = express();
   app.disable('x-powered-by');
+  // First: a span per request (named by its route once matched), so everything after is in its trace.
+  app.use(httpServerTracing());
+  if (metrics) app.use(httpMetrics(metrics.registry));
   app.set('query parser', 'simple');
   // JSON answers: nothing may load, run or frame them. Swagger UI's page gets its own policy below.
   app.use(
@@ -115,7 +143,7 @@ export function createApp({ db, logger, publisher, personDirectory, connections,
   addHealthRoutes(ctx, { database: () => db.isReady() }, degradedChecks);
   const persons = personRepository(db.knex);
   addPersonRoutes(ctx, persons);
-  addLocationRoutes(ctx, { persons, locations: locationRepository(db.knex), personDirectory, publisher });
+  addLocationRoutes(ctx, { persons, locations: locationRepository(db.knex), personDirectory, publisher, ...(metrics ? { metrics: metrics.pings } : {}) });
   addConnectionRoutes(ctx, persons, connections);
   addDeviceRoutes(ctx, { knex: db.knex, persons, signer: auth.signer, revocations: auth.revocations, defaultTtlSeconds: auth.deviceTtlSeconds });
   app.use(ctx.router);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { authConfigShape, env } from '@udaconnect/common';
+import { authConfigShape, env, metricsConfigShape, tracingConfigShape } from '@udaconnect/common';
 import { LOCATIONS_TOPIC } from '@udaconnect/domain';
 import { tlsEnv, tlsFilesPaired, tlsFilesPairedParams } from '@udaconnect/common';
 
@@ -8,6 +8,7 @@ export const personApiConfigSchema = z
     PORT: env.port(30001),
     DATABASE_URL: env.databaseUrl(),
     LOG_LEVEL: env.logLevel(),
+    ...tracingConfigShape,
     /**
      * TLS: a PEM certificate (chain) and its private key. Both set: the REST API serves HTTPS only;
      * neither: plain HTTP (the local default). Only one of them is a configuration error.
@@ -29,6 +30,8 @@ export const personApiConfigSchema = z
       .regex(/^[^:\s]+:\d+$/, 'must be host:port')
       .default('localhost:30003'),
     ...authConfigShape,
+    /** GET /metrics and /healthz for Prometheus and operators: never the public port. */
+    ...metricsConfigShape(30011),
     /** Private JWK that device tokens (and the service token for connection-service) are signed with. */
     AUTH_SIGNING_KEY_FILE: env.file(),
     /** Lifetime of a device token when POST /api/persons/{id}/devices names none. */

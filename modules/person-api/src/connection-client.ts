@@ -1,7 +1,10 @@
 /** person-api's side of the internal gRPC call to connection-service. */
 import * as grpc from '@grpc/grpc-js';
-import { ConnectionServiceClient, type FindConnectionsRequest, type FindConnectionsResponse } from '@udaconnect/proto';
-import { HttpProblem, notFound, serviceUnavailable, badRequest } from '@udaconnect/common';
+import { ConnectionServiceClient, ConnectionServiceDefinition, type FindConnectionsRequest, type FindConnectionsResponse } from '@udaconnect/proto';
+import { HttpProblem, notFound, serviceUnavailable, badRequest, grpcClientSpan } from '@udaconnect/common';
+
+/** udaconnect.connection.v1.ConnectionService/FindConnections, the span's name. */
+const FIND_CONNECTIONS = ConnectionServiceDefinition.findConnections.path.slice(1);
 
 export interface ConnectionFinder {
   /**
@@ -25,8 +28,14 @@ export function connectionServiceClient(address: string, serviceToken: () => Pro
     async find(request, caller) {
       const metadata = new grpc.Metadata();
       metadata.set('authorization', caller.authorization ?? `Bearer ${await serviceToken()}`);
+      // A CLIENT span in the request's trace; its context goes along in the metadata.
+      const span = grpcClientSpan(FIND_CONNECTIONS, metadata);
       return new Promise((resolve, reject) => {
-        client.findConnections(request, metadata, { deadline: Date.now() + timeoutMs }, (err, res) => (err ? reject(toProblem(err)) : resolve(res)));
+        client.findConnections(request, metadata, { deadline: Date.now() + timeoutMs }, (err, res) => {
+          span.end(err);
+          if (err) reject(toProblem(err));
+          else resolve(res);
+        });
       });
     },
     isReachable() {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { assertMayActFor, badRequest, ForbiddenError, HttpProblem, notFound, serviceUnavailable } from '@udaconnect/common';
-import { admitPing, type PingProblem } from '@udaconnect/domain';
+import { admitPing, type PingMetrics, type PingProblem, type PingVerdict } from '@udaconnect/domain';
 import { access } from './http/access';
 import { addRoute, jsonResponse, problemResponse, type RouteContext } from './http/typed-routes';
 import { dayRange, isoDate } from './date-range';
@@ -16,6 +16,8 @@ export interface LocationRouteDeps {
   /** Same path as gRPC pings: validation rules, person cache and Kafka publisher. */
   personDirectory: PingPublishing['personDirectory'];
   publisher: PingPublishing['publisher'];
+  /** Each ping's outcome (udaconnect_pings_total{transport="rest"}). */
+  metrics?: Pick<PingMetrics, 'count'>;
 }
 
 const personLocationsQuery = z
@@ -60,23 +62,35 @@ export function addLocationRoutes(ctx: RouteContext, deps: LocationRouteDeps): v
       503: problemResponse('Kafka or the database is unavailable; retry with the same event_id'),
     },
     handler: async ({ body, principal, res }) => {
-      const verdict = await admitPing(
-        principal!,
-        {
-          eventId: body.event_id ?? '',
-          personId: body.person_id,
-          latitude: body.latitude,
-          longitude: body.longitude,
-          // No offset in the old body's times means UTC.
-          recordedAt: new Date(/[zZ]|[+-]\d{2}:?\d{2}$/.test(body.creation_time) ? body.creation_time : `${body.creation_time}Z`),
-        },
-        deps.personDirectory,
-      );
-      if (!verdict.ok) throw problemOf(verdict.problem, body.person_id);
+      let verdict: PingVerdict;
+      try {
+        verdict = await admitPing(
+          principal!,
+          {
+            eventId: body.event_id ?? '',
+            personId: body.person_id,
+            latitude: body.latitude,
+            longitude: body.longitude,
+            // No offset in the old body's times means UTC.
+            recordedAt: new Date(/[zZ]|[+-]\d{2}:?\d{2}$/.test(body.creation_time) ? body.creation_time : `${body.creation_time}Z`),
+          },
+          deps.personDirectory,
+        );
+      } catch (err) {
+        // The person could not be checked (database down): the problem handler answers 503.
+        deps.metrics?.count('person_check_unavailable');
+        throw err;
+      }
+      if (!verdict.ok) {
+        deps.metrics?.count(verdict.problem.kind);
+        throw problemOf(verdict.problem, body.person_id);
+      }
       const { ping } = verdict;
       try {
         await deps.publisher.publish(ping);
+        deps.metrics?.count('accepted');
       } catch {
+        deps.metrics?.count('kafka_unavailable');
         res.setHeader('Retry-After', '5');
         throw serviceUnavailable('Could not hand the location to Kafka; retry later with the same event_id');
       }

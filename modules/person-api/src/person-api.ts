@@ -5,7 +5,20 @@
  * from the config. main.ts only adds the signals.
  */
 import type { Server } from 'node:http';
-import { closeHttpServer, createDatabase, createHttpServer, listen, loadServerTls, runShutdownSteps, type Logger, type ShutdownStep } from '@udaconnect/common';
+import {
+  closeHttpServer,
+  createDatabase,
+  createHttpServer,
+  createMetricsRegistry,
+  databaseMetrics,
+  listen,
+  loadServerTls,
+  runShutdownSteps,
+  startOperatorServer,
+  type Logger,
+  type ShutdownStep,
+} from '@udaconnect/common';
+import { pingMetrics } from '@udaconnect/domain';
 import { createApp } from './app';
 import { startPersonApiAuth } from './auth-setup';
 import type { PersonApiConfig } from './config';
@@ -22,6 +35,8 @@ export interface PersonApi {
   app: ReturnType<typeof createApp>;
   server: Server;
   port: number;
+  /** The operator port: /metrics and /healthz (METRICS_PORT). */
+  metricsPort: number;
   /** http(s)://localhost:<port> */
   url: string;
   /** In order: stop accepting requests, then close what was opened (installShutdown runs them). */
@@ -38,6 +53,11 @@ export async function startPersonApi(config: PersonApiConfig, logger: Logger, gi
   try {
     const db = createDatabase({ url: config.DATABASE_URL, logger, poolMax: config.DB_POOL_MAX });
     steps.push({ name: 'database', run: () => db.close() });
+    const registry = createMetricsRegistry('person-api');
+    databaseMetrics(registry, db.knex);
+    const metrics = { registry, pings: pingMetrics(registry, 'rest') };
+    const operator = await startOperatorServer({ registry, port: config.METRICS_PORT, host: config.METRICS_HOST, logger });
+    steps.push({ name: 'metrics', run: () => operator.close() });
     // No waiting for the database or Kafka (docs/decisions.md, "Start without dependencies"):
     // /readyz says what is missing and the routes that need it answer 503 until it is back.
     const pings =
@@ -48,6 +68,7 @@ export async function startPersonApi(config: PersonApiConfig, logger: Logger, gi
         partitions: config.LOCATIONS_PARTITIONS,
         knex: db.knex,
         logger,
+        metrics: metrics.pings,
       });
     steps.push({ name: 'kafka', run: () => pings.close() });
     const auth = await startPersonApiAuth(config, db.knex, logger);
@@ -63,6 +84,7 @@ export async function startPersonApi(config: PersonApiConfig, logger: Logger, gi
       connections,
       auth,
       corsOrigins: config.CORS_ORIGINS,
+      metrics,
       degradedChecks: { kafka: () => pings.isReachable(), connection_service: () => connections.isReachable() },
     });
     const server = createHttpServer(app, tls);
@@ -71,7 +93,7 @@ export async function startPersonApi(config: PersonApiConfig, logger: Logger, gi
     const url = `${tls ? 'https' : 'http'}://localhost:${port}`;
     logger.info({ port, tls: tls !== undefined }, `person-api listening on ${url}/`);
     const shutdownSteps = [...steps].reverse();
-    return { app, server, port, url, shutdownSteps, close: closeAll };
+    return { app, server, port, metricsPort: operator.port, url, shutdownSteps, close: closeAll };
   } catch (err) {
     await closeAll();
     throw err;

@@ -5,7 +5,7 @@
  * publisher of @udaconnect/domain.
  */
 import type { Knex, Logger } from '@udaconnect/common';
-import { PersonDirectory, startPingPublishing as connectPublisher, type LocationPing } from '@udaconnect/domain';
+import { PersonDirectory, startPingPublishing as connectPublisher, type LocationPing, type PingMetrics } from '@udaconnect/domain';
 
 export interface PingPublishing {
   /** Resolves once Kafka has the ping (acks=all); rejects when it cannot be handed over. */
@@ -22,7 +22,14 @@ export interface PingPublishing {
  * the API works, /readyz reports kafka: false, and a ping is refused (503) rather than queued:
  * nothing is acknowledged to a caller before Kafka has it.
  */
-export function startPingPublishing(opts: { brokers: string[]; topic: string; partitions: number; knex: Knex; logger: Logger }): PingPublishing {
+export function startPingPublishing(opts: {
+  brokers: string[];
+  topic: string;
+  partitions: number;
+  knex: Knex;
+  logger: Logger;
+  metrics?: PingMetrics;
+}): PingPublishing {
   const personDirectory = new PersonDirectory(opts.knex);
   personDirectory.start();
   const publisher = connectPublisher({
@@ -32,6 +39,7 @@ export function startPingPublishing(opts: { brokers: string[]; topic: string; pa
     partitions: opts.partitions,
     logger: opts.logger,
     whileDown: 'POST /api/locations answers 503 until it is',
+    ...(opts.metrics ? { metrics: opts.metrics } : {}),
   });
   return {
     publisher,

@@ -70,7 +70,12 @@ export async function startTestPersonApi(label: string, opts: HarnessOptions = {
   const connectionService =
     opts.connectionService === true
       ? await startConnectionService(
-          parseConfig(connectionConfigSchema, { PORT: '0', DATABASE_URL: serviceDatabaseUrl('connection-service', testDb.url), ...keys.env }),
+          parseConfig(connectionConfigSchema, {
+            PORT: '0',
+            METRICS_PORT: '0',
+            DATABASE_URL: serviceDatabaseUrl('connection-service', testDb.url),
+            ...keys.env,
+          }),
           createLogger('connection-service-test', process.env.TEST_LOG_LEVEL ?? 'silent'),
         )
       : undefined;
@@ -81,6 +86,7 @@ export async function startTestPersonApi(label: string, opts: HarnessOptions = {
       : '127.0.0.1:1';
   const config = parseConfig(personApiConfigSchema, {
     PORT: '0',
+    METRICS_PORT: '0',
     DATABASE_URL: (opts.urlOverride ?? ((u: string) => u))(serviceDatabaseUrl('person-api', testDb.url)),
     DB_POOL_MAX: '4',
     KAFKA_BROKERS: opts.kafkaBrokers ?? infraEnv().kafkaBrokers,
