@@ -39,6 +39,11 @@ ENV NODE_ENV=production \
     npm_config_update_notifier=false
 WORKDIR /app
 COPY --from=prod-deps /app/node_modules ./node_modules
+# npm nests a workspace's dependency under modules/<ws>/node_modules when the root already holds
+# another version of it (lru-cache 11 for common, beside an older one at the root): those come
+# along too, or the service fails with "Cannot find module" (found by npm run test:deploy). The
+# stage holds only package.json files and node_modules there; the sources are copied below.
+COPY --from=prod-deps /app/modules ./modules
 # tsx is a devDependency at the root: copy it and its only dependency (esbuild with the
 # platform binary in @esbuild/) from the full install.
 COPY --from=build /app/node_modules/tsx ./node_modules/tsx

@@ -23,14 +23,30 @@ if [ -z "${SKIP_BUILD:-}" ]; then
   log "building images $VERSION"
   REGISTRY='' bash scripts/build-images.sh "${TARGETS[@]}" >/dev/null
 fi
+# The same builder scripts/build-images.sh picks (docker with a daemon, else podman). podman names
+# a short name localhost/udaconnect/…; containerd resolves the manifests' udaconnect/… as
+# docker.io/udaconnect/…, so those names go into the archive (-m: several images in one).
+BUILD_CLI=${BUILD_CLI:-}
+if [ -z "$BUILD_CLI" ]; then
+  if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then BUILD_CLI=docker; else BUILD_CLI=podman; fi
+fi
+save_images() {
+  if [ "$BUILD_CLI" = podman ]; then
+    local i
+    for i in "${IMAGES[@]}"; do podman tag "$i" "docker.io/$i"; done
+    podman save -m "${IMAGES[@]/#/docker.io/}"
+  else
+    docker save "${IMAGES[@]}"
+  fi
+}
 
 # 2. Import into K3s's containerd (imagePullPolicy IfNotPresent: nothing is pulled)
 if command -v k3s >/dev/null 2>&1; then
   log "importing images into the local k3s"
-  docker save "${IMAGES[@]}" | sudo k3s ctr images import -
+  save_images | sudo k3s ctr images import -
 elif command -v vagrant >/dev/null 2>&1 && [ -f Vagrantfile ]; then
   log "importing images into the Vagrant VM's k3s"
-  docker save "${IMAGES[@]}" | vagrant ssh -c 'sudo k3s ctr images import -'
+  save_images | vagrant ssh -c 'sudo k3s ctr images import -'
 else
   die "neither k3s nor vagrant found: cannot import the images"
 fi

@@ -141,4 +141,14 @@ chmod 600 "$DIR/auth/signing-key.json"
 # Reuses the CA and the certificate while they are valid for 30 more days and cover every name.
 bash "$ROOT/scripts/tls-certs.sh" --out "$DIR/tls" --name tls --hosts "$TLS_HOSTS" >/dev/null
 chmod 700 "$DIR/tls"
+# ---------------------------------------------------------------- marker for kustomize
+# deployment/kustomization.yaml lists this file first: without it (a fresh clone) kustomize stops
+# with an error that names this script. No objects; rewritten only when missing (no mtime churn).
+MARKER="$DIR/generated-by-scripts-k3s-secrets.sh.yaml"
+if [ ! -f "$MARKER" ]; then
+  printf '%s\n' "# Written by scripts/k3s-secrets.sh beside secrets.env, auth/ and tls/ (all gitignored)." \
+    "# deployment/kustomization.yaml lists it so that kustomize names that script when they are missing." \
+    "# It holds no Kubernetes objects." >"$MARKER"
+  chmod 644 "$MARKER"
+fi
 log "ready: $FILE, $DIR/auth/{signing-key.json,jwks.json}, $DIR/tls/{ca.crt,tls.crt,tls.key}"

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { DEPLOYMENT_DIR, K8sObject, ROOT, loadManifests, manifestFiles, parseEnvFile, parseYamlFile } from './manifests';
+import { DEPLOYMENT_DIR, K8sObject, ROOT, SECRETS_MARKER, loadManifests, manifestFiles, parseEnvFile, parseYamlFile } from './manifests';
 
 /** The kubernetes-models class for an object, e.g. apps/v1 Deployment → kubernetes-models/apps/v1/Deployment. */
 function validate(obj: K8sObject): void {
@@ -60,7 +60,12 @@ describe('deployment manifests', () => {
 
   it('kustomization.yaml lists every manifest in deployment/ and nothing else', () => {
     expect(kustomization.namespace).toBe('udaconnect');
-    expect([...(kustomization.resources as string[])].sort()).toEqual(manifestFiles());
+    const resources = kustomization.resources as string[];
+    // The marker of scripts/k3s-secrets.sh comes first, so that a fresh clone fails before anything else.
+    expect(resources[0]).toBe(SECRETS_MARKER);
+    expect(resources.slice(1).sort()).toEqual(manifestFiles());
+    const ignored = spawnSync('git', ['check-ignore', '-q', `deployment/${SECRETS_MARKER}`], { cwd: ROOT });
+    expect(ignored.status).toBe(0);
   });
 
   it('credentials, token keys and certificates come from secretGenerators over gitignored files', () => {
@@ -112,6 +117,20 @@ describe('deployment manifests', () => {
     console.warn('kubectl not found: skipping the `kubectl kustomize deployment/` render check');
   }
 
+  itKubectl('on a fresh clone (no generated secrets) kustomize stops with an error naming scripts/k3s-secrets.sh', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'udaconnect-fresh-clone-'));
+    try {
+      for (const f of [...manifestFiles(), 'kustomization.yaml', 'secrets.env.example']) fs.copyFileSync(path.join(DEPLOYMENT_DIR, f), path.join(dir, f));
+      const r = spawnSync('kubectl', ['kustomize', dir], { encoding: 'utf8' });
+      expect(r.status).not.toBe(0);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toContain(`accumulating resources from '${SECRETS_MARKER}'`);
+      expect(r.stderr).toMatch(/k3s-secrets\.sh/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   itKubectl('`kubectl kustomize deployment/` renders, namespaced, with the generated Secrets wired in', () => {
     // A copy of deployment/ with placeholder secret files (the real ones: scripts.test.ts), so a
     // developer's own deployment/secrets.env, auth/ and tls/ are neither needed nor touched.
@@ -120,6 +139,7 @@ describe('deployment manifests', () => {
     try {
       for (const f of [...manifestFiles(), 'kustomization.yaml']) fs.copyFileSync(path.join(DEPLOYMENT_DIR, f), path.join(dir, f));
       fs.copyFileSync(path.join(DEPLOYMENT_DIR, 'secrets.env.example'), path.join(dir, 'secrets.env'));
+      fs.writeFileSync(path.join(dir, SECRETS_MARKER), '# placeholder\n');
       for (const f of ['auth/signing-key.json', 'auth/jwks.json', 'tls/ca.crt', 'tls/tls.crt', 'tls/tls.key']) {
         fs.mkdirSync(path.join(dir, path.dirname(f)), { recursive: true });
         fs.writeFileSync(path.join(dir, f), `placeholder ${f}\n`);

@@ -14,11 +14,17 @@ export interface ManifestDoc {
   obj: K8sObject;
 }
 
+/**
+ * Written by scripts/k3s-secrets.sh (gitignored, no objects) and listed first in kustomization.yaml:
+ * on a fresh clone kustomize's "no such file" error names the script to run first.
+ */
+export const SECRETS_MARKER = 'generated-by-scripts-k3s-secrets.sh.yaml';
+
 /** deployment/ files that kustomization.yaml must list (everything but itself and the secrets files). */
 export function manifestFiles(): string[] {
   return fs
     .readdirSync(DEPLOYMENT_DIR)
-    .filter((f) => /\.ya?ml$/.test(f) && f !== 'kustomization.yaml')
+    .filter((f) => /\.ya?ml$/.test(f) && f !== 'kustomization.yaml' && f !== SECRETS_MARKER)
     .sort();
 }
 
