@@ -71,14 +71,15 @@ export const SERVICE_ROLES: readonly ServiceRole[] = [
   {
     // Which person ids exist, and the idempotent batch insert (location-store.ts). It names the
     // columns it writes: id comes from the sequence and received_at is the server's clock.
-    // ON CONFLICT (event_id) reads the arbiter column, hence SELECT on event_id alone.
+    // ON CONFLICT (event_id) reads the arbiter column, hence SELECT on event_id; person_id is
+    // read for the event ids it skipped, to tell a replay from an id reused by another person.
     service: 'location-writer',
     role: 'udaconnect_writer',
     passwordEnv: 'WRITER_DB_PASSWORD',
     urlEnv: 'WRITER_DATABASE_URL',
     tables: [
       { table: 'location', privileges: ['INSERT'], columns: ['person_id', 'coordinate', 'creation_time', 'event_id'] },
-      { table: 'location', privileges: ['SELECT'], columns: ['event_id'] },
+      { table: 'location', privileges: ['SELECT'], columns: ['event_id', 'person_id'] },
       { table: 'person', privileges: ['SELECT'], columns: ['id'] },
     ],
     sequences: [{ table: 'location', column: 'id' }],

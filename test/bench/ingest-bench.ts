@@ -13,12 +13,23 @@
  * acknowledgement time is exact for that ping; the row's `received_at` (DEFAULT now(), i.e.
  * the writer's insert transaction start) is read back and compared. The result is printed as
  * a markdown table and written to docs/benchmarks.md under "## Ingest pipeline".
+ *
+ * `--flood [--flood-pings 100000 --settle 20]` runs instead the unknown-person flood of issue 14:
+ * one client sends one RecordStream of `--flood-pings` pings whose person ids do not exist, while
+ * another client sends a known person's pings with Record (20 per second); reported: the known
+ * client's Record p50/p99 during the flood, the flood's duration and summary size, and
+ * location-ingest's RSS before, at its peak, right after and `--settle` seconds after. Written to
+ * docs/benchmarks.md under "## Unknown-person flood".
  */
-import { mkdirSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import knexFactory, { type Knex } from 'knex';
 import { z } from 'zod';
+import * as grpc from '@grpc/grpc-js';
+import { bearerInterceptor } from '@udaconnect/common';
+import { LocationIngestClient, StreamSummary, type LocationPing } from '@udaconnect/proto';
 import { migrateLatest, seed } from '../../db';
 import { runSimulation, type SimulationStats } from '../../scripts/simulator/simulator';
 import { healthStatus } from '../support/grpc-probes';
@@ -71,13 +82,19 @@ const optionsSchema = z.object({
   'drain-timeout': num(60),
   partitions: z.coerce.number().int().min(1).default(6),
   quick: z.boolean().default(false),
+  flood: z.boolean().default(false),
+  'flood-pings': z.coerce.number().int().min(1).default(100_000),
+  settle: z.coerce.number().min(0).default(20),
 });
+const BOOLEAN_OPTIONS = new Set(['quick', 'flood']);
 type Options = z.infer<typeof optionsSchema>;
 
 function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
     args: argv,
-    options: Object.fromEntries(Object.keys(optionsSchema.shape).map((k) => [k, { type: k === 'quick' ? ('boolean' as const) : ('string' as const) }])),
+    options: Object.fromEntries(
+      Object.keys(optionsSchema.shape).map((k) => [k, { type: BOOLEAN_OPTIONS.has(k) ? ('boolean' as const) : ('string' as const) }]),
+    ),
   });
   const parsed = optionsSchema.safeParse(values);
   if (!parsed.success) {
@@ -190,6 +207,14 @@ async function main() {
       postgres: () => findPids((_cmd, comm) => comm === 'postgres'),
     };
     const ctx: PhaseContext = { opts, personIds, target: `127.0.0.1:${ingestPort}`, token: auth.token, metricsUrl, bench, services, cpuGroups };
+
+    if (opts.flood) {
+      const report = await runFlood(ctx, ingest.child.pid!, command, machine);
+      console.log(`\n${report}`);
+      writeDocSection(DOC, FLOOD_HEADING, report);
+      console.log(`[bench] written to ${DOC}`);
+      return;
+    }
 
     const loadBefore = machine.load;
     const throughput = await runPhase(ctx, 'throughput', opts.rate);
@@ -343,6 +368,111 @@ async function runPhase(ctx: PhaseContext, name: string, rate: number): Promise<
       `loss ${fmt(sim.acked - stored)}, ack→row p50 ${fmt(result.ackToRow.p50)} ms p99 ${fmt(result.ackToRow.p99)} ms`,
   );
   return result;
+}
+
+// ---------------------------------------------------------------- the unknown-person flood
+
+const FLOOD_HEADING = '## Unknown-person flood';
+const KNOWN_P99_TARGET_MS = 100;
+
+/** Resident set size of a process, in MB (/proc/<pid>/status VmRSS). */
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : Number.NaN;
+}
+
+async function runFlood(ctx: PhaseContext, ingestPid: number, command: string, machine: ReturnType<typeof machineDescription>): Promise<string> {
+  const { opts } = ctx;
+  const n = opts['flood-pings'];
+  const loadBefore = machine.load;
+  const options = { interceptors: [bearerInterceptor(ctx.token)] };
+  // Two devices, two channels (two HTTP/2 connections).
+  const flooder = new LocationIngestClient(ctx.target, grpc.credentials.createInsecure(), options);
+  const device = new LocationIngestClient(ctx.target, grpc.credentials.createInsecure(), options);
+  const knownId = ctx.personIds[0]!;
+  const ping = (personId: number): LocationPing => ({
+    eventId: randomUUID(),
+    personId,
+    latitude: 37.55 + Math.random() * 1e-3,
+    longitude: -122.29 + Math.random() * 1e-3,
+    recordedAt: new Date(),
+  });
+  const record = () =>
+    new Promise<number>((resolve, reject) => {
+      const started = performance.now();
+      device.record(ping(knownId), (err) => (err ? reject(err) : resolve(performance.now() - started)));
+    });
+
+  // Warm up both paths, then the baseline: RSS and the known client's latency without a flood.
+  for (let i = 0; i < 50; i++) await record();
+  await new Promise((r) => setTimeout(r, 2_000));
+  const rssBefore = rssMb(ingestPid);
+  const quiet: number[] = [];
+  for (let i = 0; i < 100; i++) {
+    quiet.push(await record());
+    await new Promise((r) => setTimeout(r, 50));
+  }
+
+  console.log(`\n[bench] flood: ${fmt(n)} pings for unknown persons on one RecordStream; a known person's Record every 50 ms meanwhile`);
+  let rssPeak = rssBefore;
+  const rssSampler = setInterval(() => (rssPeak = Math.max(rssPeak, rssMb(ingestPid))), 250);
+  const during: number[] = [];
+  let flooding = true;
+  const knownLoop = (async () => {
+    while (flooding) {
+      during.push(await record());
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  const started = performance.now();
+  let summary: StreamSummary;
+  try {
+    summary = await new Promise<StreamSummary>((resolve, reject) => {
+      const call = flooder.recordStream((err, res) => (err ? reject(err) : resolve(res)));
+      let i = 0;
+      const writeMore = () => {
+        while (i < n) {
+          if (!call.write(ping(900_000_000 + i++))) return void call.once('drain', writeMore);
+        }
+        call.end();
+      };
+      writeMore();
+    });
+  } finally {
+    flooding = false;
+    await knownLoop;
+    clearInterval(rssSampler);
+  }
+  const floodS = (performance.now() - started) / 1000;
+  const rssAfter = rssMb(ingestPid);
+  console.log(`[bench] flood done in ${fmt(floodS, 1)} s; settling ${opts.settle} s`);
+  await new Promise((r) => setTimeout(r, opts.settle * 1000));
+  const rssSettled = rssMb(ingestPid);
+  flooder.close();
+  device.close();
+
+  const summaryBytes = StreamSummary.encode(summary).finish().length;
+  const p = (xs: number[], q: number) => fmt(percentile(xs, q), 1);
+  const met = percentile(during, 99) < KNOWN_P99_TARGET_MS;
+  return [
+    `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC with \`${command}\`: location-ingest as its own process on a fresh database; ` +
+      `one client sends one \`RecordStream\` of ${fmt(n)} pings whose person ids do not exist, while a second client (its own connection) sends a known person's ping with \`Record\` every 50 ms.`,
+    '',
+    '| | |',
+    '|---|---:|',
+    `| flood: duration / pings per second | ${fmt(floodS, 1)} s / ${fmt(n / floodS)} |`,
+    `| flood summary: accepted / rejected / by reason | ${fmt(summary.accepted)} / ${fmt(summary.rejected)} / ${JSON.stringify(summary.rejectedByReason)} |`,
+    `| flood summary: rejections listed / size | ${summary.rejections.length} / ${fmt(summaryBytes)} bytes |`,
+    `| known client's Record before the flood: p50 / p99 (n) | ${p(quiet, 50)} / ${p(quiet, 99)} ms (${quiet.length}) |`,
+    `| **known client's Record during the flood: p50 / p99 / max (n)** | **${p(during, 50)} / ${p(during, 99)}** / ${fmt(Math.max(...during), 1)} ms (${during.length}) |`,
+    `| location-ingest RSS: before / peak / right after / ${opts.settle} s after | ${fmt(rssBefore)} / ${fmt(rssPeak)} / ${fmt(rssAfter)} / ${fmt(rssSettled)} MB |`,
+    '',
+    `Target: the known client's Record p99 under ${KNOWN_P99_TARGET_MS} ms during the flood — ${met ? 'met' : 'not met'}; RSS back near its baseline afterwards ` +
+      `(${fmt(rssSettled - rssBefore)} MB above it ${opts.settle} s later).`,
+    '',
+    `Machine: ${machine.nproc} × ${machine.cpu}, Node ${machine.node}, load average before the run ${loadBefore}. ` +
+      'The benchmark process, location-ingest, location-writer, Kafka and PostgreSQL share these cores; on a machine shared with other work the latencies are higher than on an idle one.',
+  ].join('\n');
 }
 
 // ---------------------------------------------------------------- the report

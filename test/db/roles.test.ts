@@ -34,6 +34,7 @@ const EXPECTED_GRANTS: Record<string, string[]> = {
     'location(event_id): INSERT',
     'location(event_id): SELECT',
     'location(person_id): INSERT',
+    'location(person_id): SELECT',
     'location_id_seq: USAGE',
     'person(id): SELECT',
   ],
@@ -176,8 +177,9 @@ describeRoles('each service role on a test database', () => {
       await k.raw('select 1'); // its readiness probe
       expect(await existingPersonIds(k, [5, 6, 987654])).toEqual(new Set([5, 6]));
       const ping = { eventId: randomUUID(), personId: 5, latitude: 37.55, longitude: -122.29, recordedAt: new Date('2020-08-18T10:37:06.123Z') };
-      expect(await insertPings(k, [ping])).toEqual({ inserted: 1, duplicates: 0 });
-      expect(await insertPings(k, [ping])).toEqual({ inserted: 0, duplicates: 1 });
+      expect(await insertPings(k, [ping])).toEqual({ inserted: 1, duplicates: 0, conflicts: [] });
+      expect(await insertPings(k, [ping])).toEqual({ inserted: 0, duplicates: 1, conflicts: [] });
+      expect(await insertPings(k, [{ ...ping, personId: 6 }])).toEqual({ inserted: 0, duplicates: 0, conflicts: [ping.eventId] });
       const { rows } = await admin.raw('SELECT person_id, received_at FROM location WHERE event_id = ?', [ping.eventId]);
       expect(rows).toEqual([{ person_id: 5, received_at: expect.any(Date) }]);
     });

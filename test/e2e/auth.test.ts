@@ -66,6 +66,8 @@ function connectionsAs(token?: string, port = connections.port) {
           distanceMeters: 5,
           groupBy: GroupBy.GROUP_BY_UNSPECIFIED,
           withClosest: false,
+          pageSize: 0,
+          pageToken: '',
           ...request,
         },
         (err, res) => (err ? reject(err) : resolve(res)),
@@ -121,8 +123,8 @@ describe('location-ingest', () => {
     const summary = await ingestAs(await p.auth.attendee(5)).stream(pings);
     expect(summary.accepted).toBe(2);
     expect(summary.rejections).toEqual([
-      { index: 1, eventId: pings[1]!.eventId, reason: expect.stringMatching(/person 5 only, not 6/) },
-      { index: 3, eventId: pings[3]!.eventId, reason: expect.stringMatching(/person 5 only, not 8/) },
+      { index: 1, eventId: pings[1]!.eventId, reason: expect.stringMatching(/person 5 only, not 6/), retryable: false },
+      { index: 3, eventId: pings[3]!.eventId, reason: expect.stringMatching(/person 5 only, not 8/), retryable: false },
     ]);
     expect(await storedPersonOf(pings[2]!.eventId)).toBe(5);
     // Once a later ping of the same stream is stored, the refused ones would have been too.

@@ -44,8 +44,8 @@ function expectStored(rows: Row[], sent: LocationPing[]) {
     const r = byId.get(s.eventId)!;
     expect(r).toBeDefined();
     expect(r.person_id).toBe(s.personId);
-    expect(r.x).toBeCloseTo(s.longitude, 9); // X = longitude
-    expect(r.y).toBeCloseTo(s.latitude, 9); // Y = latitude
+    expect(r.x).toBeCloseTo(s.longitude!, 9); // X = longitude
+    expect(r.y).toBeCloseTo(s.latitude!, 9); // Y = latitude
     expect(r.creation_time.getTime()).toBe(s.recordedAt!.getTime()); // to the millisecond
   }
 }
@@ -55,7 +55,7 @@ test('N pings through Record and RecordStream become exactly N rows, with their 
   const viaStream = Array.from({ length: 950 }, (_, i) => makePing(50 + i));
   for (const ping of viaRecord) expect(await p.record(ping)).toEqual({ eventId: ping.eventId });
   const summary = await p.recordStream(viaStream);
-  expect(summary).toEqual({ accepted: 950, rejected: 0, rejections: [] });
+  expect(summary).toEqual({ accepted: 950, rejected: 0, rejections: [], rejectedByReason: {}, rejectionsTruncated: false });
 
   const all = [...viaRecord, ...viaStream];
   const ids = all.map((x) => x.eventId);

@@ -83,6 +83,8 @@ test('connection-service exports its spans over OTLP when shut down, in the call
           timeWindowMinutes: 0,
           groupBy: GroupBy.GROUP_BY_UNSPECIFIED,
           withClosest: false,
+          pageSize: 0,
+          pageToken: '',
         },
         metadata,
         (err, res) => (err ? reject(err) : resolve(res)),

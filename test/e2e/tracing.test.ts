@@ -204,7 +204,9 @@ describe('a connection query', () => {
     ]);
     expect(rest!.attributes['http.response.status_code']).toBe(404);
     expect(rest!.status).toBe('unset');
-    expect(client!.attributes['rpc.status_code']).toBe('NOT_FOUND');
+    // connection-service's NOT_FOUND, or CANCELLED when person-api's own person check answered 404
+    // first and it called off the query it no longer needs (issue 14: no work for a gone caller).
+    expect(['NOT_FOUND', 'CANCELLED']).toContain(client!.attributes['rpc.status_code']);
     expect(server!.status).toBe('unset');
   });
 

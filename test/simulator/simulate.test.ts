@@ -124,7 +124,7 @@ describe('runSimulation', () => {
     expect(new Set(mine.map((p) => p.eventId)).size).toBe(mine.length);
     expect(new Set(mine.map((p) => p.personId))).toEqual(new Set(SEEDED));
     for (const p of mine) {
-      expect(distanceMeters(DEFAULT_CENTER, p)).toBeLessThanOrEqual(142);
+      expect(distanceMeters(DEFAULT_CENTER, { latitude: p.latitude!, longitude: p.longitude! })).toBeLessThanOrEqual(142);
       // recorded_at is the real time of sending.
       expect(p.recordedAt!.getTime()).toBeGreaterThanOrEqual(startedAt - 1);
       expect(p.recordedAt!.getTime()).toBeLessThanOrEqual(Date.now());

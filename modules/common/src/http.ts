@@ -17,6 +17,8 @@ export class HttpProblem extends Error {
     readonly title: string,
     readonly detail?: string,
     readonly errors?: FieldError[],
+    /** Response headers the problem needs, e.g. Allow on a 405. */
+    readonly headers?: Record<string, string>,
   ) {
     super(detail ?? title);
     this.name = 'HttpProblem';
@@ -26,6 +28,10 @@ export class HttpProblem extends Error {
 export const badRequest = (detail: string, errors?: FieldError[]) => new HttpProblem(400, 'Bad Request', detail, errors);
 export const notFound = (detail: string) => new HttpProblem(404, 'Not Found', detail);
 export const serviceUnavailable = (detail: string) => new HttpProblem(503, 'Service Unavailable', detail);
+/** RFC 9110 §15.5.6: the path exists, the method does not; `allowed` goes in the Allow header. */
+export const methodNotAllowed = (method: string, path: string, allowed: string[]) =>
+  new HttpProblem(405, 'Method Not Allowed', `${path} does not answer ${method}; it answers ${allowed.join(', ')}`, undefined, { Allow: allowed.join(', ') });
+export const unsupportedMediaType = (detail: string) => new HttpProblem(415, 'Unsupported Media Type', detail, [{ field: 'body', message: detail }]);
 
 /** Turns a zod error into field errors; `location` prefixes the field (e.g. "query"). */
 export function fieldErrors(error: z.ZodError, location?: string): FieldError[] {
@@ -61,6 +67,7 @@ export function problemBody(problem: HttpProblem, instance?: string) {
 }
 
 export function sendProblem(res: Response, problem: HttpProblem, instance?: string): void {
+  for (const [name, value] of Object.entries(problem.headers ?? {})) res.setHeader(name, value);
   res.status(problem.status).type('application/problem+json').json(problemBody(problem, instance));
 }
 

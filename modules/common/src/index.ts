@@ -13,3 +13,4 @@ export * from './tls';
 export * from './service';
 export * from './tracing';
 export * from './metrics';
+export * from './concurrency';

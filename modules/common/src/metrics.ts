@@ -33,6 +33,11 @@ function once<M>(registry: Registry, name: string, make: () => M): M {
   return (registry.getSingleMetric(name) as M | undefined) ?? make();
 }
 
+/** A counter with labels in this registry (made once), for services that count a few outcomes of their own. */
+export function labelledCounter<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[]): Counter<L> {
+  return once(registry, name, () => new Counter({ name, help, labelNames, registers: [registry] }));
+}
+
 /** Express middleware: `http_requests_total` and `http_request_duration_seconds` by method, route and status. */
 export function httpMetrics(registry: Registry): RequestHandler {
   const labelNames = ['method', 'route', 'status'] as const;

@@ -13,7 +13,7 @@ const implementation: LocationIngestServer = {
   record: (call, callback) => callback(null, { eventId: call.request.eventId }),
   recordStream: (call, callback) => {
     call.on('data', () => undefined);
-    call.on('end', () => callback(null, { accepted: 0, rejected: 0, rejections: [] }));
+    call.on('end', () => callback(null, { accepted: 0, rejected: 0, rejections: [], rejectedByReason: {}, rejectionsTruncated: false }));
   },
 };
 

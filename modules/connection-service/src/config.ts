@@ -13,6 +13,12 @@ export const connectionConfigSchema = z.object({
   DB_POOL_MAX: env.positiveInt(10),
   /** A proximity query running longer than this is cancelled by PostgreSQL (→ DEADLINE_EXCEEDED). */
   STATEMENT_TIMEOUT_MS: env.positiveInt(10_000),
+  /** FindConnections calls one caller (token subject) may have running at once; more → RESOURCE_EXHAUSTED. person-api's service token: DB_POOL_MAX. */
+  MAX_CONCURRENT_QUERIES_PER_CALLER: env.positiveInt(2),
+  /** Cost guard: a query whose estimated work (matching location pairs + own pings) is above this is refused (FAILED_PRECONDITION). */
+  MAX_QUERY_PAIRS: env.positiveInt(500_000),
+  /** Entries (connections, or people) an unpaged call may return; a larger answer is refused, asking for pages (FAILED_PRECONDITION). */
+  MAX_UNPAGED_RESULTS: env.positiveInt(10_000),
   /** How often the database is checked for the gRPC health status. */
   DB_HEALTH_INTERVAL_MS: env.positiveInt(3_000),
   /** How long SIGTERM waits for in-flight calls. */

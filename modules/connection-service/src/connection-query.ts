@@ -27,6 +27,8 @@ export interface ConnectionQuery {
    * per row, which person-api's REST answer does not use.
    */
   withClosest?: boolean;
+  /** Which entries (connections, or people with groupByPerson) to return, in the answer's order. Default: all. */
+  page?: { limit: number; offset: number };
 }
 
 /** A group_by=person entry lists at most this many meeting points (match_count still counts all). */
@@ -63,8 +65,11 @@ interface PersonSummaryRow {
   meetingPoints: LocationRow[];
 }
 
+/** `total`: entries of the whole answer (all pages). */
 export type ConnectionResult =
-  { kind: 'connections'; connections: ConnectionRow[] } | { kind: 'people'; people: PersonSummaryRow[] } | { kind: 'unknown-person' };
+  | { kind: 'connections'; connections: ConnectionRow[]; total: number }
+  | { kind: 'people'; people: PersonSummaryRow[]; total: number }
+  | { kind: 'unknown-person' };
 
 /**
  * The SQL text and bindings the service runs for `q` (exported so a test can EXPLAIN exactly
@@ -124,12 +129,21 @@ export function buildConnectionQuery(q: ConnectionQuery): { sql: string; binding
        ORDER BY l.id${closest ? ', distance_meters, m.id' : ''}
     )`;
 
+  // The page is cut before the join to person; total_count counts every entry (a window over
+  // all of them, computed before the LIMIT).
+  const limitOffset = () => (q.page ? `LIMIT ${bind(q.page.limit, 'int')} OFFSET ${bind(q.page.offset, 'int')}` : '');
   if (!q.groupByPerson) {
-    const sql = `${matches}
+    const sql = `${matches},
+    page AS (
+      SELECT c.*, count(*) OVER () AS total_count
+        FROM matches c
+       ORDER BY c.creation_time, c.id
+       ${limitOffset()}
+    )
     SELECT c.id, c.person_id, ST_Y(c.coordinate::geometry) AS latitude, ST_X(c.coordinate::geometry) AS longitude,
            c.creation_time,${closestOutput}
-           p.first_name, p.last_name, p.company_name
-      FROM matches c
+           p.first_name, p.last_name, p.company_name, c.total_count
+      FROM page c
       JOIN person p ON p.id = c.person_id
      ORDER BY c.creation_time, c.id`;
     return { sql, bindings };
@@ -142,14 +156,15 @@ export function buildConnectionQuery(q: ConnectionQuery): { sql: string; binding
     )
     SELECT r.person_id, p.first_name, p.last_name, p.company_name,
            min(r.creation_time) AS first_met, max(r.creation_time) AS last_met,
-           count(*) AS match_count, min(r.distance_meters) AS closest_distance_meters,
+           count(*) AS match_count, min(r.distance_meters) AS closest_distance_meters, count(*) OVER () AS total_count,
            json_agg(json_build_object('id', r.id, 'latitude', ST_Y(r.coordinate::geometry), 'longitude', ST_X(r.coordinate::geometry),
                                       'creation_time', r.creation_time)
                     ORDER BY r.creation_time, r.id) FILTER (WHERE r.rank <= ${bind(MEETING_POINTS_PER_PERSON, 'int')}) AS meeting_points
       FROM ranked r
       JOIN person p ON p.id = r.person_id
      GROUP BY r.person_id, p.first_name, p.last_name, p.company_name
-     ORDER BY first_met, r.person_id`;
+     ORDER BY first_met, r.person_id
+     ${limitOffset()}`;
   return { sql, bindings };
 }
 
@@ -168,6 +183,7 @@ interface ConnectionDbRow {
   first_name: string;
   last_name: string;
   company_name: string;
+  total_count: number;
 }
 
 interface PersonSummaryDbRow {
@@ -180,6 +196,7 @@ interface PersonSummaryDbRow {
   match_count: number;
   closest_distance_meters: number;
   meeting_points: Array<{ id: number; latitude: number; longitude: number; creation_time: string }>;
+  total_count: number;
 }
 
 const personOf = (r: { person_id: number; first_name: string; last_name: string; company_name: string }): PersonRow => ({
@@ -206,16 +223,24 @@ export const CONNECTION_SESSION_SETTINGS = { jit: 'off', random_page_cost: 1.1 }
  * Runs the query (one statement; connections should carry CONNECTION_SESSION_SETTINGS). An
  * empty answer is followed by a primary-key look-up, so an unknown person is told apart from one
  * without connections, with no extra query in the common case (connections found: the person
- * exists).
+ * exists). A page past the end is followed by the first entry alone, for the total.
  */
-export async function findConnections(knex: Knex, q: ConnectionQuery): Promise<ConnectionResult> {
+export async function findConnections(db: Queryable, q: ConnectionQuery): Promise<ConnectionResult> {
   const { sql, bindings } = buildConnectionQuery(q);
-  const { rows } = await knex.raw<{ rows: unknown[] }>(sql, bindings);
-  if (rows.length === 0 && !(await knex('person').where({ id: q.personId }).first('id'))) return { kind: 'unknown-person' };
+  const { rows } = await db.raw<{ rows: unknown[] }>(sql, bindings);
+  if (rows.length === 0 && q.page && q.page.offset > 0) {
+    const first = await findConnections(db, { ...q, page: { limit: 1, offset: 0 } });
+    return first.kind === 'connections' ? { ...first, connections: [] } : first.kind === 'people' ? { ...first, people: [] } : first;
+  }
+  if (rows.length === 0 && !(await db.raw<{ rows: unknown[] }>('SELECT 1 FROM person WHERE id = ?::int', [q.personId])).rows.length) {
+    return { kind: 'unknown-person' };
+  }
+  const total = rows.length === 0 ? 0 : (rows[0] as { total_count: number }).total_count;
 
   if (q.groupByPerson) {
     return {
       kind: 'people',
+      total,
       people: (rows as PersonSummaryDbRow[]).map((r) => ({
         person: personOf(r),
         firstMet: r.first_met,
@@ -235,6 +260,7 @@ export async function findConnections(knex: Knex, q: ConnectionQuery): Promise<C
 
   return {
     kind: 'connections',
+    total,
     connections: (rows as ConnectionDbRow[]).map((r) => ({
       person: personOf(r),
       location: { id: r.id, personId: r.person_id, latitude: r.latitude, longitude: r.longitude, creationTime: r.creation_time },
@@ -247,3 +273,119 @@ export async function findConnections(knex: Knex, q: ConnectionQuery): Promise<C
     })),
   };
 }
+
+/** Runs raw SQL: the pool (knex), or one connection of it (see withCancellableConnection). */
+export interface Queryable {
+  raw<R>(sql: string, bindings: Knex.RawBinding[]): Promise<R>;
+}
+
+export interface WorkEstimate {
+  /** The person's own pings in the range: one GiST probe each. */
+  ownPings: number;
+  /** Own pings probed for the estimate. */
+  sampled: number;
+  /** Matching pairs (own ping, other ping) found around the sampled own pings, each probe counting at most maxPairs / ownPings + 1. */
+  sampledPairs: number;
+  /** Estimated matching pairs of the whole query: ownPings × sampledPairs / sampled (a lower bound when `capped`). */
+  pairs: number;
+  /** Some probe stopped at its cap: the real work is larger than `pairs`. */
+  capped: boolean;
+}
+
+/**
+ * What the query would cost, measured before it runs: the person's own pings in the range `n`
+ * (from the (person_id, creation_time) btree), and for some of them, spread evenly over the range,
+ * the pairs the query would find around each (the same GiST probe), each probe stopped after
+ * maxPairs / n + 1 rows: if every probe stops there, n × the mean is above maxPairs. As many
+ * probes (4 to 32) as fit in maxPairs / 8 rows, so refusing costs about an eighth of the largest
+ * allowed query (a person with a single ping: that one probe, up to maxPairs rows).
+ */
+export async function estimateWork(db: Queryable, q: ConnectionQuery, maxPairs: number): Promise<WorkEstimate> {
+  const bindings: Knex.RawBinding[] = [];
+  const bind = (value: Knex.RawBinding, type: string) => {
+    bindings.push(value);
+    return `?::${type}`;
+  };
+  const own = `person_id = ${bind(q.personId, 'int')} AND creation_time >= ${bind(q.start, 'timestamptz')} AND creation_time < ${bind(q.end, 'timestamptz')}`;
+  // Called where it appears in the text: `bind` numbers the parameters in order.
+  const max = () => bind(maxPairs, 'float8');
+  const distance = () => bind(q.distanceMeters, 'float8');
+  const other = () =>
+    `l.person_id <> ${bind(q.personId, 'int')} AND l.creation_time >= ${bind(q.start, 'timestamptz')} AND l.creation_time < ${bind(q.end, 'timestamptz')}`;
+  const timeWindow = () =>
+    q.timeWindowMinutes === undefined
+      ? ''
+      : `AND l.creation_time BETWEEN s.creation_time - make_interval(mins => ${bind(q.timeWindowMinutes, 'int')})
+                                AND s.creation_time + make_interval(mins => ${bind(q.timeWindowMinutes, 'int')})`;
+  const sql = `
+    WITH own AS MATERIALIZED (
+      SELECT coordinate, creation_time, row_number() OVER (ORDER BY creation_time, id) - 1 AS n
+        FROM location
+       WHERE ${own}
+    ),
+    plan AS MATERIALIZED (
+      SELECT total, cap, least(32, greatest(4, floor(${max()} / 8 / cap)))::int AS samples
+        FROM (SELECT count(*)::int AS total, (ceil(${max()} / greatest(count(*), 1)) + 1)::int AS cap FROM own) t
+    ),
+    sample AS MATERIALIZED (
+      SELECT o.coordinate, o.creation_time FROM own o, plan
+       WHERE o.n % greatest(1, ceil(plan.total::float8 / plan.samples))::int = 0
+    ),
+    probes AS MATERIALIZED (
+      SELECT p.hits
+        FROM sample s
+       CROSS JOIN LATERAL (
+         SELECT count(*) AS hits FROM (
+           SELECT 1 FROM location l
+            WHERE ST_DWithin(l.coordinate, s.coordinate, ${distance()})
+              AND ${other()}
+              ${timeWindow()}
+            LIMIT (SELECT cap FROM plan)
+         ) x
+       ) p
+    )
+    SELECT (SELECT total FROM plan) AS own_pings,
+           (SELECT count(*) FROM probes)::int AS sampled,
+           (SELECT coalesce(sum(hits), 0) FROM probes)::bigint AS sampled_pairs,
+           (SELECT count(*) FROM probes WHERE hits >= (SELECT cap FROM plan))::int AS capped`;
+  const { rows } = await db.raw<{ rows: Array<{ own_pings: number; sampled: number; sampled_pairs: number | string; capped: number }> }>(sql, bindings);
+  const r = rows[0]!;
+  const ownPings = Number(r.own_pings);
+  const sampled = Number(r.sampled);
+  const sampledPairs = Number(r.sampled_pairs);
+  return { ownPings, sampled, sampledPairs, pairs: sampled === 0 ? 0 : Math.round((ownPings * sampledPairs) / sampled), capped: Number(r.capped) > 0 };
+}
+
+/**
+ * Runs `work` on one connection of the pool, and cancels what that connection runs when
+ * `signal` aborts (the gRPC call was cancelled): pg_cancel_backend from a connection of its own,
+ * outside the pool, so it works even when every pooled connection is busy. The connection is
+ * returned to the pool only once a cancel request in flight has been answered, so a late cancel
+ * can never hit the next user of the connection.
+ */
+export async function withCancellableConnection<T>(knex: Knex, signal: AbortSignal | undefined, work: (db: Queryable) => Promise<T>): Promise<T> {
+  const client = knex.client as {
+    acquireConnection(): Promise<{ processID: number }>;
+    releaseConnection(c: unknown): Promise<void>;
+    cancelQuery(c: unknown): Promise<unknown>;
+  };
+  const conn = await client.acquireConnection();
+  let cancelling: Promise<unknown> | undefined;
+  let running = true;
+  const cancel = () => {
+    if (running && !cancelling) cancelling = client.cancelQuery(conn).catch(() => undefined);
+  };
+  signal?.addEventListener('abort', cancel, { once: true });
+  try {
+    if (signal?.aborted) throw Object.assign(new Error('the call was cancelled'), { code: QUERY_CANCELED });
+    return await work({ raw: (sql, bindings) => knex.raw(sql, bindings).connection(conn) });
+  } finally {
+    running = false;
+    signal?.removeEventListener('abort', cancel);
+    await cancelling;
+    await client.releaseConnection(conn);
+  }
+}
+
+/** PostgreSQL's query_canceled: a statement timeout, or pg_cancel_backend. */
+export const QUERY_CANCELED = '57014';

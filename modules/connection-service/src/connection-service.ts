@@ -50,6 +50,13 @@ export async function startConnectionService(config: ConnectionConfig, logger: L
     verifier: auth.verifier,
     logger,
     statementTimeoutMs: config.STATEMENT_TIMEOUT_MS,
+    limits: {
+      perCaller: config.MAX_CONCURRENT_QUERIES_PER_CALLER,
+      service: config.DB_POOL_MAX,
+      maxQueryPairs: config.MAX_QUERY_PAIRS,
+      maxUnpagedResults: config.MAX_UNPAGED_RESULTS,
+    },
+    metrics: registry,
     onDatabaseUnavailable: () => server?.setServing(false),
   });
   const operator = await startOperatorServer({

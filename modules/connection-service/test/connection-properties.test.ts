@@ -29,7 +29,8 @@ let personIds: number[];
 const persons = new Map<number, { firstName: string; lastName: string; companyName: string }>();
 
 beforeAll(async () => {
-  h = await startHarness('connproperties');
+  // Each case asks three shapes of one query at once, with one token.
+  h = await startHarness('connproperties', { env: { MAX_CONCURRENT_QUERIES_PER_CALLER: '3' } });
   personIds = await createPersons(h.knex, 6, 'Prop');
   for (const [i, id] of personIds.entries()) persons.set(id, { firstName: `Prop${i}`, lastName: `Walker${i}`, companyName: `Co ${i}` });
 });

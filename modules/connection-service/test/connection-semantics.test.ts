@@ -215,6 +215,9 @@ describe('bad arguments â†’ INVALID_ARGUMENT naming the field; unknown person â†
     ['distance above 10000', { distanceMeters: 10_000.5 }, 'distance_meters'],
     ['a negative time window', { timeWindowMinutes: -1 }, 'time_window_minutes'],
     ['an unknown group_by', { groupBy: 7 as GroupBy }, 'group_by'],
+    ['page_size -1', { pageSize: -1 }, 'page_size'],
+    ['page_size above 1000', { pageSize: 1001 }, 'page_size'],
+    ['a page_token not made by the service', { pageToken: 'bm90IGEgdG9rZW4' }, 'page_token'],
   ];
 
   it.each(cases)('%s', async (_what, over, field) => {
@@ -236,8 +239,9 @@ describe('bad arguments â†’ INVALID_ARGUMENT naming the field; unknown person â†
 
   it('a known person without pings in the range â†’ an empty answer, not NOT_FOUND', async () => {
     const [lonely] = await createPersons(h.knex, 1, 'Lonely');
-    expect(await h.find({ ...ok, personId: lonely })).toEqual({ connections: [], people: [] });
-    expect(await h.find({ ...ok, personId: lonely, groupBy: GroupBy.GROUP_BY_PERSON })).toEqual({ connections: [], people: [] });
+    const empty = { connections: [], people: [], nextPageToken: '', totalSize: 0 };
+    expect(await h.find({ ...ok, personId: lonely })).toEqual(empty);
+    expect(await h.find({ ...ok, personId: lonely, groupBy: GroupBy.GROUP_BY_PERSON })).toEqual(empty);
   });
 });
 

@@ -47,8 +47,9 @@ export async function startHarness(label: string, { env = {}, serviceDatabaseUrl
   const knex = testKnex(testDb.url);
   const call = (request: Partial<FindConnectionsRequest>) =>
     new Promise<FindConnectionsResponse>((resolve, reject) =>
-      client.findConnections({ personId: 0, distanceMeters: 0, groupBy: GroupBy.GROUP_BY_UNSPECIFIED, withClosest: false, ...request }, (err, res) =>
-        err ? reject(err) : resolve(res),
+      client.findConnections(
+        { personId: 0, distanceMeters: 0, groupBy: GroupBy.GROUP_BY_UNSPECIFIED, withClosest: false, pageSize: 0, pageToken: '', ...request },
+        (err, res) => (err ? reject(err) : resolve(res)),
       ),
     );
   return {

@@ -4,7 +4,7 @@
  * gRPC ingest and `POST /api/locations` use.
  */
 import { randomUUID } from 'node:crypto';
-import { LocationPing } from '@udaconnect/proto';
+import { BinaryReader, LocationPing, Timestamp } from '@udaconnect/proto';
 import { captureTrace, producerSpans, type BusProducer, type Knex, type MessageTrace, type OutgoingMessage, type Principal } from '@udaconnect/common';
 
 export { LocationPing };
@@ -30,20 +30,60 @@ export interface PingProblem {
 const invalid = (field: string, reason: string): PingProblem => ({ field, reason: `${field}: ${reason}`, kind: 'invalid' });
 
 /**
+ * Problems only the wire bytes show, found by decodePingBytes: the Date that ts-proto makes of a
+ * Timestamp folds out-of-range nanos into the seconds, so they are checked on the raw message.
+ */
+const wireProblems = new WeakMap<LocationPing, PingProblem>();
+
+/**
+ * Decodes a LocationPing from its protobuf bytes (a gRPC request, a Kafka value) and remembers
+ * what checkPing cannot see on the decoded object (Timestamp nanos outside 0..999,999,999).
+ * Throws on bytes that are not a LocationPing.
+ */
+export function decodePingBytes(bytes: Uint8Array): LocationPing {
+  const ping = LocationPing.decode(bytes);
+  if (ping.recordedAt !== undefined) {
+    const raw = rawRecordedAt(bytes);
+    if (raw && (raw.nanos < 0 || raw.nanos > 999_999_999 || !Number.isInteger(raw.nanos))) {
+      wireProblems.set(ping, invalid('recorded_at', `nanos must be in 0..999,999,999, got ${raw.nanos}`));
+    }
+  }
+  return ping;
+}
+
+/** The last recorded_at (field 5) of an encoded LocationPing, as sent. */
+function rawRecordedAt(bytes: Uint8Array): Timestamp | undefined {
+  const reader = new BinaryReader(bytes);
+  let found: Timestamp | undefined;
+  while (reader.pos < reader.len) {
+    const tag = reader.uint32();
+    if (tag >>> 3 === 5 && (tag & 7) === 2) found = Timestamp.decode(reader, reader.uint32());
+    else reader.skip(tag & 7);
+  }
+  return found;
+}
+
+/**
  * Checks a ping against docs/contract.md §3.1, except whether the person exists (see PersonDirectory).
- * `maxFutureMs` is Infinity for consumers that re-check a ping accepted earlier.
+ * `maxFutureMs` bounds how far after `now` recorded_at may be (5 minutes on every path, the writer's too).
  */
 export function checkPing(ping: LocationPing, now = Date.now(), maxFutureMs = MAX_FUTURE_MS): PingProblem | null {
+  const wire = wireProblems.get(ping);
+  if (wire) return wire;
   if (ping.eventId !== '' && !UUID.test(ping.eventId)) return invalid('event_id', `must be a UUID or empty, got "${ping.eventId.slice(0, 64)}"`);
   if (!Number.isInteger(ping.personId) || ping.personId <= 0) return invalid('person_id', `must be a positive person id, got ${ping.personId}`);
+  if (ping.latitude === undefined) return invalid('latitude', 'is required (degrees in [-90, 90])');
   if (!Number.isFinite(ping.latitude) || ping.latitude < -90 || ping.latitude > 90) {
     return invalid('latitude', `must be a finite number of degrees in [-90, 90], got ${ping.latitude}`);
   }
+  if (ping.longitude === undefined) return invalid('longitude', 'is required (degrees in [-180, 180])');
   if (!Number.isFinite(ping.longitude) || ping.longitude < -180 || ping.longitude > 180) {
     return invalid('longitude', `must be a finite number of degrees in [-180, 180], got ${ping.longitude}`);
   }
-  const t = ping.recordedAt?.getTime();
-  if (t === undefined || Number.isNaN(t) || t <= 0) return invalid('recorded_at', 'is required (a timestamp after 1970-01-01)');
+  if (ping.recordedAt === undefined) return invalid('recorded_at', 'is required');
+  const t = ping.recordedAt.getTime();
+  if (Number.isNaN(t)) return invalid('recorded_at', 'is not a representable time (years 1970..9999 are accepted)');
+  if (t <= 0) return invalid('recorded_at', `must be after 1970-01-01T00:00:00Z, got ${ping.recordedAt.toISOString()}`);
   if (t > now + maxFutureMs) {
     return invalid('recorded_at', `is ${Math.round((t - now) / 1000)} s in the future; at most ${maxFutureMs / 1000} s is accepted (check the device clock)`);
   }
@@ -63,6 +103,9 @@ export type PingVerdict = { ok: true; ping: LocationPing } | { ok: false; proble
 export async function admitPing(caller: Principal, ping: LocationPing, persons: { exists(personId: number): Promise<boolean> }): Promise<PingVerdict> {
   const forbidden = (reason: string): PingVerdict => ({ ok: false, problem: { field: 'person_id', reason, kind: 'forbidden' } });
   if (caller.role === 'service') return forbidden('a service token may not send pings');
+  // Seen on the decoded object only (the copy below would lose it).
+  const wire = wireProblems.get(ping);
+  if (wire) return { ok: false, problem: wire };
   if (caller.role === 'attendee') {
     if (ping.personId === 0) ping = { ...ping, personId: caller.personId };
     else if (ping.personId !== caller.personId) {
@@ -90,7 +133,7 @@ export function toMessage(ping: LocationPing): OutgoingMessage {
 /** Decodes a Kafka value; throws on bytes that are not a LocationPing. */
 export function decodePing(value: Buffer | null): LocationPing {
   if (!value || value.length === 0) throw new Error('empty message value');
-  return LocationPing.decode(value);
+  return decodePingBytes(value);
 }
 
 /**
@@ -167,30 +210,72 @@ export class PingPublisher {
   }
 }
 
+/** Thrown by PersonDirectory.exists when too many unknown ids already wait for the database. */
+export class PersonCheckOverloaded extends Error {
+  constructor() {
+    super('too many person ids are being looked up; retry later');
+    this.name = 'PersonCheckOverloaded';
+  }
+}
+
+export interface PersonDirectoryOptions {
+  /** How often all ids are reloaded (default 60 s). */
+  refreshMs?: number;
+  /** How long an id found missing is answered "no" without the database (default 5 s). */
+  negativeTtlMs?: number;
+  /** At most this many missing ids are remembered, least recently used dropped first (default 10,000). */
+  negativeMax?: number;
+  /** Unknown ids asked for within this window share one query (default 5 ms). */
+  batchWindowMs?: number;
+  /** Ids per look-up query (default 1,000). */
+  batchMax?: number;
+  /** Look-up queries running at once (default 1: the pool keeps its other connections). */
+  maxConcurrentQueries?: number;
+  /** Unknown ids waiting for a look-up at most; more are refused with PersonCheckOverloaded (default 20,000). */
+  maxWaiting?: number;
+}
+
 /**
- * Which person ids exist, without a query per ping: all ids are loaded at start and
- * refreshed periodically; an id not yet known is looked up once (new persons appear at
- * once) and a miss is remembered for `negativeTtlMs`.
+ * Which person ids exist, without a query per ping: all ids are loaded at start and refreshed
+ * periodically. Ids not yet known are looked up in batches (`WHERE id = ANY(?)`, one query per
+ * short window, a bounded number at once), so a flood of unknown ids costs a few queries, not one
+ * each, and never takes the pool from anyone else; a miss is remembered for `negativeTtlMs` in a
+ * cache of bounded size. A known id is answered from memory whatever else is going on.
  */
 export class PersonDirectory {
   private known = new Set<number>();
-  private misses = new Map<number, number>();
+  private readonly misses: BoundedMap<number, number>;
   private refreshTimer: NodeJS.Timeout | undefined;
-  private lookups = new Map<number, Promise<boolean>>();
+  /** Ids waiting for the next query, each with the callers waiting for its answer. */
+  private waiting = new Map<number, Array<{ resolve: (found: boolean) => void; reject: (err: unknown) => void }>>();
+  private batchTimer: NodeJS.Timeout | undefined;
+  private running = 0;
+  private readonly o: Required<Omit<PersonDirectoryOptions, 'refreshMs'>> & { refreshMs: number };
 
   constructor(
     private readonly knex: Knex,
-    private readonly opts: { refreshMs?: number; negativeTtlMs?: number } = {},
-  ) {}
+    opts: PersonDirectoryOptions = {},
+  ) {
+    this.o = {
+      refreshMs: opts.refreshMs ?? 60_000,
+      negativeTtlMs: opts.negativeTtlMs ?? 5_000,
+      negativeMax: opts.negativeMax ?? 10_000,
+      batchWindowMs: opts.batchWindowMs ?? 5,
+      batchMax: opts.batchMax ?? 1_000,
+      maxConcurrentQueries: opts.maxConcurrentQueries ?? 1,
+      maxWaiting: opts.maxWaiting ?? 20_000,
+    };
+    this.misses = new BoundedMap(this.o.negativeMax);
+  }
 
   /**
    * Loads the ids in the background and every refreshMs after. Until a load succeeds (the database
-   * may be down at start-up) each id is looked up on its own, as new ids always are.
+   * may be down at start-up) ids are looked up as new ids always are.
    */
   start(): void {
     const load = () => void this.refresh().catch(() => undefined);
     load();
-    this.refreshTimer = setInterval(load, this.opts.refreshMs ?? 60_000);
+    this.refreshTimer = setInterval(load, this.o.refreshMs);
     this.refreshTimer.unref();
   }
 
@@ -203,29 +288,102 @@ export class PersonDirectory {
     this.known = new Set(rows.map((r) => r.id));
   }
 
-  /** Resolves synchronously-fast for known ids; throws if the database is needed and down. */
-  async exists(personId: number): Promise<boolean> {
-    if (this.known.has(personId)) return true;
+  /** Sizes, for tests and diagnostics: remembered misses and ids waiting for a query. */
+  get stats(): { negativeCached: number; waiting: number; queriesRunning: number } {
+    return { negativeCached: this.misses.size, waiting: this.waiting.size, queriesRunning: this.running };
+  }
+
+  /**
+   * Resolves at once for known ids; throws if the database is needed and down, or
+   * PersonCheckOverloaded if too many unknown ids already wait.
+   */
+  exists(personId: number): Promise<boolean> {
+    if (this.known.has(personId)) return Promise.resolve(true);
     const missedAt = this.misses.get(personId);
-    if (missedAt !== undefined && Date.now() - missedAt < (this.opts.negativeTtlMs ?? 5_000)) return false;
-    let lookup = this.lookups.get(personId);
-    if (!lookup) {
-      lookup = this.knex('person')
-        .select('id')
-        .where({ id: personId })
-        .first()
-        .then((row) => {
-          if (row) {
-            this.known.add(personId);
-            this.misses.delete(personId);
-            return true;
-          }
-          this.misses.set(personId, Date.now());
-          return false;
-        })
-        .finally(() => this.lookups.delete(personId));
-      this.lookups.set(personId, lookup);
+    if (missedAt !== undefined && Date.now() - missedAt < this.o.negativeTtlMs) return Promise.resolve(false);
+    const callers = this.waiting.get(personId);
+    if (!callers && this.waiting.size >= this.o.maxWaiting) return Promise.reject(new PersonCheckOverloaded());
+    return new Promise((resolve, reject) => {
+      if (callers) callers.push({ resolve, reject });
+      else this.waiting.set(personId, [{ resolve, reject }]);
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.running >= this.o.maxConcurrentQueries || this.waiting.size === 0) return;
+    if (this.waiting.size >= this.o.batchMax) {
+      clearTimeout(this.batchTimer);
+      this.batchTimer = undefined;
+      this.lookUp();
+    } else {
+      this.batchTimer ??= setTimeout(() => {
+        this.batchTimer = undefined;
+        this.lookUp();
+      }, this.o.batchWindowMs);
     }
-    return lookup;
+  }
+
+  /** One query for up to batchMax waiting ids. */
+  private lookUp(): void {
+    if (this.running >= this.o.maxConcurrentQueries || this.waiting.size === 0) return;
+    const batch = new Map<number, Array<{ resolve: (found: boolean) => void; reject: (err: unknown) => void }>>();
+    for (const [id, callers] of this.waiting) {
+      if (batch.size >= this.o.batchMax) break;
+      batch.set(id, callers);
+      this.waiting.delete(id);
+    }
+    this.running++;
+    void this.knex
+      .raw<{ rows: Array<{ id: number }> }>('SELECT id FROM person WHERE id = ANY(?::int[])', [[...batch.keys()]])
+      .then(
+        ({ rows }) => {
+          const found = new Set(rows.map((r) => r.id));
+          const at = Date.now();
+          for (const [id, callers] of batch) {
+            if (found.has(id)) {
+              this.known.add(id);
+              this.misses.delete(id);
+            } else this.misses.set(id, at);
+            for (const c of callers) c.resolve(found.has(id));
+          }
+        },
+        (err: unknown) => {
+          for (const callers of batch.values()) for (const c of callers) c.reject(err);
+        },
+      )
+      .finally(() => {
+        this.running--;
+        this.schedule();
+      });
+  }
+}
+
+/** A Map that keeps at most `max` entries, dropping the least recently used (a small LRU). */
+class BoundedMap<K, V> {
+  private readonly map = new Map<K, V>();
+  constructor(private readonly max: number) {}
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  get(key: K): V | undefined {
+    const value = this.map.get(key);
+    if (value !== undefined) {
+      this.map.delete(key);
+      this.map.set(key, value);
+    }
+    return value;
+  }
+
+  set(key: K, value: V): void {
+    this.map.delete(key);
+    this.map.set(key, value);
+    if (this.map.size > this.max) this.map.delete(this.map.keys().next().value as K);
+  }
+
+  delete(key: K): void {
+    this.map.delete(key);
   }
 }

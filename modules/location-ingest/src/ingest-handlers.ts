@@ -1,12 +1,13 @@
 /**
  * The LocationIngest gRPC handlers: validate, check the person, publish. A stream does not
  * wait for Kafka per ping: each ping joins the publisher's next batch, and the summary is
- * sent once every accepted ping is acknowledged by Kafka.
+ * sent once every accepted ping is acknowledged by Kafka. The summary is bounded (counts by
+ * reason and the first MAX_LISTED_REJECTIONS rejections), whatever the stream's length.
  */
 import { status, type sendUnaryData, type ServerReadableStream, type ServerUnaryCall } from '@grpc/grpc-js';
 import { grpcPrincipal, unaryHandler, type Logger, type Principal, type TokenVerifier } from '@udaconnect/common';
-import { admitPing, type PersonDirectory, type PingMetrics, type PingProblem, type PingVerdict } from '@udaconnect/domain';
-import type { LocationIngestServer, LocationPing, RecordAck, StreamSummary } from '@udaconnect/proto';
+import { admitPing, decodePingBytes, type PersonDirectory, type PingMetrics, type PingProblem, type PingVerdict } from '@udaconnect/domain';
+import { LocationIngestDefinition, type LocationIngestServer, type LocationPing, type RecordAck, type Rejection, type StreamSummary } from '@udaconnect/proto';
 
 export interface IngestDeps {
   /** Resolves once Kafka has the ping; rejects while Kafka is down or not connected yet. */
@@ -21,8 +22,12 @@ export interface IngestDeps {
   onKafkaResult?: (ok: boolean) => void;
 }
 
-/** Streams pause reading when this many pings wait for Kafka, and resume at half. */
-const MAX_PENDING_PER_STREAM = 20_000;
+/**
+ * A stream pauses reading while this many of its pings wait (for the person check or Kafka) and
+ * resumes at half: gRPC flow control then slows the sender, so one huge stream cannot fill the
+ * event loop and the heap ahead of everyone else's pings (about a second of one stream's pings).
+ */
+const MAX_PENDING_PER_STREAM = 4_000;
 
 /** The gRPC status of a refused ping on Record. */
 const STATUS_OF: Record<PingProblem['kind'], status> = {
@@ -31,7 +36,38 @@ const STATUS_OF: Record<PingProblem['kind'], status> = {
   forbidden: status.PERMISSION_DENIED,
 };
 
+/** A summary lists at most this many rejections (the first ones, in stream order); docs/contract.md §3.1. */
+export const MAX_LISTED_REJECTIONS = 100;
+
+/** Why a ping of a stream was refused, as counted in StreamSummary.rejected_by_reason. */
+type RejectionReason = PingProblem['kind'] | 'person_check_unavailable' | 'kafka_unavailable';
+const RETRYABLE = new Set<RejectionReason>(['person_check_unavailable', 'kafka_unavailable']);
+
 class ExpiredMidStream extends Error {}
+
+/**
+ * What the request deserializer hands over for bytes that are not a LocationPing. grpc-js answers
+ * a deserializer that throws with INTERNAL; this lets the handler say INVALID_ARGUMENT instead.
+ */
+class UndecodablePing {
+  constructor(readonly error: string) {}
+}
+
+const decodeRequest = (value: Buffer): LocationPing => {
+  try {
+    return decodePingBytes(value);
+  } catch (err) {
+    return new UndecodablePing((err as Error).message) as unknown as LocationPing;
+  }
+};
+
+/** The generated service definition, with request decoding that keeps wire-level problems for the handlers. */
+export const ingestServiceDefinition = {
+  record: { ...LocationIngestDefinition.record, requestDeserialize: decodeRequest },
+  recordStream: { ...LocationIngestDefinition.recordStream, requestDeserialize: decodeRequest },
+} as const;
+
+const UNDECODABLE_DETAILS = (what: string, err: string) => `${what} is not a LocationPing protobuf (${err.slice(0, 200)})`;
 
 const KAFKA_DOWN = 'could not hand the ping to Kafka; retry later with the same event_id';
 
@@ -57,6 +93,10 @@ export function createIngestHandlers({ publisher, persons, verifier, logger, met
       } catch (err) {
         return callback(err as Parameters<typeof callback>[0]);
       }
+      if (call.request instanceof UndecodablePing) {
+        metrics?.count('invalid');
+        return callback({ code: status.INVALID_ARGUMENT, details: UNDECODABLE_DETAILS('the request', call.request.error) });
+      }
       let verdict: PingVerdict;
       try {
         verdict = await admitPing(principal, call.request, persons);
@@ -78,73 +118,114 @@ export function createIngestHandlers({ publisher, persons, verifier, logger, met
     }),
 
     recordStream(call: ServerReadableStream<LocationPing, StreamSummary>, callback: sendUnaryData<StreamSummary>) {
-      const rejections: StreamSummary['rejections'] = [];
-      const pending: Array<Promise<void>> = [];
+      // Bounded whatever the stream's length: the lowest indices seen so far (at most twice the
+      // listed number before trimming), and one count per reason.
+      let listed: Rejection[] = [];
+      const byReason = new Map<RejectionReason, number>();
+      let rejected = 0;
+      const reject = (index: number, eventId: string, reason: RejectionReason, text: string) => {
+        rejected++;
+        byReason.set(reason, (byReason.get(reason) ?? 0) + 1);
+        listed.push({ index, eventId, reason: text, retryable: RETRYABLE.has(reason) });
+        if (listed.length >= 2 * MAX_LISTED_REJECTIONS) listed = firstRejections(listed);
+      };
+      let outstanding = 0;
+      let ended = false;
       let accepted = 0;
       let index = 0;
-      let waiting = 0;
       let failed = false;
+      const fail = (err: Parameters<typeof callback>[0]) => {
+        if (failed) return;
+        failed = true;
+        callback(err);
+      };
+      const finishIfDone = () => {
+        if (!ended || outstanding > 0 || failed) return;
+        failed = true; // answered: nothing more is sent
+        const rejections = firstRejections(listed);
+        callback(null, {
+          accepted,
+          rejected,
+          rejections,
+          rejectedByReason: Object.fromEntries(byReason),
+          rejectionsTruncated: rejected > rejections.length,
+        });
+      };
       // The token is checked once, before any ping is looked at; pings that arrive meanwhile wait for it.
       const caller = grpcPrincipal(verifier, call.metadata);
-      caller.catch((err) => {
-        failed = true;
-        callback(err as Parameters<typeof callback>[0]);
-      });
+      caller.catch((err) => fail(err as Parameters<typeof callback>[0]));
 
       call.on('data', (ping: LocationPing) => {
         if (failed) return;
         const i = index++;
-        waiting++;
-        if (waiting >= MAX_PENDING_PER_STREAM) call.pause();
+        if (ping instanceof UndecodablePing) {
+          // The pings before it may be in Kafka already: the device re-sends the batch with the same event ids.
+          metrics?.count('invalid');
+          logger.debug({ index: i }, 'undecodable message in a stream');
+          fail({
+            code: status.INVALID_ARGUMENT,
+            details: `${UNDECODABLE_DETAILS(`message ${i} of the stream`, ping.error)}; the call is ended, and the pings before it may have been stored: re-send the batch with the same event ids`,
+          });
+          call.destroy();
+          return;
+        }
+        outstanding++;
+        if (outstanding >= MAX_PENDING_PER_STREAM) call.pause();
         const done = () => {
-          waiting--;
-          if (waiting === MAX_PENDING_PER_STREAM / 2) call.resume();
+          outstanding--;
+          if (outstanding === MAX_PENDING_PER_STREAM / 2) call.resume();
+          finishIfDone();
         };
-        pending.push(
-          caller
-            .then((principal) => {
-              if (!verifier.isCurrent(principal)) throw new ExpiredMidStream();
-              return admitPing(principal, ping, persons);
-            })
-            .then(async (verdict) => {
-              if (!verdict.ok) {
-                metrics?.count(verdict.problem.kind);
-                rejections.push({ index: i, eventId: ping.eventId, reason: verdict.problem.reason });
-                return;
-              }
-              try {
-                await publish(verdict.ping);
-                accepted++;
-              } catch {
-                // Reported per ping: the device retries exactly these, with the same event ids.
-                rejections.push({ index: i, eventId: verdict.ping.eventId, reason: KAFKA_DOWN });
-              }
-            })
-            .catch((err) => {
-              if (err instanceof ExpiredMidStream) {
-                if (!failed) callback({ code: status.UNAUTHENTICATED, details: 'the token expired or was revoked during the stream' });
-                failed = true;
-                return;
-              }
-              // A refused token has already ended the call (above).
-              if (failed) return;
-              metrics?.count('person_check_unavailable');
-              rejections.push({ index: i, eventId: ping.eventId, reason: 'cannot check person_id right now; retry later' });
-            })
-            .finally(done),
-        );
+        caller
+          .then((principal) => {
+            if (!verifier.isCurrent(principal)) throw new ExpiredMidStream();
+            return admitPing(principal, ping, persons);
+          })
+          .then(async (verdict) => {
+            if (failed) return;
+            if (!verdict.ok) {
+              metrics?.count(verdict.problem.kind);
+              reject(i, ping.eventId, verdict.problem.kind, verdict.problem.reason);
+              return;
+            }
+            try {
+              await publish(verdict.ping);
+              accepted++;
+            } catch {
+              // Reported per ping: the device retries exactly these, with the same event ids.
+              reject(i, verdict.ping.eventId, 'kafka_unavailable', KAFKA_DOWN);
+            }
+          })
+          .catch((err) => {
+            if (err instanceof ExpiredMidStream) {
+              fail({ code: status.UNAUTHENTICATED, details: 'the token expired or was revoked during the stream' });
+              return;
+            }
+            // A refused token has already ended the call (above).
+            if (failed) return;
+            metrics?.count('person_check_unavailable');
+            reject(i, ping.eventId, 'person_check_unavailable', 'cannot check person_id right now; retry later');
+          })
+          .finally(done);
+      });
+      // Cancelled or broken by the client: pings not yet handed to Kafka are dropped (docs/contract.md §3.1).
+      call.on('cancelled', () => {
+        failed = true;
+        logger.debug('stream cancelled by client');
       });
       call.on('error', (err) => {
         failed = true;
         logger.debug({ err: err.message }, 'stream aborted by client');
       });
       call.on('end', () => {
-        void Promise.all(pending).then(() => {
-          if (failed) return;
-          rejections.sort((a, b) => a.index - b.index);
-          callback(null, { accepted, rejected: rejections.length, rejections });
-        });
+        ended = true;
+        finishIfDone();
       });
     },
   };
+}
+
+/** The first MAX_LISTED_REJECTIONS rejections, in stream order. */
+function firstRejections(list: Rejection[]): Rejection[] {
+  return list.sort((a, b) => a.index - b.index).slice(0, MAX_LISTED_REJECTIONS);
 }

@@ -17,9 +17,8 @@ import {
   type Logger,
 } from '@udaconnect/common';
 import { pingMetrics, PersonDirectory, startPingPublishing } from '@udaconnect/domain';
-import { LocationIngestDefinition } from '@udaconnect/proto';
 import type { IngestConfig } from './config';
-import { createIngestHandlers } from './ingest-handlers';
+import { createIngestHandlers, ingestServiceDefinition } from './ingest-handlers';
 
 export const INGEST_SERVICE_NAME = 'udaconnect.location.v1.LocationIngest';
 
@@ -77,7 +76,7 @@ export async function startIngest(config: IngestConfig, logger: Logger) {
       healthPort: config.HEALTH_PORT,
       serving: false,
       metrics: registry,
-      services: [{ name: INGEST_SERVICE_NAME, definition: LocationIngestDefinition, implementation: handlers }],
+      services: [{ name: INGEST_SERVICE_NAME, definition: ingestServiceDefinition, implementation: handlers }],
     });
   } catch (err) {
     // A port in use: leave nothing open behind the failed start.

@@ -99,7 +99,7 @@ describe('Record', () => {
     ['longitude below -180', { longitude: -180.01 }, grpc.status.INVALID_ARGUMENT, /^longitude: .*\[-180, 180\]/],
     ['longitude Infinity', { longitude: Infinity }, grpc.status.INVALID_ARGUMENT, /^longitude:/],
     ['no time', { recordedAt: undefined }, grpc.status.INVALID_ARGUMENT, /^recorded_at: is required/],
-    ['zero time', { recordedAt: new Date(0) }, grpc.status.INVALID_ARGUMENT, /^recorded_at: is required/],
+    ['zero time', { recordedAt: new Date(0) }, grpc.status.INVALID_ARGUMENT, /^recorded_at: must be after 1970-01-01T00:00:00Z/],
     ['time 10 minutes ahead', { recordedAt: new Date(Date.now() + 10 * 60_000) }, grpc.status.INVALID_ARGUMENT, /^recorded_at: .*future/],
     ['a malformed event id', { eventId: 'not-a-uuid' }, grpc.status.INVALID_ARGUMENT, /^event_id: must be a UUID/],
     ['an unknown person', { personId: 424242 }, grpc.status.NOT_FOUND, /^person_id: no person with id 424242/],
@@ -148,11 +148,11 @@ describe('RecordStream', () => {
     // Nothing invalid reached Kafka.
     const badIds = new Set(summary.rejections.map((r) => r.eventId));
     expect(published.filter((p) => badIds.has(p.eventId))).toEqual([]);
-    expect(published.every((p) => p.latitude <= 90 && p.personId !== 777 && p.recordedAt)).toBe(true);
+    expect(published.every((p) => p.latitude! <= 90 && p.personId !== 777 && p.recordedAt)).toBe(true);
   });
 
   it('answers an empty stream with an empty summary', async () => {
-    expect(await recordStream([])).toEqual({ accepted: 0, rejected: 0, rejections: [] });
+    expect(await recordStream([])).toEqual({ accepted: 0, rejected: 0, rejections: [], rejectedByReason: {}, rejectionsTruncated: false });
   });
 });
 

@@ -51,20 +51,28 @@ export class BatchAbandonedError extends Error {
   }
 }
 
-/** Decodes one message and re-checks it as ingest did, except the "not in the future" rule (a replay may be old or late). */
-function parseMessage(message: IncomingMessage): LocationPing | { reason: string } {
+/**
+ * Decodes one message and checks it with ingest's own checkPing, the 5-minute future rule
+ * included (against the writer's clock: a ping ingest accepted is never later in the future
+ * than it was then, and a replay of old messages passes, since the rule only forbids the future).
+ */
+function parseMessage(message: IncomingMessage, now: number): LocationPing | { reason: string } {
   let ping: LocationPing;
   try {
     ping = decodePing(message.value);
   } catch (err) {
     return { reason: `undecodable: not a LocationPing protobuf (${(err as Error).message})` };
   }
-  const problem = checkPing(ping, Date.now(), Number.POSITIVE_INFINITY);
+  const problem = checkPing(ping, now);
   if (problem) return { reason: `invalid: ${problem.reason}` };
   // Ingest always assigns one; without it a replay could not be recognised as one.
   if (ping.eventId === '') return { reason: 'invalid: event_id: is empty; the writer needs it to store the ping exactly once' };
   return ping;
 }
+
+/** Why a ping is dead-lettered when its event id is already another person's. */
+const eventIdReused = (ping: LocationPing) =>
+  `event_id reused: ${ping.eventId} already belongs to another person's ping, not person_id ${ping.personId}'s; nothing was written for this message`;
 
 /** Keeps the first message of each event id (ids compared as PostgreSQL compares uuids, case-insensitively). */
 function dedupeByEventId<T extends { ping: LocationPing }>(items: readonly T[]): { unique: T[]; repeated: T[] } {
@@ -166,14 +174,25 @@ export function createBatchProcessor(deps: BatchProcessorDeps): BatchProcessor {
   const processBatch = async (batch: MessageBatch, spans: ConsumerSpans<IncomingMessage>): Promise<void> => {
     const dead: Array<{ message: IncomingMessage; reason: string }> = [];
     const valid: Parsed[] = [];
+    const now = Date.now();
     for (const message of batch.messages) {
-      const parsed = parseMessage(message);
+      const parsed = parseMessage(message, now);
       if ('reason' in parsed) dead.push({ message, reason: parsed.reason });
       else valid.push({ message, ping: parsed });
     }
-    const { unique, repeated } = dedupeByEventId(valid);
+    const { unique, repeated: sameId } = dedupeByEventId(valid);
+    // A repeat within the batch is a replay if it is the same person's, else an event id reused.
+    const firstOwner = new Map(unique.map((u) => [u.ping.eventId.toLowerCase(), u.ping.personId]));
+    const repeated = sameId.filter((r) => firstOwner.get(r.ping.eventId.toLowerCase()) === r.ping.personId);
+    let reused = 0;
+    for (const r of sameId) {
+      if (firstOwner.get(r.ping.eventId.toLowerCase()) !== r.ping.personId) {
+        dead.push({ message: r.message, reason: eventIdReused(r.ping) });
+        reused++;
+      }
+    }
 
-    let written: InsertResult = { inserted: 0, duplicates: 0 };
+    let written: InsertResult = { inserted: 0, duplicates: 0, conflicts: [] };
     if (unique.length > 0) {
       const { known, result } = await untilDatabaseAnswers(batch, async () => {
         const started = performance.now();
@@ -188,8 +207,13 @@ export function createBatchProcessor(deps: BatchProcessorDeps): BatchProcessor {
         return { known, result };
       });
       written = result;
+      const conflicts = new Set(result.conflicts);
       for (const u of unique) {
         if (!known.has(u.ping.personId)) dead.push({ message: u.message, reason: `unknown person: person_id ${u.ping.personId} does not exist` });
+        else if (conflicts.has(u.ping.eventId.toLowerCase())) {
+          dead.push({ message: u.message, reason: eventIdReused(u.ping) });
+          reused++;
+        }
       }
     }
 
@@ -218,6 +242,7 @@ export function createBatchProcessor(deps: BatchProcessorDeps): BatchProcessor {
       inserted: written.inserted,
       duplicates: written.duplicates + repeated.length,
       deadLettered: dead.length,
+      eventIdReused: reused,
       partition: batch.partition,
       ...(batch.highWatermark !== undefined ? { lag: Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(batch.messages.at(-1)!.offset) - 1n)) } : {}),
     });

@@ -5,8 +5,13 @@ import type { LocationPing } from '@udaconnect/domain';
 export interface InsertResult {
   /** Rows written now. */
   inserted: number;
-  /** Pings whose event_id was already stored (a replay): nothing written for them. */
+  /** Pings whose event_id was already stored for the same person (a replay): nothing written for them. */
   duplicates: number;
+  /**
+   * Pings whose event_id was already stored for a different person: nothing written for them,
+   * and never silently (the batch processor dead-letters them).
+   */
+  conflicts: string[];
 }
 
 /** The ids among `ids` that exist in `person`, in one query. */
@@ -18,29 +23,43 @@ export async function existingPersonIds(knex: Knex, ids: readonly number[]): Pro
 
 /**
  * Writes every ping with one statement in one transaction; a ping whose event_id is already
- * stored is skipped (ON CONFLICT), so replaying the topic changes nothing. The caller passes
+ * stored is skipped (ON CONFLICT), so replaying the topic changes nothing. The skipped ones are
+ * then looked up, in the same transaction, to tell a replay (same person) from an event id reused
+ * by another person (`conflicts`). The caller passes
  * pings with distinct, non-empty event ids (one statement must not see an id twice).
  * Values are bound as arrays and unnested by PostgreSQL: X = longitude, Y = latitude, and the
  * time travels as an ISO string so its milliseconds survive.
  */
 export async function insertPings(knex: Knex, pings: readonly LocationPing[]): Promise<InsertResult> {
-  if (pings.length === 0) return { inserted: 0, duplicates: 0 };
+  if (pings.length === 0) return { inserted: 0, duplicates: 0, conflicts: [] };
   const personIds = pings.map((p) => p.personId);
   const longitudes = pings.map((p) => p.longitude);
   const latitudes = pings.map((p) => p.latitude);
   const times = pings.map((p) => p.recordedAt!.toISOString());
   const eventIds = pings.map((p) => p.eventId);
-  const result = await knex.transaction((trx) =>
-    trx.raw<{ rowCount: number }>(
+  return knex.transaction(async (trx) => {
+    const { rows: written } = await trx.raw<{ rows: Array<{ event_id: string }> }>(
       `INSERT INTO location (person_id, coordinate, creation_time, event_id)
        SELECT p, ST_SetSRID(ST_MakePoint(lon, lat), 4326)::geography, t, e
          FROM unnest(?::int[], ?::float8[], ?::float8[], ?::timestamptz[], ?::uuid[]) AS u(p, lon, lat, t, e)
-       ON CONFLICT (event_id) DO NOTHING`,
-      [personIds, longitudes, latitudes, times, eventIds],
-    ),
-  );
-  const inserted = result.rowCount ?? 0;
-  return { inserted, duplicates: pings.length - inserted };
+       ON CONFLICT (event_id) DO NOTHING
+       RETURNING event_id::text`,
+      [personIds, longitudes as number[], latitudes as number[], times, eventIds],
+    );
+    if (written.length === pings.length) return { inserted: written.length, duplicates: 0, conflicts: [] };
+    const done = new Set(written.map((r) => r.event_id.toLowerCase()));
+    const skipped = pings.filter((p) => !done.has(p.eventId.toLowerCase()));
+    // Stored rows whose event id one of the skipped pings carries for a different person.
+    const { rows: foreign } = await trx.raw<{ rows: Array<{ event_id: string }> }>(
+      `SELECT l.event_id::text AS event_id
+         FROM unnest(?::uuid[], ?::int[]) AS u(e, p)
+         JOIN location l ON l.event_id = u.e
+        WHERE l.person_id <> u.p`,
+      [skipped.map((p) => p.eventId), skipped.map((p) => p.personId)],
+    );
+    const conflicts = foreign.map((r) => r.event_id.toLowerCase());
+    return { inserted: written.length, duplicates: skipped.length - conflicts.length, conflicts };
+  });
 }
 
 /** The two functions above bound to one connection pool, as the batch processor uses them. */

@@ -14,6 +14,8 @@ export interface WriterValues {
   rowsInserted: number;
   duplicates: number;
   deadLettered: number;
+  /** Messages dead-lettered because their event_id is already another person's. */
+  eventIdReused: number;
   batches: number;
   dbRetries: number;
   databaseUp: number;
@@ -26,6 +28,7 @@ export class WriterMetrics {
   private readonly rowsInserted: Counter;
   private readonly duplicates: Counter;
   private readonly deadLettered: Counter;
+  private readonly eventIdReused: Counter;
   private readonly batches: Counter;
   private readonly dbRetries: Counter;
   private readonly databaseUp: Gauge;
@@ -40,6 +43,10 @@ export class WriterMetrics {
     this.rowsInserted = counter('location_writer_rows_inserted_total', 'Rows inserted into the location table.');
     this.duplicates = counter('location_writer_duplicates_total', 'Messages whose event_id was already stored (replays).');
     this.deadLettered = counter('location_writer_dlq_total', 'Messages sent to the dead-letter topic.');
+    this.eventIdReused = counter(
+      'location_writer_event_id_reused_total',
+      'Messages dead-lettered because their event_id is already stored (or earlier in the batch) for a different person.',
+    );
     this.batches = counter('location_writer_batches_total', 'Kafka batches handled to the end.');
     this.dbRetries = counter('location_writer_db_retries_total', 'Database attempts that failed because the database was unavailable.');
     this.databaseUp = new Gauge({ name: 'location_writer_database_up', help: '1 unless the last database attempt found the database unavailable.', registers });
@@ -71,13 +78,22 @@ export class WriterMetrics {
     this.insertSeconds.observe(seconds);
   }
 
-  batchHandled(batch: { size: number; inserted: number; duplicates: number; deadLettered: number; partition: number; lag?: number }): void {
+  batchHandled(batch: {
+    size: number;
+    inserted: number;
+    duplicates: number;
+    deadLettered: number;
+    eventIdReused?: number;
+    partition: number;
+    lag?: number;
+  }): void {
     this.batches.inc();
     this.batchSize.observe(batch.size);
     this.messages.inc(batch.size);
     this.rowsInserted.inc(batch.inserted);
     this.duplicates.inc(batch.duplicates);
     this.deadLettered.inc(batch.deadLettered);
+    this.eventIdReused.inc(batch.eventIdReused ?? 0);
     if (batch.lag !== undefined) this.consumerLag.set({ partition: String(batch.partition) }, batch.lag);
   }
 
@@ -90,6 +106,7 @@ export class WriterMetrics {
       rowsInserted: await value(this.rowsInserted),
       duplicates: await value(this.duplicates),
       deadLettered: await value(this.deadLettered),
+      eventIdReused: await value(this.eventIdReused),
       batches: await value(this.batches),
       dbRetries: await value(this.dbRetries),
       databaseUp: await value(this.databaseUp),

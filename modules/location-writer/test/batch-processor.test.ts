@@ -28,7 +28,7 @@ function memoryStore(personIds = [1, 5, 6, 8, 9]) {
         rows.set(p.eventId.toLowerCase(), p);
         inserted++;
       }
-      return { inserted, duplicates: pings.length - inserted };
+      return { inserted, duplicates: pings.length - inserted, conflicts: [] };
     },
   };
   return { store, rows, insertCalls, failures };
@@ -115,15 +115,16 @@ describe('messages that can never be written', () => {
 
     await processor.process(batch);
 
-    // A ping from the future was checked at ingest; a replay does not re-apply that rule.
-    expect([...mem.rows.keys()].sort()).toEqual([good.eventId, future.eventId].sort());
-    expect(deadLetters.map((d) => d.headers!['dlq-original-offset'])).toEqual(['100', '101', '103', '104', '105']);
+    // The writer applies ingest's checkPing, the 5-minute future rule included (issue 14, finding 6).
+    expect([...mem.rows.keys()]).toEqual([good.eventId]);
+    expect(deadLetters.map((d) => d.headers!['dlq-original-offset'])).toEqual(['100', '101', '103', '104', '105', '106']);
     const reasons = deadLetters.map((d) => d.headers!['dlq-reason']);
     expect(reasons[0]).toBe('unknown person: person_id 4242 does not exist');
     expect(reasons[1]).toMatch(/^undecodable: not a LocationPing protobuf/);
     expect(reasons[2]).toMatch(/^invalid: latitude: /);
     expect(reasons[3]).toMatch(/^invalid: event_id: is empty/);
     expect(reasons[4]).toMatch(/^invalid: recorded_at: is required/);
+    expect(reasons[5]).toMatch(/^invalid: recorded_at: is \d+ s in the future/);
     expect(deadLetters[1]).toEqual({
       key: '7',
       value: garbage.value,
@@ -136,7 +137,7 @@ describe('messages that can never be written', () => {
         'dlq-failed-at': '2024-01-02T03:04:05.678Z',
       },
     });
-    expect(await metrics.values()).toMatchObject({ messages: 7, rowsInserted: 2, duplicates: 0, deadLettered: 5 });
+    expect(await metrics.values()).toMatchObject({ messages: 7, rowsInserted: 1, duplicates: 0, deadLettered: 6 });
   });
 
   it('a message without a value is dead-lettered with an empty value', () => {

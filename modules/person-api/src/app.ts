@@ -26,6 +26,7 @@ import { locationRepository } from './location-repository';
 import { addConnectionRoutes } from './connection-routes';
 import { addDeviceRoutes } from './device-routes';
 import { createRouteGuard } from './http/access';
+import { createRouteContext, methodNotAllowedRoute } from './http/typed-routes';
 import type { ConnectionFinder } from './connection-client';
 import type { PingPublishing } from './pings';
 
@@ -130,7 +131,7 @@ export function createApp({
       origin: corsOrigins,
       methods: ['GET', 'HEAD', 'POST', 'DELETE'],
       allowedHeaders: ['Authorization', 'Content-Type'],
-      exposedHeaders: ['Location', 'Retry-After', 'WWW-Authenticate'],
+      exposedHeaders: ['Location', 'Retry-After', 'WWW-Authenticate', 'X-Total-Count', 'Link'],
       credentials: false,
       maxAge: 600,
     }),
@@ -139,7 +140,7 @@ export function createApp({
 
   const registry = createRegistry();
   const guard = createRouteGuard({ verifier: auth.verifier, legacyAnonymousReads: auth.legacyAnonymousReads ?? false });
-  const ctx = { router: express.Router(), registry, guard, logger };
+  const ctx = createRouteContext({ router: express.Router(), registry, guard, logger });
   addHealthRoutes(ctx, { database: () => db.isReady() }, degradedChecks);
   const persons = personRepository(db.knex);
   addPersonRoutes(ctx, persons);
@@ -151,12 +152,14 @@ export function createApp({
   const jwks = { keys: auth.keys.keys };
   app.get('/.well-known/jwks.json', (_req, res) => void res.set('cache-control', 'public, max-age=300').json(jwks));
 
+  for (const path of ['/.well-known/jwks.json', '/openapi.json']) ctx.methods.set(path, new Set(['get']));
   const document = openApiDocument(registry);
   app.get('/openapi.json', (_req, res) => void res.json(document));
   const swagger = swaggerPage(document);
   app.get('/', swagger.csp, (_req, res) => void res.type('html').send(swagger.html));
   app.use('/', swaggerUi.serve);
 
+  app.use(methodNotAllowedRoute(ctx));
   app.use(notFoundRoute);
   app.use(problemHandler(logger));
   return app;

@@ -29,6 +29,8 @@ export const personApiConfigSchema = z
       .string()
       .regex(/^[^:\s]+:\d+$/, 'must be host:port')
       .default('localhost:30003'),
+    /** GET /api/persons/{id}/connection calls one caller (token subject, or IP when anonymous) may have running at once; more → 429. */
+    CONNECTION_QUERIES_PER_CALLER: env.positiveInt(2),
     ...authConfigShape,
     /** GET /metrics and /healthz for Prometheus and operators: never the public port. */
     ...metricsConfigShape(30011),

@@ -1,35 +1,42 @@
 import { z } from 'zod';
 import { daysBetween, isoDate } from './date-range';
+import { decimalInteger, positiveDecimal } from './http/fields';
 import { locationSchema } from './location-schemas';
 import { personSchema } from './person-schemas';
 
-const decimal = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+/** Largest `limit` of one page of connections (connection-service's MAX_PAGE_SIZE). */
+export const CONNECTIONS_PAGE_MAX = 1000;
 
 export const connectionQuery = z
   .strictObject({
     start_date: isoDate('First day (UTC), included'),
     end_date: isoDate('Last day (UTC), included'),
-    distance: z
-      .string()
-      .regex(decimal, 'must be a number of meters')
-      .transform(Number)
-      .pipe(z.number().finite().gt(0, 'must be greater than 0').max(10_000, 'must be at most 10000 meters'))
+    distance: positiveDecimal(10_000, 'Meters (geodesic); default 5')
       .optional()
       .transform((d) => d ?? 5)
-      .meta({ description: 'Meters (geodesic), 0 < distance ≤ 10000; default 5', example: '5' }),
-    time_window: z
-      .string()
-      .regex(/^\d+$/, 'must be a whole number of minutes')
-      .transform(Number)
-      .pipe(z.number().int().min(1, 'must be at least 1 minute').max(527_040, 'must be at most 366 days in minutes'))
-      .optional()
-      .meta({
-        description:
-          "Minutes. Only count another person's location if it is within this many minutes of the matching location of this person (same place at the same time)",
-      }),
+      .meta({ example: '5' }),
+    time_window: decimalInteger(
+      1,
+      527_040,
+      "Minutes (at most 366 days). Only count another person's location if it is within this many minutes of the matching location of this person (same place at the same time)",
+    ).optional(),
     group_by: z.enum(['person']).optional().meta({
       description: 'person: one entry per other person (first and last time met, number of matches, closest distance, meeting points)',
     }),
+    limit: decimalInteger(1, CONNECTIONS_PAGE_MAX, 'Page size')
+      .optional()
+      .meta({
+        description:
+          `Entries per page, 1 to ${CONNECTIONS_PAGE_MAX} (default 100 with a cursor). Without limit and cursor the whole answer comes in one response, ` +
+          'refused with 400 when it holds more than 10,000 entries',
+      }),
+    cursor: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,200}$/, 'must be the cursor of a Link rel="next" of this query')
+      .optional()
+      .meta({
+        description: 'Where the next page starts: copied from the `rel="next"` URL of the `Link` header of the previous page, with the same other parameters',
+      }),
   })
   .superRefine((q, ctx) => {
     const span = daysBetween(q.start_date, q.end_date);

@@ -1,15 +1,5 @@
-import { z } from 'zod';
-
-/** A calendar date YYYY-MM-DD that exists (2020-02-30 and 2020-13-01 are refused), as UTC midnight. */
-export const isoDate = (description: string) =>
-  z
-    .string()
-    .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date written YYYY-MM-DD')
-    .refine((s) => {
-      const d = new Date(`${s}T00:00:00Z`);
-      return !Number.isNaN(d.getTime()) && d.toISOString().startsWith(s);
-    }, 'is not a real calendar date')
-    .meta({ description, example: '2020-01-01' });
+/** A calendar date YYYY-MM-DD that exists, with its exact pattern in the OpenAPI document. */
+export { isoDate } from './http/fields';
 
 const DAY_MS = 86_400_000;
 

@@ -5,21 +5,29 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { env, notFound, type Knex, type Principal, type RevocationList, type TokenSigner } from '@udaconnect/common';
+import { notFound, parseDuration, type Knex, type Principal, type RevocationList, type TokenSigner } from '@udaconnect/common';
 import { access } from './http/access';
 import { addRoute, jsonResponse, problemResponse, type RouteContext } from './http/typed-routes';
 import type { PersonRepository } from './person-repository';
 import { personIdParams, personSchema } from './person-schemas';
+import { decimalRangeGroup, text, uuid } from './http/fields';
 
 const MAX_DEVICE_TTL_SECONDS = 366 * 86_400;
 
+/** 1 s to 366 days as seconds (with or without "s"), minutes, hours or days: "90s", "15m", "12h", "30d". */
+const TTL_SOURCE =
+  `^(?:${decimalRangeGroup(1, MAX_DEVICE_TTL_SECONDS)}s?|${decimalRangeGroup(1, MAX_DEVICE_TTL_SECONDS / 60)}m|` +
+  `${decimalRangeGroup(1, MAX_DEVICE_TTL_SECONDS / 3600)}h|${decimalRangeGroup(1, MAX_DEVICE_TTL_SECONDS / 86_400)}d)$`;
+
 const newDeviceSchema = z
   .strictObject({
-    label: z.string().trim().min(1).max(100).optional().meta({ description: 'What the device is, for the organizers (at most 100 characters)' }),
-    ttl: env
-      .duration(MAX_DEVICE_TTL_SECONDS, '366d')
+    label: text(100, 'What the device is, for the organizers').optional(),
+    ttl: z
+      .string()
+      .regex(new RegExp(TTL_SOURCE), 'must be a duration from 1s to 366d written like 90s, 15m, 12h or 30d (no spaces, no leading zeros)')
+      .transform(parseDuration)
       .optional()
-      .meta({ description: 'Token lifetime: 12h, 30d, … (default: DEVICE_TOKEN_TTL, 30d)', example: '30d' }),
+      .meta({ description: 'Token lifetime from 1s to 366d: 90s, 15m, 12h, 30d, … (default: DEVICE_TOKEN_TTL, 30d)', example: '30d' }),
   })
   .optional()
   .meta({ id: 'NewDevice' });
@@ -124,7 +132,7 @@ export function addDeviceRoutes(ctx: RouteContext, { knex, persons, signer, revo
     description: 'Every service refuses the token within 60 s (person-api at once). Revoking twice is not an error.',
     tags,
     access: access.organizer,
-    params: z.object({ device_id: z.uuid('must be a device id (UUID)').meta({ param: { in: 'path' } }) }),
+    params: z.object({ device_id: uuid('must be a device id (UUID)').meta({ param: { in: 'path' } }) }),
     responses: { 204: { description: 'Revoked' }, 400: problemResponse('Not a device id'), 404: problemResponse('No device with this id') },
     handler: async ({ params, principal, res }) => {
       const rows: DeviceRow[] = await knex('device')

@@ -3,10 +3,11 @@ import { assertMayActFor, badRequest, ForbiddenError, HttpProblem, notFound, ser
 import { admitPing, type PingMetrics, type PingProblem, type PingVerdict } from '@udaconnect/domain';
 import { access } from './http/access';
 import { addRoute, jsonResponse, problemResponse, type RouteContext } from './http/typed-routes';
-import { dayRange, isoDate } from './date-range';
+import { dayRange } from './date-range';
 import type { PersonRepository } from './person-repository';
-import { int4Id, positiveId } from './person-schemas';
-import { acceptedLocationSchema, locationSchema, newLocationSchema } from './location-schemas';
+import { int4Id } from './person-schemas';
+import { idParam } from './http/fields';
+import { acceptedLocationSchema, locationSchema, newLocationSchema, personLocationsQuery } from './location-schemas';
 import type { locationRepository } from './location-repository';
 import type { PingPublishing } from './pings';
 
@@ -19,15 +20,6 @@ export interface LocationRouteDeps {
   /** Each ping's outcome (udaconnect_pings_total{transport="rest"}). */
   metrics?: Pick<PingMetrics, 'count'>;
 }
-
-const personLocationsQuery = z
-  .object({
-    start_date: isoDate('First day, UTC, included').optional(),
-    end_date: isoDate('Last day, UTC, included').optional(),
-    limit: z.coerce.number().int().min(1).max(10_000).default(1000),
-    offset: z.coerce.number().int().min(0).default(0),
-  })
-  .refine((q) => !q.start_date || !q.end_date || q.end_date >= q.start_date, { message: 'must not be before start_date', path: ['end_date'] });
 
 /** A refused ping as REST answers it: the old body calls recorded_at creation_time. */
 function problemOf(problem: PingProblem, personId: number): Error {
@@ -103,7 +95,7 @@ export function addLocationRoutes(ctx: RouteContext, deps: LocationRouteDeps): v
     summary: 'Get one location',
     tags,
     access: access.signedIn,
-    params: z.object({ id: positiveId('Location id', Number.MAX_SAFE_INTEGER) }),
+    params: z.object({ id: idParam('Location id', Number.MAX_SAFE_INTEGER) }),
     responses: { 200: jsonResponse('The location', locationSchema), 400: problemResponse('Bad id'), 404: problemResponse('No location with this id') },
     handler: async ({ params, principal, res }) => {
       const location = await deps.locations.findById(params.id);
@@ -129,7 +121,7 @@ export function addLocationRoutes(ctx: RouteContext, deps: LocationRouteDeps): v
       if (!(await deps.persons.findById(params.id))) throw notFound(`No person with id ${params.id}`);
       const start = query.start_date ? dayRange(query.start_date, query.start_date).start : undefined;
       const end = query.end_date ? dayRange(query.end_date, query.end_date).end : undefined;
-      res.json(await deps.locations.forPerson(params.id, { start, end }, query.limit, query.offset));
+      res.json(await deps.locations.forPerson(params.id, { start, end }, query.limit ?? 1000, query.offset ?? 0));
     },
   });
 }

@@ -73,7 +73,11 @@ export async function startPersonApi(config: PersonApiConfig, logger: Logger, gi
     steps.push({ name: 'kafka', run: () => pings.close() });
     const auth = await startPersonApiAuth(config, db.knex, logger);
     steps.push({ name: 'revocation list', run: () => auth.stop() });
-    const connections = given.connections ?? connectionServiceClient(config.CONNECTION_SERVICE_ADDRESS, serviceTokenSource(auth.signer));
+    const connections =
+      given.connections ??
+      connectionServiceClient(config.CONNECTION_SERVICE_ADDRESS, serviceTokenSource(auth.signer), {
+        perCaller: config.CONNECTION_QUERIES_PER_CALLER,
+      });
     steps.push({ name: 'connection-service client', run: () => connections.close() });
     const app = createApp({
       db,

@@ -12,6 +12,10 @@ export function personRepository(knex: Knex) {
         .limit(limit)
         .offset(offset);
     },
+    async count(): Promise<number> {
+      const [row] = await knex('person').count<{ count: string | number }[]>('* as count');
+      return Number(row!.count);
+    },
     async findById(id: number): Promise<Person | undefined> {
       return knex<Person>('person')
         .select(...COLUMNS)

@@ -3,7 +3,16 @@ import { notFound } from '@udaconnect/common';
 import { access } from './http/access';
 import { addRoute, jsonResponse, problemResponse, type RouteContext } from './http/typed-routes';
 import type { PersonRepository } from './person-repository';
-import { createPersonSchema, listPersonsQuery, personIdParams, personSchema } from './person-schemas';
+import { createPersonSchema, listPersonsQuery, PERSONS_PAGE_MAX, personIdParams, personSchema } from './person-schemas';
+
+/** RFC 8288 links to the next and previous pages of GET /api/persons, relative to the API's root. */
+function pageLinks(limit: number, offset: number, total: number): string | undefined {
+  const link = (o: number, rel: string) => `</api/persons?limit=${limit}&offset=${o}>; rel="${rel}"`;
+  const links = [];
+  if (offset + limit < total) links.push(link(offset + limit, 'next'));
+  if (offset > 0) links.push(link(Math.max(0, offset - limit), 'prev'));
+  return links.length ? links.join(', ') : undefined;
+}
 
 export function addPersonRoutes(ctx: RouteContext, persons: PersonRepository): void {
   const tags = ['Persons'];
@@ -11,12 +20,31 @@ export function addPersonRoutes(ctx: RouteContext, persons: PersonRepository): v
     method: 'get',
     path: '/api/persons',
     summary: 'List persons, ordered by id',
+    description:
+      `A page of persons, as a plain JSON array. Without \`limit\` the page holds every person up to ${PERSONS_PAGE_MAX}. ` +
+      '`X-Total-Count` is the number of persons in all; when more exist than this page holds, `Link` has a `rel="next"` URL ' +
+      '(RFC 8288), and a `rel="prev"` one when `offset` is above 0.',
     tags,
     access: { rule: 'organizer', legacyAnonymousRead: true },
     query: listPersonsQuery,
-    responses: { 200: jsonResponse('The persons', z.array(personSchema)), 400: problemResponse('Bad limit or offset') },
+    responses: {
+      200: {
+        ...jsonResponse('The persons', z.array(personSchema)),
+        headers: {
+          'X-Total-Count': { description: 'How many persons there are in all', schema: { type: 'integer', minimum: 0 } },
+          Link: { description: 'RFC 8288 links to the next and previous pages, when there are some', schema: { type: 'string' } },
+        },
+      },
+      400: problemResponse('Bad limit or offset'),
+    },
     handler: async ({ query, res }) => {
-      res.json(await persons.list(query.limit, query.offset));
+      const limit = query.limit ?? PERSONS_PAGE_MAX;
+      const offset = query.offset ?? 0;
+      const [page, total] = await Promise.all([persons.list(limit, offset), persons.count()]);
+      res.setHeader('X-Total-Count', String(total));
+      const links = pageLinks(limit, offset, total);
+      if (links) res.setHeader('Link', links);
+      res.json(page);
     },
   });
   addRoute(ctx, {

@@ -1,6 +1,10 @@
 import { z } from 'zod';
+import { decimalInteger, idParam, INT4_MAX, text } from './http/fields';
 
-const name = (what: string) => z.string().trim().min(1, `${what} must not be empty`).max(255, `${what} must be at most 255 characters`);
+/** The longest first, last or company name (Unicode code points). */
+const NAME_MAX = 255;
+/** The most persons one GET /api/persons answers, and its page size when no limit is given. */
+export const PERSONS_PAGE_MAX = 10_000;
 
 export const personSchema = z
   .object({
@@ -13,30 +17,26 @@ export const personSchema = z
 
 export const createPersonSchema = z
   .strictObject({
-    first_name: name('first_name'),
-    last_name: name('last_name'),
-    company_name: name('company_name'),
+    first_name: text(NAME_MAX, 'First name'),
+    last_name: text(NAME_MAX, 'Last name'),
+    company_name: text(NAME_MAX, 'Company name'),
   })
   .meta({ id: 'NewPerson', example: { first_name: 'Ada', last_name: 'Lovelace', company_name: 'Analytical Engines' } });
 
-/** A positive id written in decimal digits only ("1.5", "-1", "1e3" are refused), at most `max`. */
-export const positiveId = (description: string, max: number) =>
-  z
-    .string()
-    .regex(/^[0-9]+$/, 'must be a positive integer')
-    .transform(Number)
-    .pipe(z.number().int().min(1, 'must be a positive integer').max(max, 'is too large'))
-    .meta({ description, param: { in: 'path' }, example: '5' });
-
 /** person.id is a PostgreSQL int4. */
-export const int4Id = (description: string) => positiveId(description, 2_147_483_647);
+export const int4Id = (description: string) => idParam(description, INT4_MAX);
 
 export const personIdParams = z.object({ id: int4Id('Person id') });
 
-export const listPersonsQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(10_000).default(1000).meta({ description: 'Page size (default 1000)' }),
-  offset: z.coerce.number().int().min(0).default(0).meta({ description: 'Persons to skip' }),
+/** `limit` and `offset` of a list: at most `max` items, skipping at most Number.MAX_SAFE_INTEGER. */
+export const pagingQuery = (max: number, what: string, defaultLimit: number) => ({
+  limit: decimalInteger(1, max, `Page size (default ${defaultLimit})`)
+    .optional()
+    .meta({ description: `Most ${what} to answer: an integer from 1 to ${max}, decimal digits (default ${defaultLimit})` }),
+  offset: decimalInteger(0, Number.MAX_SAFE_INTEGER, `${what[0]!.toUpperCase()}${what.slice(1)} to skip (default 0)`).optional(),
 });
+
+export const listPersonsQuery = z.object(pagingQuery(PERSONS_PAGE_MAX, 'persons', PERSONS_PAGE_MAX));
 
 export type Person = z.infer<typeof personSchema>;
 export type NewPerson = z.infer<typeof createPersonSchema>;

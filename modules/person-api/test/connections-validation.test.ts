@@ -35,6 +35,11 @@ const cases: Array<[string, Record<string, string | undefined>, string]> = [
   ['time_window 1.5', { ...ok, time_window: '1.5' }, 'time_window'],
   ['group_by unknown', { ...ok, group_by: 'company' }, 'group_by'],
   ['an unknown parameter', { ...ok, radius: '5' }, 'radius'],
+  ['limit 0', { ...ok, limit: '0' }, 'limit'],
+  ['limit 1001', { ...ok, limit: '1001' }, 'limit'],
+  ['limit 1.5', { ...ok, limit: '1.5' }, 'limit'],
+  ['a cursor with other characters', { ...ok, cursor: 'a+b/c=' }, 'cursor'],
+  ['an empty cursor', { ...ok, cursor: '' }, 'cursor'],
 ];
 
 describe('bad parameters → 400 problem+json naming the parameter', () => {

@@ -85,6 +85,57 @@ test('dates are whole UTC days with both ends included', async () => {
   expect(want('2020-08-15', '2020-08-15')).toBeGreaterThan(0);
 });
 
+describe('paging: the body stays a JSON array, the paging is in headers', () => {
+  const wide = 'start_date=2020-01-01&end_date=2020-12-30&distance=10000';
+
+  it("the old page's call (no paging parameters) gets the whole answer, X-Total-Count and no Link", async () => {
+    const res = await h.http.get(`/api/persons/5/connection?${oldQuery}`).expect(200);
+    expect(Array.isArray(res.body)).toBe(true);
+    expect(res.headers['x-total-count']).toBe(String(expected(5, 5).length));
+    expect(res.headers.link).toBeUndefined();
+  });
+
+  /** Follows Link rel="next" from `first`; every page's body. */
+  async function follow(first: string) {
+    const pages: Array<{ body: unknown[]; total: string }> = [];
+    let next: string | undefined = first;
+    while (next && pages.length < 100) {
+      const res: request.Response = await h.http.get(next).expect(200);
+      pages.push({ body: res.body as unknown[], total: res.headers['x-total-count'] as string });
+      next = /^<([^>]+)>; rel="next"$/.exec(res.headers.link ?? '')?.[1];
+    }
+    return pages;
+  }
+
+  it('limit pages the answer; Link rel="next" leads through all of it, in order, each entry once', async () => {
+    const whole = (await h.http.get(`/api/persons/5/connection?${wide}`).expect(200)).body as unknown[];
+    expect(whole.length).toBe(expected(5, 10000).length);
+    const pages = await follow(`/api/persons/5/connection?${wide}&limit=7`);
+    expect(pages).toHaveLength(Math.ceil(whole.length / 7));
+    expect(pages.every((p) => p.total === String(whole.length))).toBe(true);
+    expect(pages.flatMap((p) => p.body)).toEqual(whole);
+  });
+
+  it('group_by=person pages the people', async () => {
+    const whole = (await h.http.get(`/api/persons/5/connection?${wide}&group_by=person`).expect(200)).body as unknown[];
+    const pages = await follow(`/api/persons/5/connection?${wide}&group_by=person&limit=2`);
+    expect(pages.flatMap((p) => p.body)).toEqual(whole);
+  });
+
+  it('a cursor of another query is a 400 naming cursor', async () => {
+    const first = await h.http.get(`/api/persons/5/connection?${wide}&limit=2`).expect(200);
+    const cursor = /cursor=([\w-]+)/.exec(first.headers.link as string)![1];
+    const res = await h.http.get(`/api/persons/5/connection?${oldQuery}&cursor=${cursor}`).expect(400);
+    expect(res.body.errors[0].field).toBe('cursor');
+  });
+
+  it('a page holds at most 1000 entries', async () => {
+    await h.http.get(`/api/persons/5/connection?${wide}&limit=1000`).expect(200);
+    const res = await h.http.get(`/api/persons/5/connection?${wide}&limit=1001`).expect(400);
+    expect(res.body.errors[0].field).toBe('limit');
+  });
+});
+
 describe('who may ask (tokens forwarded to connection-service)', () => {
   it("an attendee gets their own connections, the same as an organizer does, and not another person's", async () => {
     const mine = await request(h.app)

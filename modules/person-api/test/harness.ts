@@ -50,6 +50,10 @@ export interface HarnessOptions {
    * (the connection endpoint answers 503).
    */
   connectionService?: boolean | string;
+  /** More environment for that connection-service's config (its limits, say). */
+  connectionServiceEnv?: Record<string, string>;
+  /** More environment for person-api's config. */
+  env?: Record<string, string>;
   /** LEGACY_ANONYMOUS_READS */
   legacyAnonymousReads?: boolean;
   /** CORS_ORIGINS (default: the frontend's) */
@@ -75,6 +79,7 @@ export async function startTestPersonApi(label: string, opts: HarnessOptions = {
             METRICS_PORT: '0',
             DATABASE_URL: serviceDatabaseUrl('connection-service', testDb.url),
             ...keys.env,
+            ...opts.connectionServiceEnv,
           }),
           createLogger('connection-service-test', process.env.TEST_LOG_LEVEL ?? 'silent'),
         )
@@ -96,6 +101,7 @@ export async function startTestPersonApi(label: string, opts: HarnessOptions = {
     ...keys.env,
     LEGACY_ANONYMOUS_READS: String(opts.legacyAnonymousReads ?? false),
     ...(opts.corsOrigins ? { CORS_ORIGINS: opts.corsOrigins.join(',') } : {}),
+    ...opts.env,
   });
   const pings = opts.kafka ? undefined : new InMemoryPingPublishing(knex);
   const api = await startPersonApi(config, logger, pings ? { pings } : {});

@@ -53,9 +53,13 @@ describe('POST /api/persons rejects bad input', () => {
     expect(await countPersons()).toBe(before);
   });
 
-  it('no JSON content type → 400 naming the body', async () => {
-    const res = await h.http.post('/api/persons').set('content-type', 'text/plain').send('first_name=Ada').expect(400);
+  it('no JSON content type → 415 naming the body, nothing written', async () => {
+    const before = await countPersons();
+    const res = await h.http.post('/api/persons').set('content-type', 'text/plain').send('first_name=Ada').expect(415);
+    expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(res.body).toMatchObject({ title: 'Unsupported Media Type', status: 415 });
     expect(res.body.errors.map((e: { field: string }) => e.field)).toEqual(['body']);
+    expect(await countPersons()).toBe(before);
   });
 });
 

@@ -22,6 +22,9 @@ export {
   LocationIngestClient,
 } from './gen/udaconnect/location/v1/location';
 export type { LocationIngestServer } from './gen/udaconnect/location/v1/location';
+// The raw Timestamp and the wire reader, for checks the Date mapping hides (nanos out of range).
+export { Timestamp } from './gen/google/protobuf/timestamp';
+export { BinaryReader } from '@bufbuild/protobuf/wire';
 
 // udaconnect.connection.v1: person-api → connection-service proximity queries.
 export {

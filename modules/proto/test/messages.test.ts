@@ -29,7 +29,9 @@ describe('other messages', () => {
     const summary: StreamSummary = {
       accepted: 2 ** 40,
       rejected: 1,
-      rejections: [{ index: 3, eventId: 'e-3', reason: 'latitude: must be within -90..90' }],
+      rejections: [{ index: 3, eventId: 'e-3', reason: 'latitude: must be within -90..90', retryable: false }],
+      rejectedByReason: { invalid: 1 },
+      rejectionsTruncated: false,
     };
     expect(StreamSummary.decode(StreamSummary.encode(summary).finish())).toEqual(summary);
   });
@@ -42,6 +44,8 @@ describe('other messages', () => {
       distanceMeters: 5,
       groupBy: GroupBy.GROUP_BY_PERSON,
       withClosest: false,
+      pageSize: 0,
+      pageToken: '',
     };
     const absent = FindConnectionsRequest.decode(FindConnectionsRequest.encode(base).finish());
     const zero = FindConnectionsRequest.decode(FindConnectionsRequest.encode({ ...base, timeWindowMinutes: 0 }).finish());

@@ -5,7 +5,7 @@
 import type { Request, RequestHandler, Response, Router } from 'express';
 import { z } from 'zod';
 import type { OpenAPIRegistry, ResponseConfig } from '@asteasolutions/zod-to-openapi';
-import { parseOrThrow, type Logger, type Principal } from '@udaconnect/common';
+import { methodNotAllowed, parseOrThrow, unsupportedMediaType, type Logger, type Principal } from '@udaconnect/common';
 import { authorize, BEARER_SCHEME, type Access, type RouteGuard } from './access';
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
@@ -65,11 +65,38 @@ export interface RouteContext {
   registry: OpenAPIRegistry;
   guard: RouteGuard;
   logger: Logger;
+  /** Each route's path template and its methods, for 405 answers (methodNotAllowedRoute). */
+  methods: Map<string, Set<string>>;
+}
+
+export function createRouteContext(parts: Omit<RouteContext, 'methods'>): RouteContext {
+  return { ...parts, methods: new Map() };
+}
+
+/**
+ * After the routes: a known path asked with another method (TRACE, PUT, …) is a 405 with an Allow
+ * header (RFC 9110 §15.5.6), not a 404. HEAD is allowed wherever GET is; OPTIONS is CORS's.
+ */
+export function methodNotAllowedRoute(ctx: RouteContext): RequestHandler {
+  const templates = [...ctx.methods].map(([path, methods]) => {
+    const allowed = [...methods].map((m) => m.toUpperCase());
+    if (allowed.includes('GET')) allowed.push('HEAD');
+    return { pattern: new RegExp(`^${path.replace(/\{\w+\}/g, '[^/]+')}/?$`), allowed: allowed.sort() };
+  });
+  return (req, _res, next) => {
+    const route = templates.find((t) => t.pattern.test(req.path));
+    if (!route || route.allowed.includes(req.method)) return next();
+    next(methodNotAllowed(req.method, req.path, route.allowed));
+  };
 }
 
 export function addRoute<P extends z.ZodObject, Q extends z.ZodObject, B extends z.ZodType>(ctx: RouteContext, spec: RouteSpec<P, Q, B>): void {
   const { router, registry, guard } = ctx;
   const isPublic = spec.access.rule === 'public';
+  const methods = ctx.methods.get(spec.path) ?? new Set<string>();
+  ctx.methods.set(spec.path, methods.add(spec.method));
+  // A body schema that accepts nothing (undefined) makes the body optional.
+  const bodyRequired = spec.body ? !spec.body.safeParse(undefined).success : false;
   registry.registerPath({
     method: spec.method,
     path: spec.path,
@@ -80,10 +107,18 @@ export function addRoute<P extends z.ZodObject, Q extends z.ZodObject, B extends
     request: {
       ...(spec.params ? { params: spec.params } : {}),
       ...(spec.query ? { query: spec.query } : {}),
-      ...(spec.body ? { body: { required: true, content: { 'application/json': { schema: spec.body } } } } : {}),
+      ...(spec.body ? { body: { required: bodyRequired, content: { 'application/json': { schema: spec.body } } } } : {}),
     },
     responses: {
+      // Every route that takes input answers 400 for bad input, whether or not it says so itself.
+      ...(spec.params || spec.query || spec.body ? { 400: problemResponse('A bad path parameter, query parameter or body field (each named in errors)') } : {}),
       ...spec.responses,
+      ...(spec.body
+        ? {
+            413: problemResponse('Body larger than the limit (BODY_LIMIT, 16 kB by default)'),
+            415: problemResponse('A body that is not application/json (or in an unsupported charset or encoding)'),
+          }
+        : {}),
       ...(isPublic
         ? {}
         : {
@@ -99,6 +134,10 @@ export function addRoute<P extends z.ZodObject, Q extends z.ZodObject, B extends
     const params = spec.params ? parseOrThrow(spec.params, req.params, 'path') : {};
     authorize(caller, spec.access, params);
     const query = spec.query ? parseOrThrow(spec.query, req.query, 'query') : {};
+    // express.json() parses JSON bodies only: anything else sent with a body is the wrong media type.
+    if (spec.body && req.is('json') === false && Number(req.headers['content-length'] ?? 1) > 0) {
+      throw unsupportedMediaType(`Send the body as application/json (got ${req.headers['content-type'] ?? 'no Content-Type'})`);
+    }
     const body = spec.body ? parseOrThrow(spec.body, req.body, 'body') : undefined;
     await spec.handler({ params, query, body, principal: caller, req, res } as Parameters<typeof spec.handler>[0]);
   };

@@ -93,6 +93,17 @@ export interface FindConnectionsRequest {
    * costs a geodesic distance per matching pair and a larger response.
    */
   withClosest: boolean;
+  /**
+   * Entries per page, at most 1000. 0 and no page_token: no paging, the whole answer in
+   * one response (refused with FAILED_PRECONDITION if it holds more entries than the
+   * service's unpaged maximum, 10,000 by default). 0 with a page_token: 100.
+   */
+  pageSize: number;
+  /**
+   * next_page_token of the previous response; the other fields must be the same as in the
+   * request that returned it (else INVALID_ARGUMENT). Empty: the first page.
+   */
+  pageToken: string;
 }
 
 export interface FindConnectionsResponse {
@@ -106,6 +117,16 @@ export interface FindConnectionsResponse {
    * then person.id.
    */
   people: PersonSummary[];
+  /**
+   * Set when more entries follow: pass it as page_token for the next page. Empty on the
+   * last page and on an unpaged answer.
+   */
+  nextPageToken: string;
+  /**
+   * Entries in the whole answer (connections or people), all pages together, as counted
+   * when this page was read.
+   */
+  totalSize: number;
 }
 
 /** A location of another person near one of the person's own locations. */
@@ -184,6 +205,8 @@ function createBaseFindConnectionsRequest(): FindConnectionsRequest {
     timeWindowMinutes: undefined,
     groupBy: 0,
     withClosest: false,
+    pageSize: 0,
+    pageToken: "",
   };
 }
 
@@ -209,6 +232,12 @@ export const FindConnectionsRequest: MessageFns<FindConnectionsRequest> = {
     }
     if (message.withClosest !== false) {
       writer.uint32(56).bool(message.withClosest);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(64).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(74).string(message.pageToken);
     }
     return writer;
   },
@@ -282,6 +311,22 @@ export const FindConnectionsRequest: MessageFns<FindConnectionsRequest> = {
             message.withClosest = reader.bool();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -323,6 +368,16 @@ export const FindConnectionsRequest: MessageFns<FindConnectionsRequest> = {
         : isSet(object.with_closest)
         ? globalThis.Boolean(object.with_closest)
         : false,
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
     };
   },
 
@@ -349,6 +404,12 @@ export const FindConnectionsRequest: MessageFns<FindConnectionsRequest> = {
     if (message.withClosest !== false) {
       obj.withClosest = message.withClosest;
     }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
     return obj;
   },
 
@@ -364,12 +425,14 @@ export const FindConnectionsRequest: MessageFns<FindConnectionsRequest> = {
     message.timeWindowMinutes = object.timeWindowMinutes ?? undefined;
     message.groupBy = object.groupBy ?? 0;
     message.withClosest = object.withClosest ?? false;
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
     return message;
   },
 };
 
 function createBaseFindConnectionsResponse(): FindConnectionsResponse {
-  return { connections: [], people: [] };
+  return { connections: [], people: [], nextPageToken: "", totalSize: 0 };
 }
 
 export const FindConnectionsResponse: MessageFns<FindConnectionsResponse> = {
@@ -379,6 +442,12 @@ export const FindConnectionsResponse: MessageFns<FindConnectionsResponse> = {
     }
     for (const v of message.people) {
       PersonSummary.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(26).string(message.nextPageToken);
+    }
+    if (message.totalSize !== 0) {
+      writer.uint32(32).int64(message.totalSize);
     }
     return writer;
   },
@@ -412,6 +481,22 @@ export const FindConnectionsResponse: MessageFns<FindConnectionsResponse> = {
             message.people.push(PersonSummary.decode(reader, reader.uint32()));
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.totalSize = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -430,6 +515,16 @@ export const FindConnectionsResponse: MessageFns<FindConnectionsResponse> = {
         ? object.connections.map((e: any) => Connection.fromJSON(e))
         : [],
       people: globalThis.Array.isArray(object?.people) ? object.people.map((e: any) => PersonSummary.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+      totalSize: isSet(object.totalSize)
+        ? globalThis.Number(object.totalSize)
+        : isSet(object.total_size)
+        ? globalThis.Number(object.total_size)
+        : 0,
     };
   },
 
@@ -441,6 +536,12 @@ export const FindConnectionsResponse: MessageFns<FindConnectionsResponse> = {
     if (message.people?.length) {
       obj.people = message.people.map((e) => PersonSummary.toJSON(e));
     }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    if (message.totalSize !== 0) {
+      obj.totalSize = Math.round(message.totalSize);
+    }
     return obj;
   },
 
@@ -451,6 +552,8 @@ export const FindConnectionsResponse: MessageFns<FindConnectionsResponse> = {
     const message = createBaseFindConnectionsResponse();
     message.connections = object.connections?.map((e) => Connection.fromPartial(e)) || [];
     message.people = object.people?.map((e) => PersonSummary.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    message.totalSize = object.totalSize ?? 0;
     return message;
   },
 };
@@ -1043,8 +1146,10 @@ export const ConnectionServiceService = {
   /**
    * Finds the locations of other people that were within distance_meters of one of
    * the person's own locations, both inside [start, end). One set-based query.
-   * Fails with NOT_FOUND for an unknown person and INVALID_ARGUMENT for a bad range
-   * or distance.
+   * Fails with NOT_FOUND for an unknown person, INVALID_ARGUMENT for a bad range,
+   * distance or page, FAILED_PRECONDITION when the query would cost too much (the
+   * details say which limit and what to narrow), RESOURCE_EXHAUSTED when the caller
+   * already has its maximum of queries running. A cancelled call cancels its SQL.
    */
   findConnections: {
     path: "/udaconnect.connection.v1.ConnectionService/FindConnections" as const,
@@ -1063,8 +1168,10 @@ export interface ConnectionServiceServer extends UntypedServiceImplementation {
   /**
    * Finds the locations of other people that were within distance_meters of one of
    * the person's own locations, both inside [start, end). One set-based query.
-   * Fails with NOT_FOUND for an unknown person and INVALID_ARGUMENT for a bad range
-   * or distance.
+   * Fails with NOT_FOUND for an unknown person, INVALID_ARGUMENT for a bad range,
+   * distance or page, FAILED_PRECONDITION when the query would cost too much (the
+   * details say which limit and what to narrow), RESOURCE_EXHAUSTED when the caller
+   * already has its maximum of queries running. A cancelled call cancels its SQL.
    */
   findConnections: handleUnaryCall<FindConnectionsRequest, FindConnectionsResponse>;
 }
@@ -1073,8 +1180,10 @@ export interface ConnectionServiceClient extends Client {
   /**
    * Finds the locations of other people that were within distance_meters of one of
    * the person's own locations, both inside [start, end). One set-based query.
-   * Fails with NOT_FOUND for an unknown person and INVALID_ARGUMENT for a bad range
-   * or distance.
+   * Fails with NOT_FOUND for an unknown person, INVALID_ARGUMENT for a bad range,
+   * distance or page, FAILED_PRECONDITION when the query would cost too much (the
+   * details say which limit and what to narrow), RESOURCE_EXHAUSTED when the caller
+   * already has its maximum of queries running. A cancelled call cancels its SQL.
    */
   findConnections(
     request: FindConnectionsRequest,

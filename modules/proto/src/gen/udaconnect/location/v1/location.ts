@@ -37,11 +37,22 @@ export interface LocationPing {
   eventId: string;
   /** Id of an existing person. */
   personId: number;
-  /** WGS 84 degrees, -90..90, finite. */
-  latitude: number;
-  /** WGS 84 degrees, -180..180, finite. */
-  longitude: number;
-  /** When the device was there. Required (not zero), at most 5 minutes in the future. */
+  /**
+   * WGS 84 degrees, -90..90, finite. Required: a ping without it is refused
+   * (`optional` only gives the field presence; it is wire-compatible with the
+   * former plain double).
+   */
+  latitude?:
+    | number
+    | undefined;
+  /** WGS 84 degrees, -180..180, finite. Required, like latitude. */
+  longitude?:
+    | number
+    | undefined;
+  /**
+   * When the device was there. Required, after 1970-01-01T00:00:00Z, nanos in
+   * 0..999,999,999, at most 5 minutes in the future.
+   */
   recordedAt?: Date | undefined;
 }
 
@@ -55,10 +66,27 @@ export interface RecordAck {
 export interface StreamSummary {
   /** Pings acknowledged (durably in Kafka). */
   accepted: number;
-  /** Pings refused; each is listed in rejections. */
+  /** Pings refused (all of them, listed or not). */
   rejected: number;
-  /** One entry per refused ping, in stream order. */
+  /**
+   * The first refused pings, in stream order: at most 100 entries, so the summary
+   * stays small whatever the stream's length (rejections_truncated says whether
+   * more were refused than listed).
+   */
   rejections: Rejection[];
+  /**
+   * Refused pings counted by reason: "invalid", "not_found", "forbidden"
+   * (permanent: re-sending the same ping fails again), "person_check_unavailable",
+   * "kafka_unavailable" (temporary: re-send later with the same event id).
+   */
+  rejectedByReason: { [key: string]: number };
+  /** True when rejected > the number of entries in rejections. */
+  rejectionsTruncated: boolean;
+}
+
+export interface StreamSummary_RejectedByReasonEntry {
+  key: string;
+  value: number;
 }
 
 /** Why one ping of a stream was refused. */
@@ -69,10 +97,15 @@ export interface Rejection {
   eventId: string;
   /** Human-readable reason naming the offending field, e.g. "latitude: must be within -90..90". */
   reason: string;
+  /**
+   * True when the ping was refused for a temporary reason and should be re-sent
+   * later with the same event id (the server's event id if the device sent none).
+   */
+  retryable: boolean;
 }
 
 function createBaseLocationPing(): LocationPing {
-  return { eventId: "", personId: 0, latitude: 0, longitude: 0, recordedAt: undefined };
+  return { eventId: "", personId: 0, latitude: undefined, longitude: undefined, recordedAt: undefined };
 }
 
 export const LocationPing: MessageFns<LocationPing> = {
@@ -83,10 +116,10 @@ export const LocationPing: MessageFns<LocationPing> = {
     if (message.personId !== 0) {
       writer.uint32(16).int32(message.personId);
     }
-    if (message.latitude !== 0) {
+    if (message.latitude !== undefined) {
       writer.uint32(25).double(message.latitude);
     }
-    if (message.longitude !== 0) {
+    if (message.longitude !== undefined) {
       writer.uint32(33).double(message.longitude);
     }
     if (message.recordedAt !== undefined) {
@@ -172,8 +205,8 @@ export const LocationPing: MessageFns<LocationPing> = {
         : isSet(object.person_id)
         ? globalThis.Number(object.person_id)
         : 0,
-      latitude: isSet(object.latitude) ? globalThis.Number(object.latitude) : 0,
-      longitude: isSet(object.longitude) ? globalThis.Number(object.longitude) : 0,
+      latitude: isSet(object.latitude) ? globalThis.Number(object.latitude) : undefined,
+      longitude: isSet(object.longitude) ? globalThis.Number(object.longitude) : undefined,
       recordedAt: isSet(object.recordedAt)
         ? fromJsonTimestamp(object.recordedAt)
         : isSet(object.recorded_at)
@@ -190,10 +223,10 @@ export const LocationPing: MessageFns<LocationPing> = {
     if (message.personId !== 0) {
       obj.personId = Math.round(message.personId);
     }
-    if (message.latitude !== 0) {
+    if (message.latitude !== undefined) {
       obj.latitude = floatToJson(message.latitude);
     }
-    if (message.longitude !== 0) {
+    if (message.longitude !== undefined) {
       obj.longitude = floatToJson(message.longitude);
     }
     if (message.recordedAt !== undefined) {
@@ -209,8 +242,8 @@ export const LocationPing: MessageFns<LocationPing> = {
     const message = createBaseLocationPing();
     message.eventId = object.eventId ?? "";
     message.personId = object.personId ?? 0;
-    message.latitude = object.latitude ?? 0;
-    message.longitude = object.longitude ?? 0;
+    message.latitude = object.latitude ?? undefined;
+    message.longitude = object.longitude ?? undefined;
     message.recordedAt = object.recordedAt ?? undefined;
     return message;
   },
@@ -290,7 +323,7 @@ export const RecordAck: MessageFns<RecordAck> = {
 };
 
 function createBaseStreamSummary(): StreamSummary {
-  return { accepted: 0, rejected: 0, rejections: [] };
+  return { accepted: 0, rejected: 0, rejections: [], rejectedByReason: {}, rejectionsTruncated: false };
 }
 
 export const StreamSummary: MessageFns<StreamSummary> = {
@@ -303,6 +336,12 @@ export const StreamSummary: MessageFns<StreamSummary> = {
     }
     for (const v of message.rejections) {
       Rejection.encode(v!, writer.uint32(26).fork()).join();
+    }
+    globalThis.Object.entries(message.rejectedByReason).forEach(([key, value]: [string, number]) => {
+      StreamSummary_RejectedByReasonEntry.encode({ key: key as any, value }, writer.uint32(34).fork()).join();
+    });
+    if (message.rejectionsTruncated !== false) {
+      writer.uint32(40).bool(message.rejectionsTruncated);
     }
     return writer;
   },
@@ -344,6 +383,25 @@ export const StreamSummary: MessageFns<StreamSummary> = {
             message.rejections.push(Rejection.decode(reader, reader.uint32()));
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            const entry4 = StreamSummary_RejectedByReasonEntry.decode(reader, reader.uint32());
+            if (entry4.value !== undefined) {
+              message.rejectedByReason[entry4.key] = entry4.value;
+            }
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.rejectionsTruncated = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -363,6 +421,38 @@ export const StreamSummary: MessageFns<StreamSummary> = {
       rejections: globalThis.Array.isArray(object?.rejections)
         ? object.rejections.map((e: any) => Rejection.fromJSON(e))
         : [],
+      rejectedByReason: isObject(object.rejectedByReason)
+        ? (globalThis.Object.entries(object.rejectedByReason) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.rejected_by_reason)
+        ? (globalThis.Object.entries(object.rejected_by_reason) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      rejectionsTruncated: isSet(object.rejectionsTruncated)
+        ? globalThis.Boolean(object.rejectionsTruncated)
+        : isSet(object.rejections_truncated)
+        ? globalThis.Boolean(object.rejections_truncated)
+        : false,
     };
   },
 
@@ -377,6 +467,18 @@ export const StreamSummary: MessageFns<StreamSummary> = {
     if (message.rejections?.length) {
       obj.rejections = message.rejections.map((e) => Rejection.toJSON(e));
     }
+    if (message.rejectedByReason) {
+      const entries = globalThis.Object.entries(message.rejectedByReason) as [string, number][];
+      if (entries.length > 0) {
+        obj.rejectedByReason = {};
+        entries.forEach(([k, v]) => {
+          obj.rejectedByReason[k] = Math.round(v);
+        });
+      }
+    }
+    if (message.rejectionsTruncated !== false) {
+      obj.rejectionsTruncated = message.rejectionsTruncated;
+    }
     return obj;
   },
 
@@ -388,12 +490,111 @@ export const StreamSummary: MessageFns<StreamSummary> = {
     message.accepted = object.accepted ?? 0;
     message.rejected = object.rejected ?? 0;
     message.rejections = object.rejections?.map((e) => Rejection.fromPartial(e)) || [];
+    message.rejectedByReason = (globalThis.Object.entries(object.rejectedByReason ?? {}) as [string, number][]).reduce(
+      (acc: { [key: string]: number }, [key, value]: [string, number]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.Number(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.rejectionsTruncated = object.rejectionsTruncated ?? false;
+    return message;
+  },
+};
+
+function createBaseStreamSummary_RejectedByReasonEntry(): StreamSummary_RejectedByReasonEntry {
+  return { key: "", value: 0 };
+}
+
+export const StreamSummary_RejectedByReasonEntry: MessageFns<StreamSummary_RejectedByReasonEntry> = {
+  encode(message: StreamSummary_RejectedByReasonEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(16).int64(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StreamSummary_RejectedByReasonEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStreamSummary_RejectedByReasonEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.value = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StreamSummary_RejectedByReasonEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+    };
+  },
+
+  toJSON(message: StreamSummary_RejectedByReasonEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== 0) {
+      obj.value = Math.round(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StreamSummary_RejectedByReasonEntry>, I>>(
+    base?: I,
+  ): StreamSummary_RejectedByReasonEntry {
+    return StreamSummary_RejectedByReasonEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StreamSummary_RejectedByReasonEntry>, I>>(
+    object: I,
+  ): StreamSummary_RejectedByReasonEntry {
+    const message = createBaseStreamSummary_RejectedByReasonEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? 0;
     return message;
   },
 };
 
 function createBaseRejection(): Rejection {
-  return { index: 0, eventId: "", reason: "" };
+  return { index: 0, eventId: "", reason: "", retryable: false };
 }
 
 export const Rejection: MessageFns<Rejection> = {
@@ -406,6 +607,9 @@ export const Rejection: MessageFns<Rejection> = {
     }
     if (message.reason !== "") {
       writer.uint32(26).string(message.reason);
+    }
+    if (message.retryable !== false) {
+      writer.uint32(32).bool(message.retryable);
     }
     return writer;
   },
@@ -447,6 +651,14 @@ export const Rejection: MessageFns<Rejection> = {
             message.reason = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.retryable = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -468,6 +680,7 @@ export const Rejection: MessageFns<Rejection> = {
         ? globalThis.String(object.event_id)
         : "",
       reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      retryable: isSet(object.retryable) ? globalThis.Boolean(object.retryable) : false,
     };
   },
 
@@ -482,6 +695,9 @@ export const Rejection: MessageFns<Rejection> = {
     if (message.reason !== "") {
       obj.reason = message.reason;
     }
+    if (message.retryable !== false) {
+      obj.retryable = message.retryable;
+    }
     return obj;
   },
 
@@ -493,6 +709,7 @@ export const Rejection: MessageFns<Rejection> = {
     message.index = object.index ?? 0;
     message.eventId = object.eventId ?? "";
     message.reason = object.reason ?? "";
+    message.retryable = object.retryable ?? false;
     return message;
   },
 };
@@ -518,7 +735,10 @@ export const LocationIngestService = {
   },
   /**
    * Records a batch uploaded by a device. Invalid pings do not stop the stream:
-   * they are counted and listed in the summary's rejections.
+   * they are counted by reason, and the first 100 are listed in the summary's
+   * rejections (docs/contract.md §3.1). A message that is not a LocationPing fails
+   * the call with INVALID_ARGUMENT; any failed or cancelled call may have stored
+   * some of its pings: re-send the whole batch with the same event ids.
    */
   recordStream: {
     path: "/udaconnect.location.v1.LocationIngest/RecordStream" as const,
@@ -539,7 +759,10 @@ export interface LocationIngestServer extends UntypedServiceImplementation {
   record: handleUnaryCall<LocationPing, RecordAck>;
   /**
    * Records a batch uploaded by a device. Invalid pings do not stop the stream:
-   * they are counted and listed in the summary's rejections.
+   * they are counted by reason, and the first 100 are listed in the summary's
+   * rejections (docs/contract.md §3.1). A message that is not a LocationPing fails
+   * the call with INVALID_ARGUMENT; any failed or cancelled call may have stored
+   * some of its pings: re-send the whole batch with the same event ids.
    */
   recordStream: handleClientStreamingCall<LocationPing, StreamSummary>;
 }
@@ -563,7 +786,10 @@ export interface LocationIngestClient extends Client {
   ): ClientUnaryCall;
   /**
    * Records a batch uploaded by a device. Invalid pings do not stop the stream:
-   * they are counted and listed in the summary's rejections.
+   * they are counted by reason, and the first 100 are listed in the summary's
+   * rejections (docs/contract.md §3.1). A message that is not a LocationPing fails
+   * the call with INVALID_ARGUMENT; any failed or cancelled call may have stored
+   * some of its pings: re-send the whole batch with the same event ids.
    */
   recordStream(
     callback: (error: ServiceError | null, response: StreamSummary) => void,
@@ -639,6 +865,10 @@ function longToNumber(int64: { toString(): string }): number {
     throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
   }
   return num;
+}
+
+function isObject(value: any): boolean {
+  return typeof value === "object" && value !== null;
 }
 
 function isSet(value: any): boolean {
