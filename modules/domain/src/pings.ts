@@ -4,6 +4,7 @@
  * gRPC ingest and `POST /api/locations` use.
  */
 import { randomUUID } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { BinaryReader, LocationPing, Timestamp } from '@udaconnect/proto';
 import { captureTrace, producerSpans, type BusProducer, type Knex, type MessageTrace, type OutgoingMessage, type Principal } from '@udaconnect/common';
 
@@ -244,7 +245,7 @@ export interface PersonDirectoryOptions {
  */
 export class PersonDirectory {
   private known = new Set<number>();
-  private readonly misses: BoundedMap<number, number>;
+  private readonly misses: LRUCache<number, true>;
   private refreshTimer: NodeJS.Timeout | undefined;
   /** Ids waiting for the next query, each with the callers waiting for its answer. */
   private waiting = new Map<number, Array<{ resolve: (found: boolean) => void; reject: (err: unknown) => void }>>();
@@ -265,7 +266,7 @@ export class PersonDirectory {
       maxConcurrentQueries: opts.maxConcurrentQueries ?? 1,
       maxWaiting: opts.maxWaiting ?? 20_000,
     };
-    this.misses = new BoundedMap(this.o.negativeMax);
+    this.misses = new LRUCache({ max: this.o.negativeMax, ttl: this.o.negativeTtlMs });
   }
 
   /**
@@ -299,8 +300,7 @@ export class PersonDirectory {
    */
   exists(personId: number): Promise<boolean> {
     if (this.known.has(personId)) return Promise.resolve(true);
-    const missedAt = this.misses.get(personId);
-    if (missedAt !== undefined && Date.now() - missedAt < this.o.negativeTtlMs) return Promise.resolve(false);
+    if (this.misses.get(personId)) return Promise.resolve(false);
     const callers = this.waiting.get(personId);
     if (!callers && this.waiting.size >= this.o.maxWaiting) return Promise.reject(new PersonCheckOverloaded());
     return new Promise((resolve, reject) => {
@@ -339,12 +339,11 @@ export class PersonDirectory {
       .then(
         ({ rows }) => {
           const found = new Set(rows.map((r) => r.id));
-          const at = Date.now();
           for (const [id, callers] of batch) {
             if (found.has(id)) {
               this.known.add(id);
               this.misses.delete(id);
-            } else this.misses.set(id, at);
+            } else this.misses.set(id, true);
             for (const c of callers) c.resolve(found.has(id));
           }
         },
@@ -356,34 +355,5 @@ export class PersonDirectory {
         this.running--;
         this.schedule();
       });
-  }
-}
-
-/** A Map that keeps at most `max` entries, dropping the least recently used (a small LRU). */
-class BoundedMap<K, V> {
-  private readonly map = new Map<K, V>();
-  constructor(private readonly max: number) {}
-
-  get size(): number {
-    return this.map.size;
-  }
-
-  get(key: K): V | undefined {
-    const value = this.map.get(key);
-    if (value !== undefined) {
-      this.map.delete(key);
-      this.map.set(key, value);
-    }
-    return value;
-  }
-
-  set(key: K, value: V): void {
-    this.map.delete(key);
-    this.map.set(key, value);
-    if (this.map.size > this.max) this.map.delete(this.map.keys().next().value as K);
-  }
-
-  delete(key: K): void {
-    this.map.delete(key);
   }
 }
