@@ -7,6 +7,8 @@ import * as m0001 from './migrations/0001_postgis_person_location';
 import * as m0002 from './migrations/0002_location_coordinate_time_gist';
 import * as m0003 from './migrations/0003_device';
 import * as m0004 from './migrations/0004_drop_location_creation_time_idx';
+import * as m0005 from './migrations/0005_location_creation_time_brin';
+import * as m0006 from './migrations/0006_person_privacy';
 import starterSeed from './seed-data/starter-seed.json';
 
 const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Promise<void> }> = {
@@ -14,6 +16,8 @@ const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Pr
   '0002_location_coordinate_time_gist': m0002,
   '0003_device': m0003,
   '0004_drop_location_creation_time_idx': m0004,
+  '0005_location_creation_time_brin': m0005,
+  '0006_person_privacy': m0006,
 };
 
 const migrationSource: Knex.MigrationSource<string> = {

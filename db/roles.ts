@@ -39,33 +39,35 @@ export interface ServiceRole {
   sequences: Array<{ table: string; column: string }>;
 }
 
-/** What RevocationList (modules/common/src/auth.ts) reads: revoked device ids not yet expired. */
-const REVOCATION_COLUMNS = ['id', 'revoked_at', 'expires_at'];
+/** What RevocationList (modules/common/src/auth.ts) reads: revoked device ids not yet expired, and erased persons. */
+const REVOCATION_TABLES: TableGrant[] = [
+  { table: 'device', privileges: ['SELECT'], columns: ['id', 'revoked_at', 'expires_at'] },
+  { table: 'erased_person', privileges: ['SELECT'], columns: ['person_id'] },
+];
 
 export const SERVICE_ROLES: readonly ServiceRole[] = [
   {
-    // Persons (list, read, create), devices (issue, list, revoke; the revocation list), locations (read).
+    // Persons (list, read, create, change, erase), devices (issue, list, revoke; the revocation
+    // list), locations (read; deleted with their person), the erased-person list.
     service: 'person-api',
     role: 'udaconnect_person_api',
     passwordEnv: 'PERSON_API_DB_PASSWORD',
     urlEnv: 'PERSON_API_DATABASE_URL',
     tables: [
-      { table: 'person', privileges: ['SELECT', 'INSERT'] },
-      { table: 'device', privileges: ['SELECT', 'INSERT', 'UPDATE'] },
-      { table: 'location', privileges: ['SELECT'] },
+      { table: 'person', privileges: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'] },
+      { table: 'device', privileges: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'] },
+      { table: 'location', privileges: ['SELECT', 'DELETE'] },
+      { table: 'erased_person', privileges: ['SELECT', 'INSERT'] },
     ],
     sequences: [{ table: 'person', column: 'id' }],
   },
   {
-    // Which person ids exist (PersonDirectory) and which device tokens are revoked.
+    // Which person ids exist (PersonDirectory) and which tokens are revoked (devices, erased persons).
     service: 'location-ingest',
     role: 'udaconnect_ingest',
     passwordEnv: 'INGEST_DB_PASSWORD',
     urlEnv: 'INGEST_DATABASE_URL',
-    tables: [
-      { table: 'person', privileges: ['SELECT'], columns: ['id'] },
-      { table: 'device', privileges: ['SELECT'], columns: REVOCATION_COLUMNS },
-    ],
+    tables: [{ table: 'person', privileges: ['SELECT'], columns: ['id'] }, ...REVOCATION_TABLES],
     sequences: [],
   },
   {
@@ -79,8 +81,12 @@ export const SERVICE_ROLES: readonly ServiceRole[] = [
     urlEnv: 'WRITER_DATABASE_URL',
     tables: [
       { table: 'location', privileges: ['INSERT'], columns: ['person_id', 'coordinate', 'creation_time', 'event_id'] },
-      { table: 'location', privileges: ['SELECT'], columns: ['event_id', 'person_id'] },
+      { table: 'location', privileges: ['SELECT'], columns: ['event_id', 'person_id', 'id', 'creation_time'] },
+      // Retention (retention.ts): deletes pings older than RETENTION_DAYS, found by id and creation_time.
+      { table: 'location', privileges: ['DELETE'] },
       { table: 'person', privileges: ['SELECT'], columns: ['id'] },
+      // Pings of erased persons are dropped, never written again (a replay of the topic).
+      { table: 'erased_person', privileges: ['SELECT'], columns: ['person_id'] },
     ],
     sequences: [{ table: 'location', column: 'id' }],
   },
@@ -90,11 +96,7 @@ export const SERVICE_ROLES: readonly ServiceRole[] = [
     role: 'udaconnect_connections',
     passwordEnv: 'CONNECTION_SERVICE_DB_PASSWORD',
     urlEnv: 'CONNECTION_SERVICE_DATABASE_URL',
-    tables: [
-      { table: 'location', privileges: ['SELECT'] },
-      { table: 'person', privileges: ['SELECT'] },
-      { table: 'device', privileges: ['SELECT'], columns: REVOCATION_COLUMNS },
-    ],
+    tables: [{ table: 'location', privileges: ['SELECT'] }, { table: 'person', privileges: ['SELECT'] }, ...REVOCATION_TABLES],
     sequences: [],
   },
 ];

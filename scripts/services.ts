@@ -80,6 +80,8 @@ function allServices(portOffset: number): ServiceSpec[] {
       name: 'location-writer',
       entry: 'modules/location-writer/src/main.ts',
       port: port(30004),
+      // The demo seed's pings are from 2020: kept unless the caller sets RETENTION_DAYS (README, "Retention").
+      env: { RETENTION_DAYS: process.env.RETENTION_DAYS || '0' },
       url: `http://localhost:${port(30004)}/metrics`,
       database: 'location-writer',
     },

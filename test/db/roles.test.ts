@@ -12,8 +12,9 @@ import type { Knex } from 'knex';
 import { createDatabase, createLogger, RevocationList, type Database } from '@udaconnect/common';
 import { PersonDirectory } from '@udaconnect/domain';
 import { SERVICE_ROLES, type ServiceName } from '../../db/roles';
-import { existingPersonIds, insertPings } from '../../modules/location-writer/src/location-store';
+import { insertPings, lookUpPersons } from '../../modules/location-writer/src/location-store';
 import { CONNECTION_SESSION_SETTINGS, findConnections } from '../../modules/connection-service/src/connection-query';
+import { personRepository } from '../../modules/person-api/src/person-repository';
 import { createTestDatabase, type TestDatabase, testKnex } from '../support/test-database';
 import { ROOT, infraEnv, serviceDatabaseUrl, serviceRoleUrl } from '../support/test-env';
 
@@ -26,19 +27,50 @@ const PERMISSION_DENIED = '42501';
  * `table(column): PRIV` a column-level one.
  */
 const EXPECTED_GRANTS: Record<string, string[]> = {
-  udaconnect_person_api: ['device: INSERT', 'device: SELECT', 'device: UPDATE', 'location: SELECT', 'person: INSERT', 'person: SELECT', 'person_id_seq: USAGE'],
-  udaconnect_ingest: ['device(expires_at): SELECT', 'device(id): SELECT', 'device(revoked_at): SELECT', 'person(id): SELECT'],
+  udaconnect_person_api: [
+    'device: DELETE',
+    'device: INSERT',
+    'device: SELECT',
+    'device: UPDATE',
+    'erased_person: INSERT',
+    'erased_person: SELECT',
+    'location: DELETE',
+    'location: SELECT',
+    'person: DELETE',
+    'person: INSERT',
+    'person: SELECT',
+    'person: UPDATE',
+    'person_id_seq: USAGE',
+  ],
+  udaconnect_ingest: [
+    'device(expires_at): SELECT',
+    'device(id): SELECT',
+    'device(revoked_at): SELECT',
+    'erased_person(person_id): SELECT',
+    'person(id): SELECT',
+  ],
   udaconnect_writer: [
     'location(coordinate): INSERT',
     'location(creation_time): INSERT',
+    'location(creation_time): SELECT',
     'location(event_id): INSERT',
     'location(event_id): SELECT',
+    'location(id): SELECT',
     'location(person_id): INSERT',
     'location(person_id): SELECT',
+    'erased_person(person_id): SELECT',
+    'location: DELETE',
     'location_id_seq: USAGE',
     'person(id): SELECT',
   ],
-  udaconnect_connections: ['device(expires_at): SELECT', 'device(id): SELECT', 'device(revoked_at): SELECT', 'location: SELECT', 'person: SELECT'],
+  udaconnect_connections: [
+    'device(expires_at): SELECT',
+    'device(id): SELECT',
+    'device(revoked_at): SELECT',
+    'erased_person(person_id): SELECT',
+    'location: SELECT',
+    'person: SELECT',
+  ],
 };
 
 test('provision.sh creates the roles db/roles.ts declares, under the variable names it declares', () => {
@@ -175,7 +207,7 @@ describeRoles('each service role on a test database', () => {
     test('checks person ids and inserts a batch of pings, once per event id', async () => {
       const k = as['location-writer'];
       await k.raw('select 1'); // its readiness probe
-      expect(await existingPersonIds(k, [5, 6, 987654])).toEqual(new Set([5, 6]));
+      expect(await lookUpPersons(k, [5, 6, 987654])).toEqual({ known: new Set([5, 6]), erased: new Set() });
       const ping = { eventId: randomUUID(), personId: 5, latitude: 37.55, longitude: -122.29, recordedAt: new Date('2020-08-18T10:37:06.123Z') };
       expect(await insertPings(k, [ping])).toEqual({ inserted: 1, duplicates: 0, conflicts: [] });
       expect(await insertPings(k, [ping])).toEqual({ inserted: 0, duplicates: 1, conflicts: [] });
@@ -189,7 +221,6 @@ describeRoles('each service role on a test database', () => {
       ['read persons beyond their ids', 'SELECT first_name FROM person LIMIT 1'],
       ['read devices', 'SELECT id FROM device LIMIT 1'],
       ['update a location', 'UPDATE location SET creation_time = now() WHERE id = 1'],
-      ['delete a location', 'DELETE FROM location WHERE id = 1'],
       ['empty the table', 'TRUNCATE location'],
       [
         'choose received_at',
@@ -284,12 +315,23 @@ describeRoles('each service role on a test database', () => {
         `INSERT INTO location (person_id, coordinate, creation_time, event_id) VALUES (5, 'SRID=4326;POINT(0 0)', now(), gen_random_uuid())`,
       ],
       ['update a location', 'UPDATE location SET creation_time = now() WHERE id = 1'],
-      ['delete a location', 'DELETE FROM location WHERE id = 1'],
-      ['rename a person', `UPDATE person SET first_name = 'x' WHERE id = 5`],
-      ['delete a person', 'DELETE FROM person WHERE id = 5'],
-      ['delete a device (revoking keeps the row)', 'DELETE FROM device'],
+      ['un-erase a person', 'DELETE FROM erased_person'],
+      ['change an erased id', 'UPDATE erased_person SET person_id = 1'],
       ['empty a table', 'TRUNCATE person CASCADE'],
     ])('may not %s', async (_what, sql) => refused(as['person-api'], sql));
+
+    test('changes and erases a person (DELETE /api/persons/{id}): the person, their locations and devices', async () => {
+      const persons = personRepository(as['person-api']);
+      const { id } = await persons.create({ first_name: 'Erin', last_name: 'Erased', company_name: 'Gone' });
+      await admin.raw(`INSERT INTO location (person_id, coordinate, creation_time, event_id) VALUES (?, 'SRID=4326;POINT(0 0)', now(), gen_random_uuid())`, [
+        id,
+      ]);
+      await admin('device').insert({ id: randomUUID(), person_id: id, expires_at: new Date(Date.now() + 3_600_000) });
+      expect(await persons.update(id, { discoverable: false })).toMatchObject({ id, discoverable: false });
+      expect(await persons.erase(id)).toEqual({ locations: 1, devices: 1 });
+      expect(await admin('person').where({ id }).first()).toBeUndefined();
+      expect(await admin('erased_person').where({ person_id: id }).select('person_id')).toEqual([{ person_id: id }]);
+    });
   });
 
   const everyRole = SERVICE_ROLES.map((r) => [r.service] as [ServiceName]);

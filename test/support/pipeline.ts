@@ -31,7 +31,8 @@ export interface Pipeline {
   client: LocationIngestClient;
   record(ping: LocationPing): Promise<{ eventId: string }>;
   recordStream(pings: LocationPing[]): Promise<StreamSummary>;
-  startWriter(): Promise<LocationWriter>;
+  /** Starts the writer again; `env` overrides its configuration (another KAFKA_GROUP_ID replays the topic). */
+  startWriter(env?: Record<string, string>): Promise<LocationWriter>;
   stopWriter(): Promise<void>;
   close(): Promise<void>;
 }
@@ -48,14 +49,17 @@ export async function startPipeline(label: string): Promise<Pipeline> {
     parseConfig(ingestConfigSchema, { ...common, DATABASE_URL: serviceDatabaseUrl('location-ingest', testDb.url), ...auth.env, PORT: '0', METRICS_PORT: '0' }),
     logger,
   );
-  const writerConfig = parseConfig(locationWriterConfigSchema, {
+  const writerEnv = {
     ...common,
     DATABASE_URL: serviceDatabaseUrl('location-writer', testDb.url),
     PORT: '0',
     METRICS_PORT: '0',
     KAFKA_GROUP_ID: `test.${unique}.writer`,
     LOCATIONS_DLQ_TOPIC: `${topic}.dlq`,
-  });
+    // Pings with fixed dates would age past the retention cutoff: no retention runs here.
+    RETENTION_DAYS: '0',
+  };
+  const writerConfig = parseConfig(locationWriterConfigSchema, writerEnv);
   let writer: LocationWriter | undefined = await startLocationWriter(writerConfig, logger);
 
   // person-api exactly as main.ts starts it (real Kafka publisher); no connection-service here.
@@ -91,8 +95,8 @@ export async function startPipeline(label: string): Promise<Pipeline> {
         for (const p of list) call.write(p);
         call.end();
       }),
-    async startWriter() {
-      writer = await startLocationWriter(writerConfig, logger);
+    async startWriter(env) {
+      writer = await startLocationWriter(env ? parseConfig(locationWriterConfigSchema, { ...writerEnv, ...env }) : writerConfig, logger);
       return writer;
     },
     async stopWriter() {

@@ -211,9 +211,10 @@ const claimsSchema = z.discriminatedUnion('role', [
   z.object({ role: z.literal('service'), sub: z.string().min(1), jti: z.string().min(1), exp: z.number() }),
 ]);
 
-/** Token ids (device ids) refused although their signature is good. */
+/** Tokens refused although their signature is good: revoked token ids (device ids), and every token of an erased person. */
 export interface RevocationCheck {
   isRevoked(tokenId: string): boolean;
+  isPersonErased?(personId: number): boolean;
 }
 
 export interface TokenVerifier {
@@ -247,6 +248,7 @@ export function createTokenVerifier(opts: {
   const stillValid = (p: Principal): Principal => {
     if (p.expiresAt.getTime() + tolerance * 1000 <= Date.now()) throw new AuthError('expired', 'the token has expired');
     if (opts.revocations?.isRevoked(p.tokenId)) throw new AuthError('revoked', 'the token has been revoked');
+    if (p.role === 'attendee' && opts.revocations?.isPersonErased?.(p.personId)) throw new AuthError('revoked', "the token's person has been erased");
     return p;
   };
 
@@ -319,6 +321,7 @@ export function assertMayActFor(principal: Principal, personId: number): void {
  */
 export class RevocationList implements RevocationCheck {
   private revoked: Set<string> | undefined;
+  private erased = new Set<number>();
   private timer: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | undefined;
   private stopped = false;
@@ -340,15 +343,30 @@ export class RevocationList implements RevocationCheck {
     return this.revoked !== undefined;
   }
 
+  isPersonErased(personId: number): boolean {
+    if (!this.revoked) throw new AuthUnavailableError('tokens cannot be checked yet (the revoked-token list is not loaded); retry shortly');
+    return this.erased.has(personId);
+  }
+
   /** Known at once in this process (person-api, right after DELETE /api/devices/{id}). */
   add(tokenId: string): void {
     this.revoked?.add(tokenId);
   }
 
+  /** Known at once in this process (person-api, right after DELETE /api/persons/{id}). */
+  addErasedPerson(personId: number): void {
+    this.erased.add(personId);
+  }
+
   async refresh(): Promise<void> {
     this.refreshing ??= (async () => {
       try {
-        const rows = await this.knex('device').select<Array<{ id: string }>>('id').whereNotNull('revoked_at').andWhere('expires_at', '>', this.knex.fn.now());
+        const [rows, erased] = await Promise.all([
+          this.knex('device').select<Array<{ id: string }>>('id').whereNotNull('revoked_at').andWhere('expires_at', '>', this.knex.fn.now()),
+          // Ids only (a few bytes each): erasure keeps nothing else of a person.
+          this.knex('erased_person').select<Array<{ person_id: number }>>('person_id'),
+        ]);
+        this.erased = new Set(erased.map((r) => r.person_id));
         this.revoked = new Set(rows.map((r) => r.id));
       } catch (err) {
         this.logger.warn(

@@ -126,6 +126,9 @@ export function buildConnectionQuery(q: ConnectionQuery): { sql: string; binding
        WHERE l.person_id <> ${person()}
          AND l.creation_time >= ${start()} AND l.creation_time < ${end()}
          ${timeWindow()}
+         -- Persons who are not discoverable (PATCH /api/persons/{id}) are left out of every answer but their own:
+         -- one hashed look-up of the few of them (a partial index), not a join per match.
+         AND l.person_id NOT IN (SELECT id FROM person WHERE NOT discoverable)
        ORDER BY l.id${closest ? ', distance_meters, m.id' : ''}
     )`;
 

@@ -5,8 +5,8 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { PingProblem } from './pings';
 
-/** accepted, a refusal of the ping itself (PingProblem kind), or a dependency that could not be asked. */
-export type PingOutcome = 'accepted' | PingProblem['kind'] | 'person_check_unavailable' | 'kafka_unavailable';
+/** accepted, a refusal of the ping itself (PingProblem kind), a dependency that could not be asked, or the caller's quota used up. */
+export type PingOutcome = 'accepted' | PingProblem['kind'] | 'person_check_unavailable' | 'kafka_unavailable' | 'rate_limited';
 
 export interface PingMetrics {
   count: (outcome: PingOutcome) => void;

@@ -289,6 +289,11 @@ export class PersonDirectory {
     this.known = new Set(rows.map((r) => r.id));
   }
 
+  /** An erased person: unknown from now on in this process (the others learn it at their next refresh). */
+  forget(personId: number): void {
+    this.known.delete(personId);
+  }
+
   /** Sizes, for tests and diagnostics: remembered misses and ids waiting for a query. */
   get stats(): { negativeCached: number; waiting: number; queriesRunning: number } {
     return { negativeCached: this.misses.size, waiting: this.waiting.size, queriesRunning: this.running };

@@ -3,6 +3,9 @@ import { authConfigShape, env, metricsConfigShape, tracingConfigShape } from '@u
 import { LOCATIONS_TOPIC } from '@udaconnect/domain';
 import { tlsEnv, tlsFilesPaired, tlsFilesPairedParams } from '@udaconnect/common';
 
+/** A count; 0 turns the limit off. */
+const quota = (fallback: number) => z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(fallback);
+
 export const ingestConfigSchema = z
   .object({
     PORT: env.port(30002),
@@ -35,6 +38,19 @@ export const ingestConfigSchema = z
     KAFKA_HEALTH_INTERVAL_MS: env.positiveInt(5000),
     /** How long SIGTERM waits for in-flight streams. */
     DRAIN_TIMEOUT_MS: env.positiveInt(15000),
+    /**
+     * Quotas per token (docs/contract.md §7, "Ingest quotas"), Record and RecordStream together; 0 = no limit.
+     * An attendee token (one device, a ping every few seconds): this many pings in each second…
+     */
+    INGEST_PINGS_PER_SECOND: quota(20),
+    /** …plus a reserve of this many more, refilled every burst / rate seconds: a phone's backlog of 2¾ hours at one ping every 5 s. */
+    INGEST_PING_BURST: quota(2_000),
+    /** Pings one attendee RecordStream call may carry; the device splits longer uploads. */
+    INGEST_MAX_PINGS_PER_STREAM: quota(10_000),
+    /** The same for organizer and service tokens: the simulator, bulk imports and the benchmarks (≤ 40,000 pings/s on one token). */
+    INGEST_ORGANIZER_PINGS_PER_SECOND: quota(100_000),
+    INGEST_ORGANIZER_PING_BURST: quota(100_000),
+    INGEST_ORGANIZER_MAX_PINGS_PER_STREAM: quota(1_000_000),
   })
   .superRefine(tlsFilesPaired, tlsFilesPairedParams);
 

@@ -4,10 +4,11 @@
  * sent once every accepted ping is acknowledged by Kafka. The summary is bounded (counts by
  * reason and the first MAX_LISTED_REJECTIONS rejections), whatever the stream's length.
  */
-import { status, type sendUnaryData, type ServerReadableStream, type ServerUnaryCall } from '@grpc/grpc-js';
+import { Metadata, status, type sendUnaryData, type ServerReadableStream, type ServerUnaryCall } from '@grpc/grpc-js';
 import { grpcPrincipal, unaryHandler, type Logger, type Principal, type TokenVerifier } from '@udaconnect/common';
 import { admitPing, decodePingBytes, type PersonDirectory, type PingMetrics, type PingProblem, type PingVerdict } from '@udaconnect/domain';
 import { LocationIngestDefinition, type LocationIngestServer, type LocationPing, type RecordAck, type Rejection, type StreamSummary } from '@udaconnect/proto';
+import type { IngestQuotas, QuotaRefusal } from './quotas';
 
 export interface IngestDeps {
   /** Resolves once Kafka has the ping; rejects while Kafka is down or not connected yet. */
@@ -16,6 +17,8 @@ export interface IngestDeps {
   /** Every call carries `authorization: Bearer <token>` metadata. */
   verifier: TokenVerifier;
   logger: Logger;
+  /** Pings per token: per second and per stream. */
+  quotas: IngestQuotas;
   /** Each ping's outcome (udaconnect_pings_total). */
   metrics?: Pick<PingMetrics, 'count'>;
   /** Told when a publish fails or succeeds, so health can follow Kafka. */
@@ -45,6 +48,23 @@ const RETRYABLE = new Set<RejectionReason>(['person_check_unavailable', 'kafka_u
 
 class ExpiredMidStream extends Error {}
 
+class OverQuota extends Error {
+  constructor(
+    readonly index: number,
+    readonly refusal: QuotaRefusal,
+  ) {
+    super(`message ${index} is over the quota`);
+  }
+}
+
+/** RESOURCE_EXHAUSTED, with trailing metadata saying which quota and when to send again (docs/contract.md §3.1). */
+function quotaExceeded(refusal: QuotaRefusal, details: string) {
+  const metadata = new Metadata();
+  metadata.set('quota', refusal.quota);
+  metadata.set('retry-after-ms', String(refusal.retryAfterMs));
+  return { code: status.RESOURCE_EXHAUSTED, details, metadata };
+}
+
 /**
  * What the request deserializer hands over for bytes that are not a LocationPing. grpc-js answers
  * a deserializer that throws with INTERNAL; this lets the handler say INVALID_ARGUMENT instead.
@@ -71,7 +91,7 @@ const UNDECODABLE_DETAILS = (what: string, err: string) => `${what} is not a Loc
 
 const KAFKA_DOWN = 'could not hand the ping to Kafka; retry later with the same event_id';
 
-export function createIngestHandlers({ publisher, persons, verifier, logger, metrics, onKafkaResult }: IngestDeps): LocationIngestServer {
+export function createIngestHandlers({ publisher, persons, verifier, logger, quotas, metrics, onKafkaResult }: IngestDeps): LocationIngestServer {
   const publish = async (ping: LocationPing) => {
     try {
       await publisher.publish(ping);
@@ -92,6 +112,11 @@ export function createIngestHandlers({ publisher, persons, verifier, logger, met
         principal = await grpcPrincipal(verifier, call.metadata);
       } catch (err) {
         return callback(err as Parameters<typeof callback>[0]);
+      }
+      const refusal = await quotas.take(principal);
+      if (refusal) {
+        metrics?.count('rate_limited');
+        return callback(quotaExceeded(refusal, `quota used up (${refusal.limit}): retry after ${refusal.retryAfterMs} ms with the same event_id`));
       }
       if (call.request instanceof UndecodablePing) {
         metrics?.count('invalid');
@@ -154,6 +179,21 @@ export function createIngestHandlers({ publisher, persons, verifier, logger, met
       // The token is checked once, before any ping is looked at; pings that arrive meanwhile wait for it.
       const caller = grpcPrincipal(verifier, call.metadata);
       caller.catch((err) => fail(err as Parameters<typeof callback>[0]));
+      // Each ping takes its quota after the one before it: once a ping is refused, no later one is admitted.
+      let turn = caller;
+      const overQuota = ({ index: at, refusal }: OverQuota) => {
+        if (failed) return;
+        metrics?.count('rate_limited');
+        logger.debug({ index: at, quota: refusal.quota }, 'stream over quota');
+        const resend = refusal.quota === 'pings_per_second' ? `after ${refusal.retryAfterMs} ms, in shorter streams` : 'in shorter streams';
+        fail(
+          quotaExceeded(
+            refusal,
+            `message ${at} of the stream is over the quota (${refusal.limit}); the call is ended, and the pings before it may have been stored: re-send the batch with the same event ids ${resend}`,
+          ),
+        );
+        call.destroy();
+      };
 
       call.on('data', (ping: LocationPing) => {
         if (failed) return;
@@ -176,11 +216,14 @@ export function createIngestHandlers({ publisher, persons, verifier, logger, met
           if (outstanding === MAX_PENDING_PER_STREAM / 2) call.resume();
           finishIfDone();
         };
-        caller
-          .then((principal) => {
-            if (!verifier.isCurrent(principal)) throw new ExpiredMidStream();
-            return admitPing(principal, ping, persons);
-          })
+        const admitted = (turn = turn.then(async (principal) => {
+          if (!verifier.isCurrent(principal)) throw new ExpiredMidStream();
+          const refusal = quotas.streamLimit(principal, i) ?? (await quotas.take(principal));
+          if (refusal) throw new OverQuota(i, refusal);
+          return principal;
+        }));
+        admitted
+          .then((principal) => admitPing(principal, ping, persons))
           .then(async (verdict) => {
             if (failed) return;
             if (!verdict.ok) {
@@ -201,6 +244,7 @@ export function createIngestHandlers({ publisher, persons, verifier, logger, met
               fail({ code: status.UNAUTHENTICATED, details: 'the token expired or was revoked during the stream' });
               return;
             }
+            if (err instanceof OverQuota) return overQuota(err);
             // A refused token has already ended the call (above).
             if (failed) return;
             metrics?.count('person_check_unavailable');

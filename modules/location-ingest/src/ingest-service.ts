@@ -19,6 +19,7 @@ import {
 import { pingMetrics, PersonDirectory, startPingPublishing } from '@udaconnect/domain';
 import type { IngestConfig } from './config';
 import { createIngestHandlers, ingestServiceDefinition } from './ingest-handlers';
+import { ingestQuotas } from './quotas';
 
 export const INGEST_SERVICE_NAME = 'udaconnect.location.v1.LocationIngest';
 
@@ -61,6 +62,7 @@ export async function startIngest(config: IngestConfig, logger: Logger) {
     persons,
     verifier: auth.verifier,
     logger,
+    quotas: ingestQuotas(config),
     metrics,
     onKafkaResult: (ok) => {
       if (!ok) grpcServer?.setServing(false);

@@ -4,7 +4,6 @@
  * person's pings alone; a stream's summary stays bounded; bytes that are not a LocationPing are
  * INVALID_ARGUMENT; missing coordinates, out-of-range nanos and times before 1970 are refused by name.
  */
-import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { createLogger } from '@udaconnect/common';
@@ -16,6 +15,7 @@ import { startIngest } from '../src/ingest-service';
 import { createTestDatabase, type TestDatabase, testKnex } from '../../../test/support/test-database';
 import { infraEnv, runId, serviceDatabaseUrl } from '../../../test/support/test-env';
 import { testAuth, type TestAuth } from '../../../test/support/auth';
+import { metricsText } from '../../../test/support/metrics-text';
 
 const logger = createLogger('ingest-abuse-test', process.env.TEST_LOG_LEVEL ?? 'silent');
 const topic = `test.${runId()}.ingest-abuse.locations`;
@@ -107,16 +107,7 @@ function recordStream(pings: LocationPing[]): Promise<StreamSummary> {
 
 /** SQL statements the service has run so far (its db_query_duration_seconds histogram). */
 async function queriesRun(): Promise<number> {
-  const body = await new Promise<string>((resolve, reject) => {
-    http
-      .get({ host: '127.0.0.1', port: ingest.metricsPort, path: '/metrics', agent: false }, (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (text += c));
-        res.on('end', () => resolve(text));
-      })
-      .on('error', reject);
-  });
+  const body = await metricsText(ingest.metricsPort);
   return body
     .split('\n')
     .filter((l) => l.startsWith('db_query_duration_seconds_count'))

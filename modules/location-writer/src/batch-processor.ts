@@ -17,7 +17,7 @@ import {
   type OutgoingMessage,
 } from '@udaconnect/common';
 import { checkPing, decodePing, type LocationPing } from '@udaconnect/domain';
-import type { InsertResult, PingStore } from './location-store';
+import { FOREIGN_KEY_VIOLATION, type InsertResult, type PingStore } from './location-store';
 import type { WriterMetrics } from './metrics';
 
 export interface BatchProcessorDeps {
@@ -193,23 +193,36 @@ export function createBatchProcessor(deps: BatchProcessorDeps): BatchProcessor {
     }
 
     let written: InsertResult = { inserted: 0, duplicates: 0, conflicts: [] };
+    let erasedDropped = 0;
     if (unique.length > 0) {
-      const { known, result } = await untilDatabaseAnswers(batch, async () => {
+      const { persons, result } = await untilDatabaseAnswers(batch, async () => {
         const started = performance.now();
-        const known = await store.existingPersonIds([...new Set(unique.map((u) => u.ping.personId))]);
-        const rows = unique.filter((u) => known.has(u.ping.personId));
-        const result = await tracedQuery(
-          { operation: 'INSERT', table: 'location', batchSize: rows.length },
-          () => store.insertPings(rows.map((u) => u.ping)),
-          spans.contexts(rows.map((u) => u.message)),
-        );
-        metrics.observeInsert((performance.now() - started) / 1000);
-        return { known, result };
+        const ids = [...new Set(unique.map((u) => u.ping.personId))];
+        // A person erased between the look-up and the insert fails the insert's foreign-key check
+        // (erasure locks the person's row first): look up again, and their pings are dropped.
+        for (let attempt = 1; ; attempt++) {
+          const persons = await store.lookUpPersons(ids);
+          const rows = unique.filter((u) => persons.known.has(u.ping.personId));
+          try {
+            const result = await tracedQuery(
+              { operation: 'INSERT', table: 'location', batchSize: rows.length },
+              () => store.insertPings(rows.map((u) => u.ping)),
+              spans.contexts(rows.map((u) => u.message)),
+            );
+            metrics.observeInsert((performance.now() - started) / 1000);
+            return { persons, result };
+          } catch (err) {
+            if ((err as { code?: string }).code !== FOREIGN_KEY_VIOLATION || attempt >= 3) throw err;
+            logger.info({ attempt }, 'a person was erased while their pings were being written; looking the persons up again');
+          }
+        }
       });
       written = result;
       const conflicts = new Set(result.conflicts);
       for (const u of unique) {
-        if (!known.has(u.ping.personId)) dead.push({ message: u.message, reason: `unknown person: person_id ${u.ping.personId} does not exist` });
+        // An erased person's pings are dropped, not dead-lettered: the dead-letter topic would keep them.
+        if (persons.erased.has(u.ping.personId)) erasedDropped++;
+        else if (!persons.known.has(u.ping.personId)) dead.push({ message: u.message, reason: `unknown person: person_id ${u.ping.personId} does not exist` });
         else if (conflicts.has(u.ping.eventId.toLowerCase())) {
           dead.push({ message: u.message, reason: eventIdReused(u.ping) });
           reused++;
@@ -243,6 +256,7 @@ export function createBatchProcessor(deps: BatchProcessorDeps): BatchProcessor {
       duplicates: written.duplicates + repeated.length,
       deadLettered: dead.length,
       eventIdReused: reused,
+      erasedDropped,
       partition: batch.partition,
       ...(batch.highWatermark !== undefined ? { lag: Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(batch.messages.at(-1)!.offset) - 1n)) } : {}),
     });

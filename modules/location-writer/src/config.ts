@@ -27,6 +27,14 @@ export const locationWriterConfigSchema = z.object({
   /** Partitions of the topics when this service creates them (existing topics are left as they are). */
   LOCATIONS_PARTITIONS: env.positiveInt(6),
   DB_POOL_MAX: env.positiveInt(5),
+  /** Retention (retention.ts): pings whose creation_time is older than this many days are deleted; 0 keeps them forever. */
+  RETENTION_DAYS: z.coerce.number().int().min(0).max(36_500).default(30),
+  /** Minutes between retention runs (at most a week). */
+  RETENTION_INTERVAL_MINUTES: z.coerce.number().int().min(1).max(10_080).default(60),
+  /** Wait after start before the first run (at most a day). */
+  RETENTION_FIRST_RUN_DELAY_MS: z.coerce.number().int().min(0).max(86_400_000).default(60_000),
+  /** Rows deleted per statement, so that no statement holds its row locks long or writes much WAL. */
+  RETENTION_BATCH_ROWS: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
 });
 
 export type LocationWriterConfig = z.infer<typeof locationWriterConfigSchema>;

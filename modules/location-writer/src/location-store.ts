@@ -14,12 +14,26 @@ export interface InsertResult {
   conflicts: string[];
 }
 
-/** The ids among `ids` that exist in `person`, in one query. */
-export async function existingPersonIds(knex: Knex, ids: readonly number[]): Promise<Set<number>> {
-  if (ids.length === 0) return new Set();
-  const { rows } = await knex.raw<{ rows: Array<{ id: number }> }>('SELECT id FROM person WHERE id = ANY(?::int[])', [[...ids]]);
-  return new Set(rows.map((r) => r.id));
+/** Which of some person ids exist, and which were erased (DELETE /api/persons/{id}); the others never existed. */
+export interface PersonLookup {
+  known: Set<number>;
+  erased: Set<number>;
 }
+
+/** The ids among `ids` that exist in `person` and those in `erased_person`, in one query. */
+export async function lookUpPersons(knex: Knex, ids: readonly number[]): Promise<PersonLookup> {
+  if (ids.length === 0) return { known: new Set(), erased: new Set() };
+  const { rows } = await knex.raw<{ rows: Array<{ id: number; erased: boolean }> }>(
+    `SELECT id, false AS erased FROM person WHERE id = ANY(?::int[])
+     UNION ALL
+     SELECT person_id, true FROM erased_person WHERE person_id = ANY(?::int[])`,
+    [[...ids], [...ids]],
+  );
+  return { known: new Set(rows.filter((r) => !r.erased).map((r) => r.id)), erased: new Set(rows.filter((r) => r.erased).map((r) => r.id)) };
+}
+
+/** PostgreSQL's foreign_key_violation: a person erased between the look-up and the insert. */
+export const FOREIGN_KEY_VIOLATION = '23503';
 
 /**
  * Writes every ping with one statement in one transaction; a ping whose event_id is already
@@ -64,13 +78,13 @@ export async function insertPings(knex: Knex, pings: readonly LocationPing[]): P
 
 /** The two functions above bound to one connection pool, as the batch processor uses them. */
 export interface PingStore {
-  existingPersonIds(ids: readonly number[]): Promise<Set<number>>;
+  lookUpPersons(ids: readonly number[]): Promise<PersonLookup>;
   insertPings(pings: readonly LocationPing[]): Promise<InsertResult>;
 }
 
 export function pingStore(knex: Knex): PingStore {
   return {
-    existingPersonIds: (ids) => existingPersonIds(knex, ids),
+    lookUpPersons: (ids) => lookUpPersons(knex, ids),
     insertPings: (pings) => insertPings(knex, pings),
   };
 }

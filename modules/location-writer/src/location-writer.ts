@@ -20,18 +20,22 @@ import {
 import { createBatchProcessor } from './batch-processor';
 import type { LocationWriterConfig } from './config';
 import { pingStore } from './location-store';
-import { WriterMetrics } from './metrics';
+import { RetentionMetrics, WriterMetrics } from './metrics';
+import { startRetention, type Retention } from './retention';
 
 export interface LocationWriter {
   /** Port of the health/metrics server. */
   port: number;
   metrics: WriterMetrics;
   db: Database;
+  /** The periodic deletion of old pings (retention.ts); runOnce() runs one now. */
+  retention: Retention;
   /** True while the consumer is in its group and the database answers (what /readyz says). */
   isReady(): Promise<boolean>;
   /**
-   * In order: stop consuming (the batch in flight finishes and is committed, or is handed
-   * back), then close the HTTP server, the database pool and the Kafka clients.
+   * In order: stop retention (no new run; a run in progress ends after its current statement),
+   * stop consuming (the batch in flight finishes and is committed, or is handed back), then close
+   * the HTTP server, the database pool and the Kafka clients.
    */
   shutdownSteps: ShutdownStep[];
   /** Runs shutdownSteps; rejects with the first failure after trying them all. */
@@ -109,7 +113,20 @@ export async function startLocationWriter(config: LocationWriterConfig, logger: 
     },
   });
 
+  // Old pings deleted periodically; a database that is down only fails a run (the next one retries).
+  const retention = startRetention({
+    knex: db.knex,
+    metrics: new RetentionMetrics(registry),
+    logger,
+    days: config.RETENTION_DAYS,
+    batchRows: config.RETENTION_BATCH_ROWS,
+    intervalMs: config.RETENTION_INTERVAL_MINUTES * 60_000,
+    firstRunDelayMs: config.RETENTION_FIRST_RUN_DELAY_MS,
+  });
+
   const shutdownSteps: ShutdownStep[] = [
+    // No new run; the one in progress ends after its current DELETE statement.
+    { name: 'retention', run: () => retention.stop() },
     {
       name: 'kafka consumer',
       run: async () => {
@@ -127,6 +144,7 @@ export async function startLocationWriter(config: LocationWriterConfig, logger: 
     port,
     metrics,
     db,
+    retention,
     async isReady() {
       return consuming && (await checks.database());
     },

@@ -16,6 +16,8 @@ export interface WriterValues {
   deadLettered: number;
   /** Messages dead-lettered because their event_id is already another person's. */
   eventIdReused: number;
+  /** Messages of erased persons, dropped. */
+  erasedDropped: number;
   batches: number;
   dbRetries: number;
   databaseUp: number;
@@ -29,6 +31,7 @@ export class WriterMetrics {
   private readonly duplicates: Counter;
   private readonly deadLettered: Counter;
   private readonly eventIdReused: Counter;
+  private readonly erasedDropped: Counter;
   private readonly batches: Counter;
   private readonly dbRetries: Counter;
   private readonly databaseUp: Gauge;
@@ -46,6 +49,10 @@ export class WriterMetrics {
     this.eventIdReused = counter(
       'location_writer_event_id_reused_total',
       'Messages dead-lettered because their event_id is already stored (or earlier in the batch) for a different person.',
+    );
+    this.erasedDropped = counter(
+      'location_writer_erased_dropped_total',
+      'Messages dropped because their person was erased (DELETE /api/persons/{id}): never written, never dead-lettered.',
     );
     this.batches = counter('location_writer_batches_total', 'Kafka batches handled to the end.');
     this.dbRetries = counter('location_writer_db_retries_total', 'Database attempts that failed because the database was unavailable.');
@@ -84,6 +91,7 @@ export class WriterMetrics {
     duplicates: number;
     deadLettered: number;
     eventIdReused?: number;
+    erasedDropped?: number;
     partition: number;
     lag?: number;
   }): void {
@@ -94,6 +102,7 @@ export class WriterMetrics {
     this.duplicates.inc(batch.duplicates);
     this.deadLettered.inc(batch.deadLettered);
     this.eventIdReused.inc(batch.eventIdReused ?? 0);
+    this.erasedDropped.inc(batch.erasedDropped ?? 0);
     if (batch.lag !== undefined) this.consumerLag.set({ partition: String(batch.partition) }, batch.lag);
   }
 
@@ -107,10 +116,58 @@ export class WriterMetrics {
       duplicates: await value(this.duplicates),
       deadLettered: await value(this.deadLettered),
       eventIdReused: await value(this.eventIdReused),
+      erasedDropped: await value(this.erasedDropped),
       batches: await value(this.batches),
       dbRetries: await value(this.dbRetries),
       databaseUp: await value(this.databaseUp),
       insertsTimed: timed?.value ?? 0,
     };
+  }
+}
+
+/** Upper bounds of the retention-run histogram, in seconds. */
+const RETENTION_SECONDS_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300];
+
+export type RetentionOutcome = 'completed' | 'skipped' | 'failed';
+
+/** Retention's metrics (retention.ts), on the same registry; created only where retention runs. */
+export class RetentionMetrics {
+  private readonly deleted: Counter;
+  private readonly runs: Counter<'outcome'>;
+  private readonly lastSuccess: Gauge;
+  private readonly runSeconds: Histogram;
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.deleted = new Counter({ name: 'location_writer_retention_deleted_total', help: 'Pings deleted by retention (older than RETENTION_DAYS).', registers });
+    this.runs = new Counter({
+      name: 'location_writer_retention_runs_total',
+      help: 'Retention runs by outcome: completed, skipped (another writer holds the lock) or failed (retried at the next interval).',
+      labelNames: ['outcome'],
+      registers,
+    });
+    for (const outcome of ['completed', 'skipped', 'failed'] as const) this.runs.inc({ outcome }, 0);
+    this.lastSuccess = new Gauge({
+      name: 'location_writer_retention_last_success_timestamp_seconds',
+      help: 'Unix time at which the last completed retention run ended; 0 before the first.',
+      registers,
+    });
+    this.runSeconds = new Histogram({
+      name: 'location_writer_retention_run_duration_seconds',
+      help: 'Time of one completed retention run (all its batches).',
+      buckets: RETENTION_SECONDS_BUCKETS,
+      registers,
+    });
+  }
+
+  rowsDeleted(n: number): void {
+    this.deleted.inc(n);
+  }
+
+  run(outcome: RetentionOutcome, seconds: number): void {
+    this.runs.inc({ outcome });
+    if (outcome !== 'completed') return;
+    this.runSeconds.observe(seconds);
+    this.lastSuccess.set(Date.now() / 1000);
   }
 }

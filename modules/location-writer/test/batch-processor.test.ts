@@ -8,14 +8,14 @@ import { WriterMetrics } from '../src/metrics';
 import { makePing, testLogger } from './harness';
 
 /** Stores pings by event id like the real table; `failures` are thrown by the next calls, in order. */
-function memoryStore(personIds = [1, 5, 6, 8, 9]) {
+function memoryStore(personIds = [1, 5, 6, 8, 9], erasedIds = [4]) {
   const rows = new Map<string, LocationPing>();
   const insertCalls: LocationPing[][] = [];
   const failures: unknown[] = [];
   const store: PingStore = {
-    async existingPersonIds(ids) {
+    async lookUpPersons(ids) {
       if (failures.length) throw failures.shift();
-      return new Set(ids.filter((id) => personIds.includes(id)));
+      return { known: new Set(ids.filter((id) => personIds.includes(id))), erased: new Set(ids.filter((id) => erasedIds.includes(id))) };
     },
     async insertPings(pings) {
       if (failures.length) throw failures.shift();
@@ -86,6 +86,44 @@ describe('within one batch', () => {
     expect(mem.rows.get(a.eventId)!.latitude).toBe(a.latitude);
     expect(deadLetters).toEqual([]);
     expect(await metrics.values()).toMatchObject({ messages: 4, rowsInserted: 2, duplicates: 2, deadLettered: 0, batches: 1, insertsTimed: 1 });
+  });
+
+  it("drops an erased person's pings, neither written nor dead-lettered, and counts them", async () => {
+    const mem = memoryStore([5], [4]);
+    const { processor, metrics, deadLetters } = processorWith(mem.store);
+    const kept = makePing(0, { personId: 5 });
+    const erased = [makePing(1, { personId: 4 }), makePing(2, { personId: 4 })];
+    await processor.process(batchOf([kept, ...erased].map(toMessage)).batch);
+    expect([...mem.rows.keys()]).toEqual([kept.eventId]);
+    expect(deadLetters).toEqual([]);
+    expect(await metrics.values()).toMatchObject({ messages: 3, rowsInserted: 1, erasedDropped: 2, deadLettered: 0 });
+  });
+
+  it('looks the persons up again when one is erased between the look-up and the insert (foreign-key violation)', async () => {
+    const mem = memoryStore([4, 5], []);
+    const lookUps: number[][] = [];
+    let erasedNow = false;
+    const store = {
+      ...mem.store,
+      async lookUpPersons(ids: readonly number[]) {
+        lookUps.push([...ids]);
+        return erasedNow ? { known: new Set([5]), erased: new Set([4]) } : { known: new Set([4, 5]), erased: new Set<number>() };
+      },
+      async insertPings(pings: readonly LocationPing[]) {
+        if (pings.some((p) => p.personId === 4)) {
+          erasedNow = true;
+          throw Object.assign(new Error('insert or update on table "location" violates foreign key constraint'), { code: '23503' });
+        }
+        return mem.store.insertPings(pings);
+      },
+    };
+    const { processor, metrics, deadLetters } = processorWith(store);
+    const kept = makePing(0, { personId: 5 });
+    await processor.process(batchOf([kept, makePing(1, { personId: 4 })].map(toMessage)).batch);
+    expect(lookUps).toHaveLength(2);
+    expect([...mem.rows.keys()]).toEqual([kept.eventId]);
+    expect(deadLetters).toEqual([]);
+    expect(await metrics.values()).toMatchObject({ rowsInserted: 1, erasedDropped: 1 });
   });
 
   it('counts event ids already stored as duplicates on a replay', async () => {

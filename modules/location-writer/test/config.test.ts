@@ -15,6 +15,10 @@ test('defaults follow the contract: port 30004 on the loopback interface, group 
     LOCATIONS_DLQ_TOPIC: 'locations.dlq',
     LOCATIONS_PARTITIONS: 6,
     DB_POOL_MAX: 5,
+    RETENTION_DAYS: 30,
+    RETENTION_INTERVAL_MINUTES: 60,
+    RETENTION_FIRST_RUN_DELAY_MS: 60_000,
+    RETENTION_BATCH_ROWS: 10_000,
     // Tracing off (no OTLP endpoint); every trace sampled once it is on.
     TRACES_SAMPLE_RATIO: 1,
   });

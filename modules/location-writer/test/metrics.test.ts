@@ -42,6 +42,7 @@ test('every metric has HELP and TYPE, every line parses, and the values are what
     location_writer_duplicates_total: 'counter',
     location_writer_dlq_total: 'counter',
     location_writer_event_id_reused_total: 'counter',
+    location_writer_erased_dropped_total: 'counter',
     location_writer_batches_total: 'counter',
     location_writer_db_retries_total: 'counter',
     location_writer_database_up: 'gauge',

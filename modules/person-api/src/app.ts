@@ -26,6 +26,7 @@ import { locationRepository } from './location-repository';
 import { addConnectionRoutes } from './connection-routes';
 import { addDeviceRoutes } from './device-routes';
 import { createRouteGuard } from './http/access';
+import { rateLimit, type RateLimits } from './http/rate-limit';
 import { createRouteContext, methodNotAllowedRoute } from './http/typed-routes';
 import type { ConnectionFinder } from './connection-client';
 import type { PingPublishing } from './pings';
@@ -59,6 +60,10 @@ export interface PersonApiDeps {
   bodyLimit?: string;
   /** Request metrics and ping outcomes go here (served on the operator port, not by this app). */
   metrics?: { registry: MetricsRegistry; pings: PingMetrics };
+  /** Requests per window for each caller (http/rate-limit.ts). */
+  rateLimits: RateLimits;
+  /** Express's "trust proxy" (TRUST_PROXY): which X-Forwarded-For hops decide req.ip. */
+  trustProxy?: false | number | string[];
 }
 
 const sha256 = (text: string) => `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
@@ -107,6 +112,8 @@ export function createApp({
   degradedChecks,
   metrics,
   bodyLimit = '16kb',
+  rateLimits,
+  trustProxy = false,
 }: PersonApiDeps) {
   const app = express();
   app.disable('x-powered-by');
@@ -114,6 +121,7 @@ export function createApp({
   app.use(httpServerTracing());
   if (metrics) app.use(httpMetrics(metrics.registry));
   app.set('query parser', 'simple');
+  app.set('trust proxy', trustProxy);
   // JSON answers: nothing may load, run or frame them. Swagger UI's page gets its own policy below.
   app.use(
     helmet({
@@ -129,13 +137,15 @@ export function createApp({
   app.use(
     cors({
       origin: corsOrigins,
-      methods: ['GET', 'HEAD', 'POST', 'DELETE'],
+      methods: ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE'],
       allowedHeaders: ['Authorization', 'Content-Type'],
       exposedHeaders: ['Location', 'Retry-After', 'WWW-Authenticate', 'X-Total-Count', 'Link'],
       credentials: false,
       maxAge: 600,
     }),
   );
+  // Quotas after CORS (a browser can read the 429) and before the body is read (http/rate-limit.ts).
+  app.use(rateLimit(rateLimits, auth.verifier));
   app.use(express.json({ limit: bodyLimit, strict: false }));
 
   const registry = createRegistry();
@@ -143,7 +153,11 @@ export function createApp({
   const ctx = createRouteContext({ router: express.Router(), registry, guard, logger });
   addHealthRoutes(ctx, { database: () => db.isReady() }, degradedChecks);
   const persons = personRepository(db.knex);
-  addPersonRoutes(ctx, persons);
+  const onErased = (id: number) => {
+    auth.revocations.addErasedPerson(id);
+    personDirectory.forget(id);
+  };
+  addPersonRoutes(ctx, { persons, onErased });
   addLocationRoutes(ctx, { persons, locations: locationRepository(db.knex), personDirectory, publisher, ...(metrics ? { metrics: metrics.pings } : {}) });
   addConnectionRoutes(ctx, persons, connections);
   addDeviceRoutes(ctx, { knex: db.knex, persons, signer: auth.signer, revocations: auth.revocations, defaultTtlSeconds: auth.deviceTtlSeconds });

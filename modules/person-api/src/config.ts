@@ -1,7 +1,29 @@
+import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import { authConfigShape, env, metricsConfigShape, tracingConfigShape } from '@udaconnect/common';
 import { LOCATIONS_TOPIC } from '@udaconnect/domain';
 import { tlsEnv, tlsFilesPaired, tlsFilesPairedParams } from '@udaconnect/common';
+
+const requestLimit = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
+
+/** `true` is refused: trusting every hop lets any client choose the address it is counted as. */
+const trustProxy = () =>
+  z
+    .string()
+    .default('false')
+    .transform((text, ctx): false | number | string[] => {
+      if (text === 'false' || text === '0') return false;
+      if (/^\d+$/.test(text)) return Number(text);
+      const entries = text.split(',').map((e) => e.trim());
+      const address = (e: string) => ipaddr.IPv4.isValidFourPartDecimal(e) || ipaddr.IPv6.isValid(e);
+      const cidr = (e: string) => ipaddr.IPv4.isValidCIDRFourPartDecimal(e) || ipaddr.IPv6.isValidCIDR(e);
+      const bad = entries.filter((e) => !['loopback', 'linklocal', 'uniquelocal'].includes(e) && !address(e) && !cidr(e));
+      if (text === 'true' || bad.length > 0) {
+        ctx.addIssue({ code: 'custom', message: 'must be false, a number of hops, or proxy addresses or CIDRs (loopback, linklocal, uniquelocal), not true' });
+        return z.NEVER;
+      }
+      return entries;
+    });
 
 export const personApiConfigSchema = z
   .object({
@@ -54,6 +76,25 @@ export const personApiConfigSchema = z
      * connections. Off by default; a warning is logged at start-up when on.
      */
     LEGACY_ANONYMOUS_READS: env.boolean(false),
+    /** The window the RATE_LIMIT_* counts are per (docs/contract.md §7, "REST quotas"). */
+    RATE_LIMIT_WINDOW: env.duration(3600, '1h').default(60),
+    /** Requests per window for one attendee (device) token; more → 429 with Retry-After. 0: no limit. */
+    RATE_LIMIT_ATTENDEE: requestLimit(300),
+    /** Requests per window for one organizer token (dashboards, import scripts). 0: no limit. */
+    RATE_LIMIT_ORGANIZER: requestLimit(6000),
+    /**
+     * Requests per window from one client address (IPv6: its /64) without a valid token: docs, the
+     * JWK set, legacy anonymous reads, and requests whose token is refused. Attendees behind one venue
+     * NAT share it. 0: no limit.
+     */
+    RATE_LIMIT_ANONYMOUS: requestLimit(600),
+    /**
+     * Express's "trust proxy": false (the default: the client is the connection's peer), a number of
+     * proxy hops, or comma-separated proxy addresses, CIDRs, loopback, linklocal or uniquelocal. Set it
+     * only when a proxy that sets X-Forwarded-For stands in front; the client's address (the
+     * per-IP limit's key) is then taken from that header.
+     */
+    TRUST_PROXY: trustProxy(),
   })
   .superRefine(tlsFilesPaired, tlsFilesPairedParams);
 

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { daysBetween, isoDate } from './date-range';
 import { decimalInteger, positiveDecimal } from './http/fields';
 import { locationSchema } from './location-schemas';
-import { personSchema } from './person-schemas';
+import { personSummarySchema } from './person-schemas';
 
 /** Largest `limit` of one page of connections (connection-service's MAX_PAGE_SIZE). */
 export const CONNECTIONS_PAGE_MAX = 1000;
@@ -44,11 +44,11 @@ export const connectionQuery = z
     else if (span + 1 > 366) ctx.addIssue({ code: 'custom', path: ['end_date'], message: 'the range may span at most 366 days' });
   });
 
-export const connectionSchema = z.object({ person: personSchema, location: locationSchema }).meta({ id: 'Connection' });
+export const connectionSchema = z.object({ person: personSummarySchema, location: locationSchema }).meta({ id: 'Connection' });
 
 export const personConnectionSchema = z
   .object({
-    person: personSchema,
+    person: personSummarySchema,
     first_met: z.string().meta({ description: 'ISO 8601 UTC' }),
     last_met: z.string().meta({ description: 'ISO 8601 UTC' }),
     match_count: z.number().int().meta({ description: "How many of the other person's locations matched" }),

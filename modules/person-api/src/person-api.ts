@@ -90,6 +90,13 @@ export async function startPersonApi(config: PersonApiConfig, logger: Logger, gi
       corsOrigins: config.CORS_ORIGINS,
       metrics,
       degradedChecks: { kafka: () => pings.isReachable(), connection_service: () => connections.isReachable() },
+      rateLimits: {
+        attendee: config.RATE_LIMIT_ATTENDEE,
+        organizer: config.RATE_LIMIT_ORGANIZER,
+        anonymous: config.RATE_LIMIT_ANONYMOUS,
+        windowSeconds: config.RATE_LIMIT_WINDOW,
+      },
+      trustProxy: config.TRUST_PROXY,
     });
     const server = createHttpServer(app, tls);
     const port = await listen(server, config.PORT);

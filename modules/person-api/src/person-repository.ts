@@ -1,7 +1,13 @@
 import type { Knex } from '@udaconnect/common';
-import type { NewPerson, Person } from './person-schemas';
+import type { NewPerson, Person, PersonChanges } from './person-schemas';
 
-const COLUMNS = ['id', 'first_name', 'last_name', 'company_name'] as const;
+const COLUMNS = ['id', 'first_name', 'last_name', 'company_name', 'discoverable'] as const;
+
+/** What DELETE /api/persons/{id} removed. */
+export interface Erasure {
+  locations: number;
+  devices: number;
+}
 
 export function personRepository(knex: Knex) {
   return {
@@ -25,6 +31,30 @@ export function personRepository(knex: Knex) {
     async create(person: NewPerson): Promise<Person> {
       const [row] = await knex<Person>('person').insert(person).returning(COLUMNS);
       return row!;
+    },
+    /** The person after the change, or undefined when there is no such person. */
+    async update(id: number, changes: PersonChanges): Promise<Person | undefined> {
+      const [row] = await knex<Person>('person').where({ id }).update(changes).returning(COLUMNS);
+      return row;
+    },
+    /**
+     * Removes the person, every ping and every device (token) of theirs, in one transaction, and
+     * records the id in erased_person (nothing else), so the writer drops their pings still in
+     * Kafka and every service refuses their tokens. The person's row is locked first: a writer
+     * insert of their pings in flight (its foreign-key check holds a KEY SHARE lock) commits
+     * before the delete reads location, and one that starts later waits, then fails its
+     * foreign-key check and drops the pings as erased. Undefined: no such person.
+     */
+    async erase(id: number): Promise<Erasure | undefined> {
+      return knex.transaction(async (trx) => {
+        const found = await trx<{ id: number }>('person').where({ id }).forUpdate().first('id');
+        if (!found) return undefined;
+        const locations = await trx('location').where({ person_id: id }).delete();
+        const devices = await trx('device').where({ person_id: id }).delete();
+        await trx('person').where({ id }).delete();
+        await trx('erased_person').insert({ person_id: id }).onConflict('person_id').ignore();
+        return { locations, devices };
+      });
     },
   };
 }

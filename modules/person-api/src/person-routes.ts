@@ -3,7 +3,7 @@ import { notFound } from '@udaconnect/common';
 import { access } from './http/access';
 import { addRoute, jsonResponse, problemResponse, type RouteContext } from './http/typed-routes';
 import type { PersonRepository } from './person-repository';
-import { createPersonSchema, listPersonsQuery, PERSONS_PAGE_MAX, personIdParams, personSchema } from './person-schemas';
+import { createPersonSchema, listPersonsQuery, PERSONS_PAGE_MAX, personChangesSchema, personIdParams, personSchema } from './person-schemas';
 
 /** RFC 8288 links to the next and previous pages of GET /api/persons, relative to the API's root. */
 function pageLinks(limit: number, offset: number, total: number): string | undefined {
@@ -14,7 +14,13 @@ function pageLinks(limit: number, offset: number, total: number): string | undef
   return links.length ? links.join(', ') : undefined;
 }
 
-export function addPersonRoutes(ctx: RouteContext, persons: PersonRepository): void {
+export interface PersonRouteDeps {
+  persons: PersonRepository;
+  /** Told the id of each erased person, so this process refuses their tokens at once (the others within a poll). */
+  onErased?: (personId: number) => void;
+}
+
+export function addPersonRoutes(ctx: RouteContext, { persons, onErased }: PersonRouteDeps): void {
   const tags = ['Persons'];
   addRoute(ctx, {
     method: 'get',
@@ -81,6 +87,52 @@ export function addPersonRoutes(ctx: RouteContext, persons: PersonRepository): v
       const person = await persons.findById(params.id);
       if (!person) throw notFound(`No person with id ${params.id}`);
       res.json(person);
+    },
+  });
+  addRoute(ctx, {
+    method: 'patch',
+    path: '/api/persons/{id}',
+    summary: 'Change a person: names, or whether others can discover them',
+    description:
+      'Fields absent from the body stay as they are (an empty object changes nothing). With `discoverable: false` the person is left out of ' +
+      "every other person's connection answers, from the next query on, until it is set back to true; their own connection answers still work.",
+    tags,
+    access: access.ownPerson,
+    params: personIdParams,
+    body: personChangesSchema,
+    responses: {
+      200: jsonResponse('The person after the change', personSchema),
+      404: problemResponse('No person with this id'),
+    },
+    handler: async ({ params, body, res }) => {
+      const person = Object.keys(body).length ? await persons.update(params.id, body) : await persons.findById(params.id);
+      if (!person) throw notFound(`No person with id ${params.id}`);
+      res.json(person);
+    },
+  });
+  addRoute(ctx, {
+    method: 'delete',
+    path: '/api/persons/{id}',
+    summary: 'Erase a person: the person, every location, every device and token',
+    description:
+      'Removes the person, all their locations and devices in one transaction; their tokens stop working (at once here, within ' +
+      'the revocation poll, 15 s, in the other services). Pings of theirs still on their way (in Kafka) are dropped by the writer, ' +
+      'never stored, and so is a replay of the topic. Only the id is kept, in a list of erased ids, so that this holds. ' +
+      'A second DELETE answers 404.',
+    tags,
+    access: access.ownPerson,
+    params: personIdParams,
+    responses: {
+      204: { description: 'Erased' },
+      404: problemResponse('No person with this id (never was, or already erased)'),
+    },
+    handler: async ({ params, principal, res }) => {
+      const erased = await persons.erase(params.id);
+      if (!erased) throw notFound(`No person with id ${params.id}`);
+      onErased?.(params.id);
+      // The id and counts only: nothing else of the person is kept, in the database or the logs.
+      ctx.logger.info({ personId: params.id, by: principal?.role, ...erased }, 'person erased');
+      res.status(204).end();
     },
   });
 }

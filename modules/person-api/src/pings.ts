@@ -11,7 +11,7 @@ export interface PingPublishing {
   /** Resolves once Kafka has the ping (acks=all); rejects when it cannot be handed over. */
   publisher: { publish(ping: LocationPing): Promise<void> };
   /** Whether a person id exists (cached; throws while the database is needed and down). */
-  personDirectory: { exists(personId: number): Promise<boolean> };
+  personDirectory: { exists(personId: number): Promise<boolean>; forget(personId: number): void };
   /** For /readyz (reported, not required). */
   isReachable(): Promise<boolean>;
   close(): Promise<void>;

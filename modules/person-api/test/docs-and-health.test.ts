@@ -34,7 +34,7 @@ describe('OpenAPI and Swagger UI', () => {
       required: ['first_name', 'last_name', 'company_name'],
       additionalProperties: false,
     });
-    expect(Object.keys(doc.components.schemas.Person.properties).sort()).toEqual(['company_name', 'first_name', 'id', 'last_name']);
+    expect(Object.keys(doc.components.schemas.Person.properties).sort()).toEqual(['company_name', 'discoverable', 'first_name', 'id', 'last_name']);
   });
 
   it('serves Swagger UI at /', async () => {

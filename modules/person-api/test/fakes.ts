@@ -24,6 +24,7 @@ export class InMemoryPingPublishing implements PingPublishing {
   /** The person check reads the test database, as the real cache does on a miss. */
   readonly personDirectory = {
     exists: async (personId: number) => Boolean(await this.knex('person').where({ id: personId }).first('id')),
+    forget: () => undefined,
   };
 
   isReachable = async () => this.reachable;

@@ -85,8 +85,8 @@ function send(method: string, path: string): Promise<{ status: number; allow?: s
 describe('methods and media types', () => {
   it.each([
     ['TRACE', '/api/persons', 'GET, HEAD, POST'],
-    ['PUT', '/api/persons/5', 'GET, HEAD'],
-    ['DELETE', '/api/persons/5', 'GET, HEAD'],
+    ['PUT', '/api/persons/5', 'DELETE, GET, HEAD, PATCH'],
+    ['DELETE', '/api/persons', 'GET, HEAD, POST'],
     ['TRACE', '/health', 'GET, HEAD'],
     ['POST', '/openapi.json', 'GET, HEAD'],
   ])('%s %s → 405 problem with Allow: %s', async (method, path, allow) => {

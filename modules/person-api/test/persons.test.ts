@@ -15,8 +15,9 @@ describe('GET /api/persons', () => {
       .get('/api/persons')
       .expect(200)
       .expect('content-type', /application\/json/);
-    expect(res.body).toEqual(seededPersons);
-    for (const p of res.body) expect(Object.keys(p).sort()).toEqual(['company_name', 'first_name', 'id', 'last_name']);
+    // The contract's fields, and the discoverability flag (true unless the person opted out).
+    expect(res.body).toEqual(seededPersons.map((p) => ({ ...p, discoverable: true })));
+    for (const p of res.body) expect(Object.keys(p).sort()).toEqual(['company_name', 'discoverable', 'first_name', 'id', 'last_name']);
   });
 
   it('pages with limit and offset', async () => {
@@ -36,7 +37,7 @@ describe('GET /api/persons', () => {
 describe('GET /api/persons/{id}', () => {
   it('returns one seeded person', async () => {
     const res = await h.http.get('/api/persons/5').expect(200);
-    expect(res.body).toEqual({ id: 5, first_name: 'Taco', last_name: 'Fargo', company_name: 'Alpha Omega Upholstery' });
+    expect(res.body).toEqual({ id: 5, first_name: 'Taco', last_name: 'Fargo', company_name: 'Alpha Omega Upholstery', discoverable: true });
   });
 
   it('answers 404 problem+json for an unknown id', async () => {
@@ -61,7 +62,7 @@ describe('POST /api/persons', () => {
   it('creates a person (201, Location header) that reads back, with an id past the seeded ones', async () => {
     const body = { first_name: 'Ada', last_name: 'Lovelace', company_name: 'Analytical Engines' };
     const created = await h.http.post('/api/persons').send(body).expect(201);
-    expect(created.body).toEqual({ id: expect.any(Number), ...body });
+    expect(created.body).toEqual({ id: expect.any(Number), ...body, discoverable: true });
     expect(created.body.id).toBeGreaterThan(Math.max(...seededPersons.map((p) => p.id)));
     expect(created.headers.location).toBe(`/api/persons/${created.body.id}`);
     const read = await h.http.get(`/api/persons/${created.body.id}`).expect(200);

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import type { OpenAPIRegistry, ResponseConfig } from '@asteasolutions/zod-to-openapi';
 import { methodNotAllowed, parseOrThrow, unsupportedMediaType, type Logger, type Principal } from '@udaconnect/common';
 import { authorize, BEARER_SCHEME, type Access, type RouteGuard } from './access';
+import { UNLIMITED_PATHS } from './rate-limit';
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
@@ -59,6 +60,8 @@ export const jsonResponse = (description: string, schema: z.ZodType): ResponseCo
   content: { 'application/json': { schema } },
 });
 
+const QUOTA = "Over the caller's request quota: per token, or per IP without a valid token (RATE_LIMIT_*); Retry-After says when to retry";
+
 /** The router, the OpenAPI registry and the access guard every route is added with. */
 export interface RouteContext {
   router: Router;
@@ -93,6 +96,7 @@ export function methodNotAllowedRoute(ctx: RouteContext): RequestHandler {
 export function addRoute<P extends z.ZodObject, Q extends z.ZodObject, B extends z.ZodType>(ctx: RouteContext, spec: RouteSpec<P, Q, B>): void {
   const { router, registry, guard } = ctx;
   const isPublic = spec.access.rule === 'public';
+  const quota = UNLIMITED_PATHS.has(spec.path) ? undefined : [spec.responses[429]?.description, QUOTA].filter(Boolean).join('; or ');
   const methods = ctx.methods.get(spec.path) ?? new Set<string>();
   ctx.methods.set(spec.path, methods.add(spec.method));
   // A body schema that accepts nothing (undefined) makes the body optional.
@@ -125,6 +129,8 @@ export function addRoute<P extends z.ZodObject, Q extends z.ZodObject, B extends
             401: problemResponse('No token, or a malformed, invalid, expired or revoked one (WWW-Authenticate: Bearer)'),
             403: problemResponse('A valid token whose role or person may not do this'),
           }),
+      // Every route but the probes counts against its caller's quota (rate-limit.ts).
+      ...(quota ? { 429: problemResponse(quota) } : {}),
     },
   });
   const expressPath = spec.path.replace(/\{(\w+)\}/g, ':$1');
