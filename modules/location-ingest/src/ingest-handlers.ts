@@ -32,6 +32,13 @@ export interface IngestDeps {
  */
 const MAX_PENDING_PER_STREAM = 4_000;
 
+/**
+ * Messages of one stream handled per turn of the event loop, so a flooding stream cannot hold the
+ * loop while other callers' requests wait (a known device's Record during an unknown-id flood:
+ * docs/benchmarks.md, "Unknown-person flood").
+ */
+const MESSAGES_PER_TURN = 64;
+
 /** The gRPC status of a refused ping on Record. */
 const STATUS_OF: Record<PingProblem['kind'], status> = {
   invalid: status.INVALID_ARGUMENT,
@@ -195,6 +202,17 @@ export function createIngestHandlers({ publisher, persons, verifier, logger, quo
         call.destroy();
       };
 
+      // Reading stops while either reason holds: too many pings waiting, or this turn's share used.
+      const pausedFor = new Set<'backlog' | 'turn'>();
+      let thisTurn = 0;
+      const pause = (reason: 'backlog' | 'turn') => {
+        pausedFor.add(reason);
+        call.pause();
+      };
+      const resume = (reason: 'backlog' | 'turn') => {
+        if (pausedFor.delete(reason) && pausedFor.size === 0) call.resume();
+      };
+
       call.on('data', (ping: LocationPing) => {
         if (failed) return;
         const i = index++;
@@ -210,10 +228,19 @@ export function createIngestHandlers({ publisher, persons, verifier, logger, quo
           return;
         }
         outstanding++;
-        if (outstanding >= MAX_PENDING_PER_STREAM) call.pause();
+        if (outstanding >= MAX_PENDING_PER_STREAM) pause('backlog');
+        // A turn of the event loop takes at most MESSAGES_PER_TURN of one stream's messages, then
+        // lets the other calls' I/O run (setImmediate comes after the poll phase).
+        if (++thisTurn === MESSAGES_PER_TURN) {
+          pause('turn');
+          setImmediate(() => {
+            thisTurn = 0;
+            resume('turn');
+          });
+        }
         const done = () => {
           outstanding--;
-          if (outstanding === MAX_PENDING_PER_STREAM / 2) call.resume();
+          if (outstanding === MAX_PENDING_PER_STREAM / 2) resume('backlog');
           finishIfDone();
         };
         const admitted = (turn = turn.then(async (principal) => {
