@@ -8,3 +8,4 @@ export * from './pings';
 export * from './publishing';
 export * from './ping-metrics';
 export * from './geo';
+export * from './presence';
