@@ -58,8 +58,17 @@ export const SERVICE_ROLES: readonly ServiceRole[] = [
       { table: 'device', privileges: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'] },
       { table: 'location', privileges: ['SELECT', 'DELETE'] },
       { table: 'erased_person', privileges: ['SELECT', 'INSERT'] },
+      // Events and venues (event-routes.ts): created and read, never changed or deleted.
+      { table: 'event', privileges: ['SELECT', 'INSERT'] },
+      { table: 'place', privileges: ['SELECT', 'INSERT'] },
+      { table: 'session', privileges: ['SELECT', 'INSERT'] },
     ],
-    sequences: [{ table: 'person', column: 'id' }],
+    sequences: [
+      { table: 'person', column: 'id' },
+      { table: 'event', column: 'id' },
+      { table: 'place', column: 'id' },
+      { table: 'session', column: 'id' },
+    ],
   },
   {
     // Which person ids exist (PersonDirectory) and which tokens are revoked (devices, erased persons).

@@ -21,6 +21,8 @@ set -a
 . .udaconnect/env
 set +a
 node --import tsx db/cli.ts setup
+# The simulator's venue and a day of talks, once (scripts/simulator/demo-event.ts).
+node --import tsx scripts/seed-demo-event.ts
 if [ "$tls" = true ]; then
   # CA and server certificate for localhost/127.0.0.1/::1, reused while valid (.udaconnect/tls/).
   bash scripts/tls-certs.sh --out "$ROOT/.udaconnect/tls" >/dev/null

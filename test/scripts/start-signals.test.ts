@@ -74,7 +74,7 @@ beforeAll(async () => {
     'node',
     [
       'case " $* " in',
-      '  *" db/cli.ts "*) exit 0 ;;',
+      '  *" db/cli.ts "*|*" scripts/seed-demo-event.ts "*) exit 0 ;;',
       `  *" scripts/run-services.ts "*) cd ${JSON.stringify(ROOT)} && exec ${JSON.stringify(process.execPath)} --import tsx scripts/run-services.ts ;;`,
       `  *) exec ${JSON.stringify(process.execPath)} "$@" ;;`,
       'esac',

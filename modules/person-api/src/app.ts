@@ -25,6 +25,8 @@ import { addLocationRoutes } from './location-routes';
 import { locationRepository } from './location-repository';
 import { addConnectionRoutes } from './connection-routes';
 import { addDeviceRoutes } from './device-routes';
+import { addEventRoutes, LARGE_BODY_LIMITS } from './event-routes';
+import { eventRepository } from './event-repository';
 import { createRouteGuard } from './http/access';
 import { rateLimit, type RateLimits } from './http/rate-limit';
 import { createRouteContext, methodNotAllowedRoute } from './http/typed-routes';
@@ -146,6 +148,8 @@ export function createApp({
   );
   // Quotas after CORS (a browser can read the 429) and before the body is read (http/rate-limit.ts).
   app.use(rateLimit(rateLimits, auth.verifier));
+  // Places and venue imports are larger: parsed here first, and the global parser skips a parsed body.
+  for (const [path, limit] of Object.entries(LARGE_BODY_LIMITS)) app.use(path, express.json({ limit, strict: false }));
   app.use(express.json({ limit: bodyLimit, strict: false }));
 
   const registry = createRegistry();
@@ -161,6 +165,7 @@ export function createApp({
   addLocationRoutes(ctx, { persons, locations: locationRepository(db.knex), personDirectory, publisher, ...(metrics ? { metrics: metrics.pings } : {}) });
   addConnectionRoutes(ctx, persons, connections);
   addDeviceRoutes(ctx, { knex: db.knex, persons, signer: auth.signer, revocations: auth.revocations, defaultTtlSeconds: auth.deviceTtlSeconds });
+  addEventRoutes(ctx, eventRepository(db.knex));
   app.use(ctx.router);
 
   const jwks = { keys: auth.keys.keys };

@@ -13,6 +13,13 @@ describe('OpenAPI and Swagger UI', () => {
     expect(doc.openapi).toBe('3.0.3');
     expect(Object.keys(doc.paths).sort()).toEqual([
       '/api/devices/{device_id}',
+      '/api/events',
+      '/api/events/{event_id}',
+      '/api/events/{event_id}/places',
+      '/api/events/{event_id}/places/{place_id}',
+      '/api/events/{event_id}/sessions',
+      '/api/events/{event_id}/sessions/{session_id}',
+      '/api/events/{event_id}/venue',
       '/api/locations',
       '/api/locations/{id}',
       '/api/me',

@@ -266,6 +266,13 @@ function undecided(template: string, method: string, query: Record<string, strin
     // "not after 1970-01-01, or more than 5 minutes in the future" (the description), near the edge by a margin
     if (!(t > 1000 && t < Date.now() + 4 * 60_000)) return true;
   }
+  if (method === 'post' && template === '/api/events' && body && typeof body === 'object' && 'starts_at' in body && 'ends_at' in body) {
+    // ends_at after starts_at, at most 31 days later (the description).
+    const days = (Date.parse(String(body.ends_at)) - Date.parse(String(body.starts_at))) / 86_400_000;
+    if (!(days > 0 && days <= 31)) return true;
+  }
+  // Closed rings, latitude ranges, PostGIS validity, places and times of the event, overlaps: the descriptions and the data decide.
+  if (method === 'post' && /^\/api\/events\/\{event_id\}\/(places|sessions|venue)$/.test(template)) return true;
   return false;
 }
 

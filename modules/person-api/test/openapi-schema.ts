@@ -1,7 +1,7 @@
 /**
  * The little of JSON Schema that /openapi.json uses (OpenAPI 3.0: $ref, anyOf, type, nullable,
  * enum, pattern in Unicode mode, code-point lengths, minimum/maximum, exclusive bounds as
- * booleans, properties, required, additionalProperties, items), to decide whether the document
+ * booleans, properties, required, additionalProperties, items, minItems/maxItems), to decide whether the document
  * accepts a value. A keyword it does not know fails loudly, so the oracle never guesses.
  */
 export type Schema = Record<string, unknown>;
@@ -39,6 +39,8 @@ const KNOWN = new Set([
   'required',
   'additionalProperties',
   'items',
+  'minItems',
+  'maxItems',
   'format',
   'description',
   'example',
@@ -86,7 +88,9 @@ export function accepts(doc: OpenApiDocument, schemaOrRef: Schema, value: unknow
     case 'boolean':
       return typeof value === 'boolean';
     case 'array':
-      return Array.isArray(value) && (!s.items || value.every((item) => accepts(doc, s.items as Schema, item)));
+      if (!Array.isArray(value)) return false;
+      if ((typeof s.minItems === 'number' && value.length < s.minItems) || (typeof s.maxItems === 'number' && value.length > s.maxItems)) return false;
+      return !s.items || value.every((item) => accepts(doc, s.items as Schema, item));
     case 'object': {
       if (typeof value !== 'object' || Array.isArray(value)) return false;
       const record = value as Record<string, unknown>;

@@ -119,7 +119,7 @@ export function addRoute<P extends z.ZodObject, Q extends z.ZodObject, B extends
       ...spec.responses,
       ...(spec.body
         ? {
-            413: problemResponse('Body larger than the limit (BODY_LIMIT, 16 kB by default)'),
+            413: spec.responses[413] ?? problemResponse('Body larger than the limit (BODY_LIMIT, 16 kB by default)'),
             415: problemResponse('A body that is not application/json (or in an unsupported charset or encoding)'),
           }
         : {}),
