@@ -334,8 +334,7 @@ export class RevocationList implements RevocationCheck {
 
   /** Throws AuthUnavailableError until the list has been read once. */
   isRevoked(tokenId: string): boolean {
-    if (!this.revoked) throw new AuthUnavailableError('tokens cannot be checked yet (the revoked-token list is not loaded); retry shortly');
-    return this.revoked.has(tokenId);
+    return this.loadedList().has(tokenId);
   }
 
   /** Whether the list has been read at least once (readiness). */
@@ -344,8 +343,13 @@ export class RevocationList implements RevocationCheck {
   }
 
   isPersonErased(personId: number): boolean {
-    if (!this.revoked) throw new AuthUnavailableError('tokens cannot be checked yet (the revoked-token list is not loaded); retry shortly');
+    this.loadedList();
     return this.erased.has(personId);
+  }
+
+  private loadedList(): Set<string> {
+    if (!this.revoked) throw new AuthUnavailableError('tokens cannot be checked yet (the revoked-token list is not loaded); retry shortly');
+    return this.revoked;
   }
 
   /** Known at once in this process (person-api, right after DELETE /api/devices/{id}). */

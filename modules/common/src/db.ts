@@ -127,3 +127,36 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   if (e.name === 'KnexTimeoutError') return true;
   return /Connection terminated|connection timeout|Client has encountered a connection error/i.test(e.message ?? '');
 }
+
+/** One connection of the pool, as withOneConnection hands it to its work. */
+export interface OneConnection {
+  /** Raw SQL on this connection: session state (an advisory lock, settings) stays with it. */
+  query<R>(sql: string, bindings: readonly Knex.RawBinding[]): Promise<R>;
+  /** Cancels what the connection runs now (pg_cancel_backend, from a connection of its own). */
+  cancel(): Promise<unknown>;
+  /** Closes the connection (the pool then drops it): for a session whose state cannot be undone. */
+  end(): Promise<void>;
+}
+
+/** knex's pool methods (knex types its client `any`). */
+interface KnexPool {
+  acquireConnection(): Promise<{ end(): Promise<void> }>;
+  releaseConnection(connection: unknown): Promise<unknown>;
+  cancelQuery(connection: unknown): Promise<unknown>;
+}
+
+/** Takes one connection from the pool for `work`, and gives it back when `work` settles. */
+export async function withOneConnection<T>(knex: Knex, work: (c: OneConnection) => Promise<T>): Promise<T> {
+  const pool = knex.client as KnexPool;
+  const conn = await pool.acquireConnection();
+  try {
+    return await work({
+      query: <R>(sql: string, bindings: readonly Knex.RawBinding[]) =>
+        knex.raw<R>(sql, bindings as Knex.RawBinding[]).connection(conn) as unknown as Promise<R>,
+      cancel: () => pool.cancelQuery(conn),
+      end: () => conn.end(),
+    });
+  } finally {
+    await pool.releaseConnection(conn);
+  }
+}

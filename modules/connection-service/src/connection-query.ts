@@ -10,6 +10,7 @@
  * with the table. Values are always bound parameters.
  */
 import type { Knex } from 'knex';
+import { withOneConnection } from '@udaconnect/common';
 
 export interface ConnectionQuery {
   personId: number;
@@ -367,27 +368,22 @@ export async function estimateWork(db: Queryable, q: ConnectionQuery, maxPairs: 
  * can never hit the next user of the connection.
  */
 export async function withCancellableConnection<T>(knex: Knex, signal: AbortSignal | undefined, work: (db: Queryable) => Promise<T>): Promise<T> {
-  const client = knex.client as {
-    acquireConnection(): Promise<{ processID: number }>;
-    releaseConnection(c: unknown): Promise<void>;
-    cancelQuery(c: unknown): Promise<unknown>;
-  };
-  const conn = await client.acquireConnection();
-  let cancelling: Promise<unknown> | undefined;
-  let running = true;
-  const cancel = () => {
-    if (running && !cancelling) cancelling = client.cancelQuery(conn).catch(() => undefined);
-  };
-  signal?.addEventListener('abort', cancel, { once: true });
-  try {
-    if (signal?.aborted) throw Object.assign(new Error('the call was cancelled'), { code: QUERY_CANCELED });
-    return await work({ raw: (sql, bindings) => knex.raw(sql, bindings).connection(conn) });
-  } finally {
-    running = false;
-    signal?.removeEventListener('abort', cancel);
-    await cancelling;
-    await client.releaseConnection(conn);
-  }
+  return withOneConnection(knex, async (conn) => {
+    let cancelling: Promise<unknown> | undefined;
+    let running = true;
+    const cancel = () => {
+      if (running && !cancelling) cancelling = conn.cancel().catch(() => undefined);
+    };
+    signal?.addEventListener('abort', cancel, { once: true });
+    try {
+      if (signal?.aborted) throw Object.assign(new Error('the call was cancelled'), { code: QUERY_CANCELED });
+      return await work({ raw: (sql, bindings) => conn.query(sql, bindings) });
+    } finally {
+      running = false;
+      signal?.removeEventListener('abort', cancel);
+      await cancelling;
+    }
+  });
 }
 
 /** PostgreSQL's query_canceled: a statement timeout, or pg_cancel_backend. */

@@ -7,7 +7,7 @@
  * for it.
  */
 import { performance } from 'node:perf_hooks';
-import type { Knex, Logger } from '@udaconnect/common';
+import { withOneConnection, type Knex, type Logger } from '@udaconnect/common';
 import type { RetentionMetrics } from './metrics';
 
 /** Key of the advisory lock a run holds, the same in every replica. */
@@ -21,17 +21,6 @@ export interface RetentionSettings {
 }
 
 export type DeleteResult = { locked: false } | { locked: true; deleted: number; cutoff: Date; stopped: boolean };
-
-/** What is used of the pg client a pooled connection is. */
-interface PooledConnection {
-  end(): Promise<void>;
-}
-
-/** The pool methods of knex's client (knex types the client `any`). */
-interface ConnectionPool {
-  acquireConnection(): Promise<PooledConnection>;
-  releaseConnection(connection: PooledConnection): Promise<unknown>;
-}
 
 /**
  * One run, on one pooled connection (the lock belongs to its session): takes the lock or gives up
@@ -48,36 +37,34 @@ export async function deleteExpiredPings(
   opts: { stopping?: () => boolean; onBatch?: (deleted: number) => void | Promise<void> } = {},
 ): Promise<DeleteResult> {
   if (!(settings.days > 0)) throw new Error(`retention days must be > 0, got ${settings.days}`);
-  const pool = knex.client as ConnectionPool;
-  const conn = await pool.acquireConnection();
-  const query = <T>(sql: string, bindings: readonly Knex.RawBinding[]) =>
-    knex.raw<{ rows: T[]; rowCount: number | null }>(sql, bindings as Knex.RawBinding[]).connection(conn);
-  let locked = false;
-  try {
-    const { rows } = await query<{ locked: boolean }>('SELECT pg_try_advisory_lock(?::bigint) AS locked', [RETENTION_LOCK_KEY]);
-    locked = rows[0]?.locked === true;
-    if (!locked) return { locked: false };
-    const { rows: at } = await query<{ cutoff: Date }>(`SELECT date_trunc('milliseconds', now() - make_interval(days => ?::int)) AS cutoff`, [settings.days]);
-    const cutoff = at[0]!.cutoff;
-    let deleted = 0;
-    for (;;) {
-      const { rowCount } = await query(`DELETE FROM location WHERE id IN (SELECT id FROM location WHERE creation_time < ?::timestamptz LIMIT ?::int)`, [
-        cutoff,
-        settings.batchRows,
-      ]);
-      const n = rowCount ?? 0;
-      deleted += n;
-      await opts.onBatch?.(n);
-      if (n < settings.batchRows) return { locked: true, deleted, cutoff, stopped: false };
-      if (opts.stopping?.()) return { locked: true, deleted, cutoff, stopped: true };
+  return withOneConnection(knex, async (conn) => {
+    const query = <T>(sql: string, bindings: readonly Knex.RawBinding[]) => conn.query<{ rows: T[]; rowCount: number | null }>(sql, bindings);
+    let locked = false;
+    try {
+      const { rows } = await query<{ locked: boolean }>('SELECT pg_try_advisory_lock(?::bigint) AS locked', [RETENTION_LOCK_KEY]);
+      locked = rows[0]?.locked === true;
+      if (!locked) return { locked: false };
+      const { rows: at } = await query<{ cutoff: Date }>(`SELECT date_trunc('milliseconds', now() - make_interval(days => ?::int)) AS cutoff`, [settings.days]);
+      const cutoff = at[0]!.cutoff;
+      let deleted = 0;
+      for (;;) {
+        const { rowCount } = await query(`DELETE FROM location WHERE id IN (SELECT id FROM location WHERE creation_time < ?::timestamptz LIMIT ?::int)`, [
+          cutoff,
+          settings.batchRows,
+        ]);
+        const n = rowCount ?? 0;
+        deleted += n;
+        await opts.onBatch?.(n);
+        if (n < settings.batchRows) return { locked: true, deleted, cutoff, stopped: false };
+        if (opts.stopping?.()) return { locked: true, deleted, cutoff, stopped: true };
+      }
+    } finally {
+      if (locked) {
+        // A session that cannot unlock is closed: that releases the lock, and the pool drops it.
+        await query('SELECT pg_advisory_unlock(?::bigint)', [RETENTION_LOCK_KEY]).catch(() => conn.end().catch(() => undefined));
+      }
     }
-  } finally {
-    if (locked) {
-      // A session that cannot unlock is closed: that releases the lock, and the pool drops it.
-      await query('SELECT pg_advisory_unlock(?::bigint)', [RETENTION_LOCK_KEY]).catch(() => conn.end().catch(() => undefined));
-    }
-    await pool.releaseConnection(conn);
-  }
+  });
 }
 
 type RetentionRun =

@@ -13,6 +13,7 @@
  */
 import type { Request } from 'express';
 import { assertMayActFor, ForbiddenError, type Principal, type TokenVerifier } from '@udaconnect/common';
+import { verifiedCaller } from './caller';
 
 export const BEARER_SCHEME = 'bearerAuth';
 
@@ -40,7 +41,7 @@ export function createRouteGuard(opts: { verifier: TokenVerifier; legacyAnonymou
       const header = req.headers.authorization;
       const anonymousRead = 'legacyAnonymousRead' in access && access.legacyAnonymousRead && (req.method === 'GET' || req.method === 'HEAD');
       if (header === undefined && anonymousRead && opts.legacyAnonymousReads) return undefined;
-      const principal = await opts.verifier.verifyAuthorization(header);
+      const principal = await verifiedCaller(req, opts.verifier);
       // person-api's own service token is for connection-service; it opens nothing here.
       if (principal.role === 'service') throw new ForbiddenError('a service token may not call the REST API');
       return principal;

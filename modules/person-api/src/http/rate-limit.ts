@@ -10,6 +10,7 @@ import type { RequestHandler } from 'express';
 import ipaddr from 'ipaddr.js';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { HttpProblem, type Principal, type TokenVerifier } from '@udaconnect/common';
+import { verifiedCaller } from './caller';
 
 export interface RateLimits {
   /** Requests per window for one attendee (device) token; 0: no limit. */
@@ -56,8 +57,8 @@ export function rateLimit(limits: RateLimits, verifier: TokenVerifier): RequestH
   return async (req, _res, next) => {
     if (UNLIMITED_PATHS.has(req.path.toLowerCase().replace(/\/$/, ''))) return next();
     const header = req.headers.authorization;
-    // The guard verifies it again; a valid token is then a cache hit (createTokenVerifier).
-    const principal: Principal | undefined = header === undefined ? undefined : await verifier.verifyAuthorization(header).catch(() => undefined);
+    // Verified once for the request: the route's guard reuses this verification (caller.ts).
+    const principal: Principal | undefined = header === undefined ? undefined : await verifiedCaller(req, verifier).catch(() => undefined);
     const [counted, key] = principal ? [principal.role === 'organizer' ? organizer : attendee, `token:${principal.tokenId}`] : [anonymous, clientKey(req.ip)];
     if (counted) {
       try {
