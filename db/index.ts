@@ -10,6 +10,7 @@ import * as m0004 from './migrations/0004_drop_location_creation_time_idx';
 import * as m0005 from './migrations/0005_location_creation_time_brin';
 import * as m0006 from './migrations/0006_person_privacy';
 import * as m0007 from './migrations/0007_events';
+import * as m0008 from './migrations/0008_presence';
 import starterSeed from './seed-data/starter-seed.json';
 
 const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Promise<void> }> = {
@@ -20,6 +21,7 @@ const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Pr
   '0005_location_creation_time_brin': m0005,
   '0006_person_privacy': m0006,
   '0007_events': m0007,
+  '0008_presence': m0008,
 };
 
 const migrationSource: Knex.MigrationSource<string> = {

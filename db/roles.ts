@@ -62,6 +62,9 @@ export const SERVICE_ROLES: readonly ServiceRole[] = [
       { table: 'event', privileges: ['SELECT', 'INSERT'] },
       { table: 'place', privileges: ['SELECT', 'INSERT'] },
       { table: 'session', privileges: ['SELECT', 'INSERT'] },
+      // Presence (GET /api/persons/{id}/visits, …/shared): derived by the writer, read here.
+      { table: 'visit', privileges: ['SELECT'] },
+      { table: 'attendance', privileges: ['SELECT'] },
     ],
     sequences: [
       { table: 'person', column: 'id' },
@@ -90,22 +93,41 @@ export const SERVICE_ROLES: readonly ServiceRole[] = [
     urlEnv: 'WRITER_DATABASE_URL',
     tables: [
       { table: 'location', privileges: ['INSERT'], columns: ['person_id', 'coordinate', 'creation_time', 'event_id'] },
-      { table: 'location', privileges: ['SELECT'], columns: ['event_id', 'person_id', 'id', 'creation_time'] },
+      // coordinate: the presence worker (presence.ts) reads a person's pings to test them against the places.
+      { table: 'location', privileges: ['SELECT'], columns: ['event_id', 'person_id', 'id', 'creation_time', 'coordinate'] },
       // Retention (retention.ts): deletes pings older than RETENTION_DAYS, found by id and creation_time.
       { table: 'location', privileges: ['DELETE'] },
       { table: 'person', privileges: ['SELECT'], columns: ['id'] },
       // Pings of erased persons are dropped, never written again (a replay of the topic).
       { table: 'erased_person', privileges: ['SELECT'], columns: ['person_id'] },
+      // Presence (presence.ts): event windows for the marks, the venues to test pings against, the
+      // derived rows it replaces, and the queue of marks (inserted with each batch, deleted once processed).
+      { table: 'event', privileges: ['SELECT'] },
+      { table: 'place', privileges: ['SELECT'] },
+      { table: 'session', privileges: ['SELECT'] },
+      { table: 'visit', privileges: ['SELECT', 'INSERT', 'DELETE'] },
+      { table: 'attendance', privileges: ['SELECT', 'INSERT', 'DELETE'] },
+      { table: 'presence_dirty', privileges: ['SELECT', 'INSERT', 'DELETE'] },
     ],
-    sequences: [{ table: 'location', column: 'id' }],
+    sequences: [
+      { table: 'location', column: 'id' },
+      { table: 'presence_dirty', column: 'id' },
+    ],
   },
   {
-    // The proximity query (locations and the persons met) and the revocation list.
+    // The proximity query (locations and the persons met), the revocation list, and for live
+    // meetings (meeting-directory.ts) the places of current events, where meetings are located.
     service: 'connection-service',
     role: 'udaconnect_connections',
     passwordEnv: 'CONNECTION_SERVICE_DB_PASSWORD',
     urlEnv: 'CONNECTION_SERVICE_DATABASE_URL',
-    tables: [{ table: 'location', privileges: ['SELECT'] }, { table: 'person', privileges: ['SELECT'] }, ...REVOCATION_TABLES],
+    tables: [
+      { table: 'location', privileges: ['SELECT'] },
+      { table: 'person', privileges: ['SELECT'] },
+      ...REVOCATION_TABLES,
+      { table: 'event', privileges: ['SELECT'], columns: ['id', 'starts_at', 'ends_at'] },
+      { table: 'place', privileges: ['SELECT'], columns: ['id', 'event_id', 'name', 'area'] },
+    ],
     sequences: [],
   },
 ];

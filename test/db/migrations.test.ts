@@ -62,3 +62,23 @@ test('the id sequences are past the seeded ids', async () => {
   const [{ id }] = await knex('person').insert({ first_name: 'a', last_name: 'b', company_name: 'c' }).returning('id');
   expect(id).toBe(Math.max(...seedData.persons.map((p) => p.id)) + 1);
 });
+
+test('presence (0008): visit and attendance keyed for a person’s reads, indexed for a place’s or session’s, cascading with person, place and session', async () => {
+  const { rows } = await knex.raw<{ rows: Array<{ def: string }> }>(
+    `SELECT conrelid::regclass || ': ' || pg_get_constraintdef(oid) AS def FROM pg_constraint
+      WHERE conrelid IN ('visit'::regclass, 'attendance'::regclass, 'presence_dirty'::regclass) AND contype IN ('p', 'f') ORDER BY 1`,
+  );
+  expect(rows.map((r) => r.def)).toEqual([
+    'attendance: FOREIGN KEY (person_id) REFERENCES person(id) ON DELETE CASCADE',
+    'attendance: FOREIGN KEY (session_id) REFERENCES session(id) ON DELETE CASCADE',
+    'attendance: PRIMARY KEY (person_id, session_id)',
+    'presence_dirty: PRIMARY KEY (id)',
+    'visit: FOREIGN KEY (event_id, place_id) REFERENCES place(event_id, id) ON DELETE CASCADE',
+    'visit: FOREIGN KEY (person_id) REFERENCES person(id) ON DELETE CASCADE',
+    'visit: PRIMARY KEY (person_id, place_id, first_seen)',
+  ]);
+  const { rows: idx } = await knex.raw<{ rows: Array<{ indexdef: string }> }>(
+    `SELECT indexdef FROM pg_indexes WHERE tablename IN ('visit', 'attendance') AND indexname NOT LIKE '%pkey' ORDER BY 1`,
+  );
+  expect(idx.map((r) => r.indexdef.replace(/^.* USING /, ''))).toEqual(['btree (event_id, session_id)', 'btree (event_id, place_id)']);
+});

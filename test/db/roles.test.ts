@@ -10,9 +10,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Knex } from 'knex';
 import { createDatabase, createLogger, RevocationList, type Database } from '@udaconnect/common';
-import { PersonDirectory } from '@udaconnect/domain';
+import { DEFAULT_PRESENCE_RULES, PersonDirectory } from '@udaconnect/domain';
 import { SERVICE_ROLES, type ServiceName } from '../../db/roles';
+import { EventWindows } from '../../modules/location-writer/src/event-windows';
 import { insertPings, lookUpPersons } from '../../modules/location-writer/src/location-store';
+import { recomputePresence } from '../../modules/location-writer/src/presence';
 import { CONNECTION_SESSION_SETTINGS, findConnections } from '../../modules/connection-service/src/connection-query';
 import { personRepository } from '../../modules/person-api/src/person-repository';
 import { createTestDatabase, type TestDatabase, testKnex } from '../support/test-database';
@@ -28,6 +30,7 @@ const PERMISSION_DENIED = '42501';
  */
 const EXPECTED_GRANTS: Record<string, string[]> = {
   udaconnect_person_api: [
+    'attendance: SELECT',
     'device: DELETE',
     'device: INSERT',
     'device: SELECT',
@@ -50,6 +53,7 @@ const EXPECTED_GRANTS: Record<string, string[]> = {
     'session: INSERT',
     'session: SELECT',
     'session_id_seq: USAGE',
+    'visit: SELECT',
   ],
   udaconnect_ingest: [
     'device(expires_at): SELECT',
@@ -59,7 +63,12 @@ const EXPECTED_GRANTS: Record<string, string[]> = {
     'person(id): SELECT',
   ],
   udaconnect_writer: [
+    'attendance: DELETE',
+    'attendance: INSERT',
+    'attendance: SELECT',
+    'event: SELECT',
     'location(coordinate): INSERT',
+    'location(coordinate): SELECT',
     'location(creation_time): INSERT',
     'location(creation_time): SELECT',
     'location(event_id): INSERT',
@@ -71,14 +80,30 @@ const EXPECTED_GRANTS: Record<string, string[]> = {
     'location: DELETE',
     'location_id_seq: USAGE',
     'person(id): SELECT',
+    'place: SELECT',
+    'presence_dirty: DELETE',
+    'presence_dirty: INSERT',
+    'presence_dirty: SELECT',
+    'presence_dirty_id_seq: USAGE',
+    'session: SELECT',
+    'visit: DELETE',
+    'visit: INSERT',
+    'visit: SELECT',
   ],
   udaconnect_connections: [
     'device(expires_at): SELECT',
     'device(id): SELECT',
     'device(revoked_at): SELECT',
     'erased_person(person_id): SELECT',
+    'event(ends_at): SELECT',
+    'event(id): SELECT',
+    'event(starts_at): SELECT',
     'location: SELECT',
     'person: SELECT',
+    'place(area): SELECT',
+    'place(event_id): SELECT',
+    'place(id): SELECT',
+    'place(name): SELECT',
   ],
 };
 
@@ -226,7 +251,7 @@ describeRoles('each service role on a test database', () => {
     });
 
     test.each([
-      ['read locations', 'SELECT id, person_id, coordinate, creation_time FROM location LIMIT 1'],
+      ['read when a location was received', 'SELECT received_at FROM location LIMIT 1'],
       ['read persons beyond their ids', 'SELECT first_name FROM person LIMIT 1'],
       ['read devices', 'SELECT id FROM device LIMIT 1'],
       ['update a location', 'UPDATE location SET creation_time = now() WHERE id = 1'],
@@ -241,6 +266,11 @@ describeRoles('each service role on a test database', () => {
       ],
       ['create a person', `INSERT INTO person (first_name, last_name, company_name) VALUES ('a', 'b', 'c')`],
       ['issue a device', `INSERT INTO device (id, person_id, expires_at) VALUES (gen_random_uuid(), 5, now())`],
+      ['create an event', `INSERT INTO event (name, starts_at, ends_at) VALUES ('x', now(), now() + interval '1 hour')`],
+      ['change a place', `UPDATE place SET name = 'x'`],
+      ['delete a session', 'DELETE FROM session'],
+      ['change a visit', 'UPDATE visit SET last_seen = now()'],
+      ['change a mark', 'UPDATE presence_dirty SET since = now()'],
     ])('may not %s', async (_what, sql) => refused(as['location-writer'], sql));
   });
 
@@ -327,6 +357,9 @@ describeRoles('each service role on a test database', () => {
       ['un-erase a person', 'DELETE FROM erased_person'],
       ['change an erased id', 'UPDATE erased_person SET person_id = 1'],
       ['empty a table', 'TRUNCATE person CASCADE'],
+      ['write a visit', `INSERT INTO visit (person_id, event_id, place_id, first_seen, last_seen) VALUES (5, 1, 1, now(), now())`],
+      ['delete attendance', 'DELETE FROM attendance'],
+      ['read the presence queue', 'SELECT id FROM presence_dirty'],
     ])('may not %s', async (_what, sql) => refused(as['person-api'], sql));
 
     test('changes and erases a person (DELETE /api/persons/{id}): the person, their locations and devices', async () => {
@@ -341,6 +374,40 @@ describeRoles('each service role on a test database', () => {
       expect(await admin('person').where({ id }).first()).toBeUndefined();
       expect(await admin('erased_person').where({ person_id: id }).select('person_id')).toEqual([{ person_id: id }]);
     });
+  });
+
+  test('presence: the writer marks, derives and replaces visits; person-api reads them, and erasure takes them along', async () => {
+    const persons = personRepository(as['person-api']);
+    const { id: personId } = await persons.create({ first_name: 'Vera', last_name: 'Visitor', company_name: 'Booths' });
+    const [event] = await admin('event').insert({ name: 'roles presence', starts_at: '2031-05-01T08:00:00Z', ends_at: '2031-05-01T18:00:00Z' }).returning('id');
+    const { rows: places } = await admin.raw(
+      `INSERT INTO place (event_id, name, kind, area) VALUES (?, 'Booth R', 'booth', 'SRID=4326;POLYGON((10 50, 10.001 50, 10.001 50.001, 10 50.001, 10 50))') RETURNING id`,
+      [event.id],
+    );
+    const writer = as['location-writer'];
+    // Every 30 s for 3 minutes inside the booth: one visit.
+    const pings = Array.from({ length: 7 }, (_, i) => ({
+      eventId: randomUUID(),
+      personId,
+      latitude: 50.0005,
+      longitude: 10.0005,
+      recordedAt: new Date(Date.parse('2031-05-01T09:00:00Z') + i * 30_000),
+    }));
+    const windows = await new EventWindows(writer, DEFAULT_PRESENCE_RULES.maxCoverMs).current();
+    expect(await insertPings(writer, pings, windows)).toEqual({ inserted: 7, duplicates: 0, conflicts: [] });
+    const settings = { rules: DEFAULT_PRESENCE_RULES, personsPerRun: 100, retentionDays: 0 };
+    expect(await recomputePresence(writer, settings)).toMatchObject({ locked: true, marks: 1, persons: 1, visits: 1 });
+    const visit = { person_id: personId, event_id: event.id, place_id: places[0].id };
+    expect(await as['person-api']('visit').where({ person_id: personId }).select('person_id', 'event_id', 'place_id', 'first_seen', 'last_seen')).toEqual([
+      { ...visit, first_seen: new Date('2031-05-01T09:00:00Z'), last_seen: new Date('2031-05-01T09:03:00Z') },
+    ]);
+    expect(await as['person-api']('attendance').where({ person_id: personId })).toEqual([]);
+    expect(await persons.erase(personId)).toEqual({ locations: 7, devices: 0 });
+    expect(await admin('visit').where({ person_id: personId })).toEqual([]);
+    // A mark left behind for the erased person is dropped by the next run.
+    await writer.raw(`INSERT INTO presence_dirty (person_id, since, until) VALUES (?, '2031-05-01T09:00:00Z', '2031-05-01T09:00:00Z')`, [personId]);
+    expect(await recomputePresence(writer, settings)).toMatchObject({ locked: true, marks: 1, persons: 0, erased: 1 });
+    expect(await admin('presence_dirty').count({ n: '*' })).toEqual([{ n: 0 }]);
   });
 
   const everyRole = SERVICE_ROLES.map((r) => [r.service] as [ServiceName]);

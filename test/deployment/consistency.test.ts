@@ -800,7 +800,8 @@ describe('network policies', () => {
       'frontend -> person-api:30001',
       'person-api -> connection-service:30003',
       ...['person-api', 'location-ingest', 'location-writer', 'connection-service', 'db-migrate'].map((s) => `${s} -> postgis:5432`),
-      ...['person-api', 'location-ingest', 'location-writer'].map((s) => `${s} -> kafka:9092`),
+      // connection-service reads the pings for live meetings.
+      ...['person-api', 'location-ingest', 'location-writer', 'connection-service'].map((s) => `${s} -> kafka:9092`),
       'kafka -> kafka:9092',
       'kafka -> kafka:9093',
     ];

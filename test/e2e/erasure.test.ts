@@ -93,7 +93,7 @@ test('DELETE /api/persons/{id} leaves nothing of the person but their id on the 
       expect(Number(stored[0]!.n)).toBe(10);
       expect((await writer.metrics.values()).erasedDropped).toBe(10 + acceptedAfter);
     }, 30_000);
-    expect(await rowsMentioning(id)).toEqual({ device: 0, erased_person: 1, location: 0, person: 0 });
+    expect(await rowsMentioning(id)).toEqual({ attendance: 0, device: 0, erased_person: 1, location: 0, person: 0, presence_dirty: 0, visit: 0 });
     // What the erased list keeps: the id and when, nothing else.
     expect(Object.keys(await p.knex('erased_person').where({ person_id: id }).first()).sort()).toEqual(['erased_at', 'person_id']);
 
@@ -101,7 +101,7 @@ test('DELETE /api/persons/{id} leaves nothing of the person but their id on the 
     await p.stopWriter();
     const replay = await p.startWriter({ KAFKA_GROUP_ID: `${randomUUID()}.replay` });
     await eventually(async () => expect((await replay.metrics.values()).erasedDropped).toBe(30 + acceptedAfter), 30_000);
-    expect(await rowsMentioning(id)).toEqual({ device: 0, erased_person: 1, location: 0, person: 0 });
+    expect(await rowsMentioning(id)).toEqual({ attendance: 0, device: 0, erased_person: 1, location: 0, person: 0, presence_dirty: 0, visit: 0 });
 
     // A second DELETE: 404 (never was, or already erased).
     expect((await api(`/api/persons/${id}`, { method: 'DELETE' })).status).toBe(404);

@@ -2,7 +2,7 @@
  * The only module that knows the Kafka client library (kafkajs). Services see a small
  * interface — topics, a batching producer, a batch consumer — so the client can be swapped.
  */
-import { CompressionTypes, Kafka, logLevel, Partitioners, type Consumer, type IHeaders, type LogEntry, type Producer } from 'kafkajs';
+import { CompressionTypes, Kafka, logLevel, Partitioners, type Admin, type Consumer, type IHeaders, type LogEntry, type Producer } from 'kafkajs';
 import type { Logger } from './logger';
 
 export interface TopicSpec {
@@ -45,12 +45,24 @@ export interface BusProducer {
   close(): Promise<void>;
 }
 
+/** A position in a partition: the offset of the next message to read. */
+export interface PartitionOffset {
+  partition: number;
+  offset: string;
+}
+
 export interface BusConsumer {
   /**
    * Consumes `topics` batch by batch. A batch's offsets are committed only after `handler`
-   * resolves; if it throws, the batch is delivered again.
+   * resolves; if it throws, the batch is delivered again. A consumer made with
+   * `commitOffsets: false` starts each partition at `startOffsets` (else where `fromBeginning` says)
+   * and, after a rebalance, where its own handler left off.
    */
-  run(topics: string[], handler: (batch: MessageBatch) => Promise<void>, opts?: { fromBeginning?: boolean }): Promise<void>;
+  run(
+    topics: string[],
+    handler: (batch: MessageBatch) => Promise<void>,
+    opts?: { fromBeginning?: boolean; startOffsets?: Array<PartitionOffset & { topic: string }> },
+  ): Promise<void>;
   /** Called once if the client gives up (crash without restart): the process should exit non-zero. */
   onCrash(listener: (err: Error) => void): void;
   close(): Promise<void>;
@@ -59,7 +71,15 @@ export interface BusConsumer {
 export interface KafkaBus {
   ensureTopics(topics: TopicSpec[]): Promise<void>;
   producer(): Promise<BusProducer>;
-  consumer(opts: { groupId: string; maxBytesPerPartition?: number; maxWaitMs?: number }): BusConsumer;
+  /**
+   * `commitOffsets: false`: the group never commits, so a group of its own (one per process) reads every
+   * partition from where `run` says and leaves nothing behind in Kafka once it disconnects.
+   */
+  consumer(opts: { groupId: string; maxBytesPerPartition?: number; maxWaitMs?: number; commitOffsets?: boolean }): BusConsumer;
+  /** Per partition of `topic`, the offset of its first message written at or after `timestamp` (ms); the end offset where there is none. */
+  offsetsAt(topic: string, timestamp: number): Promise<PartitionOffset[]>;
+  /** Per partition of `topic`, the offset the next message written will get (the high watermark). */
+  endOffsets(topic: string): Promise<PartitionOffset[]>;
   /** True if a broker answers a metadata request within `timeoutMs`. */
   isReachable(timeoutMs?: number): Promise<boolean>;
   close(): Promise<void>;
@@ -92,7 +112,7 @@ function toHeaders(raw: IHeaders | undefined): Record<string, string> {
 
 export function createKafkaBus(opts: { brokers: string[]; clientId: string; logger: Logger }): KafkaBus {
   const log = opts.logger.child({ component: 'kafka' });
-  const kafka = new Kafka({
+  const settings = {
     clientId: opts.clientId,
     brokers: opts.brokers,
     connectionTimeout: 3_000,
@@ -106,7 +126,10 @@ export function createKafkaBus(opts: { brokers: string[]; clientId: string; logg
         if (level === logLevel.WARN && message === IDEMPOTENT_RETRIES_WARNING) return;
         log[LEVELS[level] ?? 'info'](rest, message);
       },
-  });
+  };
+  const kafka = new Kafka(settings);
+  /** For one-shot admin requests: a broker that is down fails them at once (their caller retries). */
+  const noRetries = new Kafka({ ...settings, retry: { retries: 0 } });
   const admin = kafka.admin();
   let adminConnected: Promise<void> | undefined;
   const connectAdmin = () =>
@@ -116,7 +139,22 @@ export function createKafkaBus(opts: { brokers: string[]; clientId: string; logg
     }));
   const producers = new Set<Producer>();
   const consumers = new Set<Consumer>();
-  const probes = new Set<Promise<boolean>>();
+  const probes = new Set<Promise<unknown>>();
+  /**
+   * `work` on an admin client of its own without retries, disconnected afterwards: it fails at once
+   * while the broker is down (the caller retries), and close() waits for it, so nothing is left behind.
+   */
+  const oneShotAdmin = <T>(work: (a: Admin) => Promise<T>): Promise<T> => {
+    const a = noRetries.admin();
+    const attempt = a
+      .connect()
+      .then(() => work(a))
+      .finally(() => a.disconnect().catch(() => undefined));
+    const settled = attempt.catch(() => undefined);
+    probes.add(settled);
+    void settled.finally(() => probes.delete(settled));
+    return attempt;
+  };
 
   return {
     async ensureTopics(topics) {
@@ -163,7 +201,7 @@ export function createKafkaBus(opts: { brokers: string[]; clientId: string; logg
       };
     },
 
-    consumer({ groupId, maxBytesPerPartition = 4 * 1024 * 1024, maxWaitMs = 100 }) {
+    consumer({ groupId, maxBytesPerPartition = 4 * 1024 * 1024, maxWaitMs = 100, commitOffsets = true }) {
       const consumer = kafka.consumer({
         groupId,
         maxBytesPerPartition,
@@ -179,8 +217,25 @@ export function createKafkaBus(opts: { brokers: string[]; clientId: string; logg
         if (restart) return;
         for (const l of crashListeners) l(error);
       });
+      /** Without commits: the next offset to read of each partition ("topic:partition"), set by startOffsets and by each batch handled. */
+      const positions = new Map<string, string>();
+      const at = (topic: string, partition: number) => `${topic}:${partition}`;
       return {
-        async run(topics, handler, { fromBeginning = true } = {}) {
+        async run(topics, handler, { fromBeginning = true, startOffsets = [] } = {}) {
+          if (commitOffsets && startOffsets.length > 0) throw new Error('startOffsets needs a consumer made with commitOffsets: false');
+          for (const s of startOffsets) positions.set(at(s.topic, s.partition), s.offset);
+          if (!commitOffsets) {
+            // Each join (the first, and after a rebalance) hands out partitions with no committed
+            // offset; the seeks below run before its first fetch (kafkajs emits the event synchronously).
+            consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+              for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
+                for (const partition of partitions) {
+                  const offset = positions.get(at(topic, partition));
+                  if (offset !== undefined) consumer.seek({ topic, partition, offset });
+                }
+              }
+            });
+          }
           await consumer.connect();
           await consumer.subscribe({ topics, fromBeginning });
           await consumer.run({
@@ -207,9 +262,12 @@ export function createKafkaBus(opts: { brokers: string[]; clientId: string; logg
                 isStale: stale,
               });
               payload.resolveOffset(batch.lastOffset());
-              await payload.commitOffsetsIfNecessary({
-                topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(batch.lastOffset()) + 1n).toString() }] }],
-              });
+              const next = (BigInt(batch.lastOffset()) + 1n).toString();
+              if (!commitOffsets) {
+                positions.set(at(batch.topic, batch.partition), next);
+                return;
+              }
+              await payload.commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: next }] }] });
             },
           });
         },
@@ -222,6 +280,11 @@ export function createKafkaBus(opts: { brokers: string[]; clientId: string; logg
         },
       };
     },
+
+    offsetsAt: (topic, timestamp) =>
+      oneShotAdmin(async (a) => (await a.fetchTopicOffsetsByTimestamp(topic, timestamp)).map(({ partition, offset }) => ({ partition, offset }))),
+
+    endOffsets: (topic) => oneShotAdmin(async (a) => (await a.fetchTopicOffsets(topic)).map(({ partition, high }) => ({ partition, offset: high }))),
 
     async isReachable(timeoutMs = 2_000) {
       // A throwaway admin without retries: a probe must answer quickly and leave nothing behind.

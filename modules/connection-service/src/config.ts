@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { authConfigShape, env, metricsConfigShape, tracingConfigShape } from '@udaconnect/common';
+import { LOCATIONS_TOPIC } from '@udaconnect/domain';
 
 export const connectionConfigSchema = z.object({
   PORT: env.port(30003),
@@ -23,6 +24,24 @@ export const connectionConfigSchema = z.object({
   DB_HEALTH_INTERVAL_MS: env.positiveInt(3_000),
   /** How long SIGTERM waits for in-flight calls. */
   DRAIN_TIMEOUT_MS: env.positiveInt(15_000),
+
+  // Live meetings (Meetings/Watch): every replica reads every ping from Kafka.
+  /** Where the pings are read from. Unset: live meetings are off (Watch answers UNIMPLEMENTED). */
+  KAFKA_BROKERS: env.kafkaBrokers().optional(),
+  LOCATIONS_TOPIC: z
+    .string()
+    .regex(/^[a-zA-Z0-9._-]{1,249}$/, 'must be 1–249 characters of letters, digits, ".", "_" or "-"')
+    .default(LOCATIONS_TOPIC),
+  /** false: live meetings are off even with KAFKA_BROKERS set. */
+  MEETINGS_ENABLED: env.boolean(true),
+  /** Two pings at most this many geodesic meters apart can make a meeting. */
+  MEETING_DISTANCE_METERS: z.coerce.number().positive().max(1_000).default(5),
+  /** … if they were recorded at most this many seconds apart. */
+  MEETING_WINDOW_SECONDS: z.coerce.number().int().positive().max(3_600).default(60),
+  /** A pair is told about one place once per this many minutes (decimals allowed: 0.5 is 30 s). */
+  MEETING_COOLDOWN_MINUTES: z.coerce.number().positive().max(1_440).default(30),
+  /** How often the places of current events and the persons who are not discoverable are re-read. */
+  MEETING_REFRESH_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
 });
 
 export type ConnectionConfig = z.infer<typeof connectionConfigSchema>;

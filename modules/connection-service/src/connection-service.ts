@@ -1,4 +1,7 @@
-/** Builds connection-service from its config: database pool, gRPC server (health, reflection), DB health polling. */
+/**
+ * Builds connection-service from its config: database pool, gRPC server (health, reflection), DB
+ * health polling, and live meetings (a Kafka consumer of the pings, meeting-feed.ts).
+ */
 import {
   createDatabase,
   createMetricsRegistry,
@@ -9,18 +12,23 @@ import {
   type GrpcServerHandle,
   type Logger,
 } from '@udaconnect/common';
-import { ConnectionServiceDefinition } from '@udaconnect/proto';
+import { ConnectionServiceDefinition, MeetingsDefinition } from '@udaconnect/proto';
 import type { ConnectionConfig } from './config';
 import { createConnectionHandlers } from './connection-handlers';
 import { CONNECTION_SESSION_SETTINGS } from './connection-query';
+import { createMeetingHandlers } from './meeting-handlers';
+import { MeetingFeed } from './meeting-feed';
 
 export const CONNECTION_SERVICE_NAME = 'udaconnect.connection.v1.ConnectionService';
+export const MEETINGS_SERVICE_NAME = 'udaconnect.meeting.v1.Meetings';
 
 export interface ConnectionService {
   port: number;
   /** The operator port: /metrics, /healthz, /readyz (METRICS_PORT). */
   metricsPort: number;
-  /** Stop taking calls, let in-flight ones finish, close the pool. */
+  /** Live meetings; undefined when turned off (MEETINGS_ENABLED=false or no KAFKA_BROKERS). */
+  meetings: MeetingFeed | undefined;
+  /** End the meeting streams, stop taking calls, let in-flight ones finish, stop consuming, close the pool. */
   stop(): Promise<void>;
 }
 
@@ -59,6 +67,27 @@ export async function startConnectionService(config: ConnectionConfig, logger: L
     metrics: registry,
     onDatabaseUnavailable: () => server?.setServing(false),
   });
+
+  // Live meetings: each replica reads every ping (meeting-feed.ts), connected in the background.
+  const meetingsOn = config.MEETINGS_ENABLED && config.KAFKA_BROKERS !== undefined;
+  if (!meetingsOn) logger.warn(config.MEETINGS_ENABLED ? 'KAFKA_BROKERS is not set: live meetings are off' : 'MEETINGS_ENABLED=false: live meetings are off');
+  const meetings = meetingsOn
+    ? new MeetingFeed({
+        brokers: config.KAFKA_BROKERS!,
+        topic: config.LOCATIONS_TOPIC,
+        rules: {
+          distanceMeters: config.MEETING_DISTANCE_METERS,
+          windowMs: config.MEETING_WINDOW_SECONDS * 1000,
+          cooldownMs: Math.round(config.MEETING_COOLDOWN_MINUTES * 60_000),
+        },
+        refreshMs: config.MEETING_REFRESH_MS,
+        knex: db.knex,
+        logger,
+        registry,
+        revocations: auth.revocations,
+      })
+    : undefined;
+  const meetingHandlers = createMeetingHandlers({ feed: meetings, verifier: auth.verifier, logger });
   const operator = await startOperatorServer({
     registry,
     port: config.METRICS_PORT,
@@ -72,7 +101,10 @@ export async function startConnectionService(config: ConnectionConfig, logger: L
       logger,
       metrics: registry,
       serving: databaseUp && auth.revocations.loaded,
-      services: [{ name: CONNECTION_SERVICE_NAME, definition: ConnectionServiceDefinition, implementation: handlers }],
+      services: [
+        { name: CONNECTION_SERVICE_NAME, definition: ConnectionServiceDefinition, implementation: handlers },
+        { name: MEETINGS_SERVICE_NAME, definition: MeetingsDefinition, implementation: meetingHandlers },
+      ],
     });
   } catch (err) {
     // A port in use: leave nothing open behind the failed start.
@@ -84,13 +116,19 @@ export async function startConnectionService(config: ConnectionConfig, logger: L
   const grpcServer = server;
 
   grpcServer.followHealth(async () => auth.revocations.loaded && (await db.isReady()), config.DB_HEALTH_INTERVAL_MS);
+  meetings?.start();
 
   return {
     port: grpcServer.port,
     metricsPort: operator.port,
+    meetings,
     async stop() {
+      // Open Watch streams end first (with OK: their clients call again, on another replica), or
+      // they would hold the drain below for its whole timeout.
+      meetings?.closeStreams();
       auth.stop();
       await grpcServer.shutdown(config.DRAIN_TIMEOUT_MS);
+      await meetings?.stop();
       await operator.close();
       await db.close();
     },

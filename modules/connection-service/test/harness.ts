@@ -19,6 +19,8 @@ export interface Harness {
   /** Sends an organizer token on every call. */
   client: ConnectionServiceClient;
   auth: TestAuth;
+  /** Stops the service and starts it again with the same configuration, on the same ports (`service` is the new one). */
+  restartService(): Promise<ConnectionService>;
   find(request: Partial<FindConnectionsRequest>): Promise<FindConnectionsResponse>;
   /** The gRPC error of a call that must fail. */
   findError(request: Partial<FindConnectionsRequest>): Promise<grpc.ServiceError>;
@@ -42,7 +44,7 @@ export async function startHarness(label: string, { env = {}, serviceDatabaseUrl
     ...auth.env,
     ...env,
   });
-  const service = await startConnectionService(config, logger);
+  let service = await startConnectionService(config, logger);
   const client = new ConnectionServiceClient(`127.0.0.1:${service.port}`, grpc.credentials.createInsecure(), auth.grpcOptions());
   const knex = testKnex(testDb.url);
   const call = (request: Partial<FindConnectionsRequest>) =>
@@ -52,12 +54,19 @@ export async function startHarness(label: string, { env = {}, serviceDatabaseUrl
         (err, res) => (err ? reject(err) : resolve(res)),
       ),
     );
-  return {
+  const h: Harness = {
     testDb,
     knex,
     service,
     client,
     auth,
+    async restartService() {
+      const ports = { PORT: service.port, METRICS_PORT: service.metricsPort };
+      await service.stop();
+      service = await startConnectionService({ ...config, ...ports }, logger);
+      h.service = service;
+      return service;
+    },
     find: call,
     async findError(request) {
       const outcome = await call(request).then(
@@ -74,6 +83,7 @@ export async function startHarness(label: string, { env = {}, serviceDatabaseUrl
       await testDb.drop();
     },
   };
+  return h;
 }
 
 export interface Ping {

@@ -9,3 +9,4 @@ export * from './publishing';
 export * from './ping-metrics';
 export * from './geo';
 export * from './presence';
+export * from './meetings';

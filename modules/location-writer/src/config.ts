@@ -35,6 +35,16 @@ export const locationWriterConfigSchema = z.object({
   RETENTION_FIRST_RUN_DELAY_MS: z.coerce.number().int().min(0).max(86_400_000).default(60_000),
   /** Rows deleted per statement, so that no statement holds its row locks long or writes much WAL. */
   RETENTION_BATCH_ROWS: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+  /** Presence (presence.ts): milliseconds between runs of the worker that derives visits and attendance; 0 turns it off. */
+  PRESENCE_INTERVAL_MS: z.coerce.number().int().min(0).max(3_600_000).default(1_000),
+  /** Persons whose presence one run recomputes, at most (the rest wait for the next run). */
+  PRESENCE_PERSONS_PER_RUN: z.coerce.number().int().min(1).max(100_000).default(2_000),
+  /** A visit: consecutive pings inside a place spanning at least this many seconds… */
+  PRESENCE_MIN_VISIT_SECONDS: z.coerce.number().int().min(0).max(86_400).default(120),
+  /** …no two of them further apart than this. */
+  PRESENCE_MAX_GAP_SECONDS: z.coerce.number().int().min(1).max(86_400).default(300),
+  /** Attendance: each ping covers the time until the person's next ping, at most this many seconds. */
+  PRESENCE_MAX_COVER_SECONDS: z.coerce.number().int().min(1).max(86_400).default(300),
 });
 
 export type LocationWriterConfig = z.infer<typeof locationWriterConfigSchema>;

@@ -1,6 +1,7 @@
 /** The writer's SQL: which persons exist, and the idempotent batch insert into `location`. */
 import type { Knex } from '@udaconnect/common';
 import type { LocationPing } from '@udaconnect/domain';
+import { presenceMarks, type EventWindows, type WindowSet } from './event-windows';
 
 export interface InsertResult {
   /** Rows written now. */
@@ -43,15 +44,27 @@ export const FOREIGN_KEY_VIOLATION = '23503';
  * pings with distinct, non-empty event ids (one statement must not see an id twice).
  * Values are bound as arrays and unnested by PostgreSQL: X = longitude, Y = latitude, and the
  * time travels as an ISO string so its milliseconds survive.
+ *
+ * With `windows` (the event windows, event-windows.ts), the same transaction also queues one
+ * presence_dirty mark per person with pings inside a window, written now or already stored, for
+ * the presence worker (presence.ts): one more statement, and only when some ping is inside one.
  */
-export async function insertPings(knex: Knex, pings: readonly LocationPing[]): Promise<InsertResult> {
+export async function insertPings(knex: Knex, pings: readonly LocationPing[], windows?: WindowSet): Promise<InsertResult> {
   if (pings.length === 0) return { inserted: 0, duplicates: 0, conflicts: [] };
   const personIds = pings.map((p) => p.personId);
   const longitudes = pings.map((p) => p.longitude);
   const latitudes = pings.map((p) => p.latitude);
   const times = pings.map((p) => p.recordedAt!.toISOString());
   const eventIds = pings.map((p) => p.eventId);
+  const marks = windows ? presenceMarks(pings, windows) : undefined;
   return knex.transaction(async (trx) => {
+    if (marks && marks.personIds.length > 0) {
+      await trx.raw(`INSERT INTO presence_dirty (person_id, since, until) SELECT * FROM unnest(?::int[], ?::timestamptz[], ?::timestamptz[])`, [
+        marks.personIds,
+        marks.since,
+        marks.until,
+      ]);
+    }
     const { rows: written } = await trx.raw<{ rows: Array<{ event_id: string }> }>(
       `INSERT INTO location (person_id, coordinate, creation_time, event_id)
        SELECT p, ST_SetSRID(ST_MakePoint(lon, lat), 4326)::geography, t, e
@@ -82,9 +95,10 @@ export interface PingStore {
   insertPings(pings: readonly LocationPing[]): Promise<InsertResult>;
 }
 
-export function pingStore(knex: Knex): PingStore {
+/** With `eventWindows`, each insert also queues the presence marks its pings call for. */
+export function pingStore(knex: Knex, eventWindows?: EventWindows): PingStore {
   return {
     lookUpPersons: (ids) => lookUpPersons(knex, ids),
-    insertPings: (pings) => insertPings(knex, pings),
+    insertPings: async (pings) => insertPings(knex, pings, await eventWindows?.current()),
   };
 }

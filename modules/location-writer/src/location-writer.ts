@@ -19,8 +19,10 @@ import {
 } from '@udaconnect/common';
 import { createBatchProcessor } from './batch-processor';
 import type { LocationWriterConfig } from './config';
+import { EventWindows } from './event-windows';
 import { pingStore } from './location-store';
-import { RetentionMetrics, WriterMetrics } from './metrics';
+import { PresenceMetrics, RetentionMetrics, WriterMetrics } from './metrics';
+import { startPresence, type Presence } from './presence';
 import { startRetention, type Retention } from './retention';
 
 export interface LocationWriter {
@@ -30,12 +32,15 @@ export interface LocationWriter {
   db: Database;
   /** The periodic deletion of old pings (retention.ts); runOnce() runs one now. */
   retention: Retention;
+  /** The presence worker (presence.ts): visits and attendance derived from the pings; runOnce() runs one now. */
+  presence: Presence;
   /** True while the consumer is in its group and the database answers (what /readyz says). */
   isReady(): Promise<boolean>;
   /**
-   * In order: stop retention (no new run; a run in progress ends after its current statement),
-   * stop consuming (the batch in flight finishes and is committed, or is handed back), then close
-   * the HTTP server, the database pool and the Kafka clients.
+   * In order: stop retention (no new run; a run in progress ends after its current statement) and
+   * the presence worker (no new run; the one in progress finishes), stop consuming (the batch in
+   * flight finishes and is committed, or is handed back), then close the HTTP server, the database
+   * pool and the Kafka clients.
    */
   shutdownSteps: ShutdownStep[];
   /** Runs shutdownSteps; rejects with the first failure after trying them all. */
@@ -51,6 +56,13 @@ export async function startLocationWriter(config: LocationWriterConfig, logger: 
   const metrics = new WriterMetrics(registry);
   databaseMetrics(registry, db.knex);
   const consumer = bus.consumer({ groupId: config.KAFKA_GROUP_ID });
+  const presenceRules = {
+    minVisitMs: config.PRESENCE_MIN_VISIT_SECONDS * 1000,
+    maxGapMs: config.PRESENCE_MAX_GAP_SECONDS * 1000,
+    maxCoverMs: config.PRESENCE_MAX_COVER_SECONDS * 1000,
+  };
+  // Presence off: no marks either (PRESENCE_INTERVAL_MS=0).
+  const eventWindows = config.PRESENCE_INTERVAL_MS > 0 ? new EventWindows(db.knex, presenceRules.maxCoverMs) : undefined;
 
   let consuming = false;
   let crashed: Error | undefined;
@@ -102,7 +114,7 @@ export async function startLocationWriter(config: LocationWriterConfig, logger: 
       deadLetterProducer ??= await bus.producer();
       const dlq = deadLetterProducer;
       processor ??= createBatchProcessor({
-        store: pingStore(db.knex),
+        store: pingStore(db.knex, eventWindows),
         sendToDeadLetter: (messages) => dlq.send(config.LOCATIONS_DLQ_TOPIC, messages),
         metrics,
         logger,
@@ -124,9 +136,22 @@ export async function startLocationWriter(config: LocationWriterConfig, logger: 
     firstRunDelayMs: config.RETENTION_FIRST_RUN_DELAY_MS,
   });
 
+  // Visits and attendance derived from the marked pings; a database that is down only fails a run.
+  const presence = startPresence({
+    knex: db.knex,
+    metrics: new PresenceMetrics(registry),
+    logger,
+    intervalMs: config.PRESENCE_INTERVAL_MS,
+    personsPerRun: config.PRESENCE_PERSONS_PER_RUN,
+    rules: presenceRules,
+    retentionDays: config.RETENTION_DAYS,
+  });
+
   const shutdownSteps: ShutdownStep[] = [
     // No new run; the one in progress ends after its current DELETE statement.
     { name: 'retention', run: () => retention.stop() },
+    // No new run; the one in progress finishes (its marks are deleted only with what it stored).
+    { name: 'presence', run: () => presence.stop() },
     {
       name: 'kafka consumer',
       run: async () => {
@@ -145,6 +170,7 @@ export async function startLocationWriter(config: LocationWriterConfig, logger: 
     metrics,
     db,
     retention,
+    presence,
     async isReady() {
       return consuming && (await checks.database());
     },

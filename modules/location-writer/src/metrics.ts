@@ -171,3 +171,57 @@ export class RetentionMetrics {
     this.lastSuccess.set(Date.now() / 1000);
   }
 }
+
+/** Upper bounds of the presence-run histogram, in seconds. */
+const PRESENCE_SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export type PresenceOutcome = 'completed' | 'skipped' | 'failed';
+
+/** The presence worker's metrics (presence.ts), on the same registry. */
+export class PresenceMetrics {
+  private readonly persons: Counter;
+  private readonly marks: Counter;
+  private readonly runs: Counter<'outcome'>;
+  private readonly runSeconds: Histogram;
+  private readonly queueAge: Gauge;
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.persons = new Counter({
+      name: 'location_writer_presence_persons_total',
+      help: 'Persons whose visits and attendance were computed again (once per person and run).',
+      registers,
+    });
+    this.marks = new Counter({ name: 'location_writer_presence_marks_total', help: 'Marks (presence_dirty rows) processed and deleted.', registers });
+    this.runs = new Counter({
+      name: 'location_writer_presence_runs_total',
+      help: 'Presence runs by outcome: completed (with or without work), skipped (another writer holds the lock) or failed (retried at the next interval).',
+      labelNames: ['outcome'],
+      registers,
+    });
+    for (const outcome of ['completed', 'skipped', 'failed'] as const) this.runs.inc({ outcome }, 0);
+    this.runSeconds = new Histogram({
+      name: 'location_writer_presence_run_duration_seconds',
+      help: 'Time of one completed presence run that had marks to process.',
+      buckets: PRESENCE_SECONDS_BUCKETS,
+      registers,
+    });
+    this.queueAge = new Gauge({
+      name: 'location_writer_presence_queue_age_seconds',
+      help: 'Age of the oldest mark waiting in presence_dirty when the last run looked; 0 when none waits.',
+      registers,
+    });
+  }
+
+  run(outcome: PresenceOutcome, seconds: number, work?: { persons: number; marks: number }): void {
+    this.runs.inc({ outcome });
+    if (outcome !== 'completed' || !work || work.marks === 0) return;
+    this.runSeconds.observe(seconds);
+    this.persons.inc(work.persons);
+    this.marks.inc(work.marks);
+  }
+
+  setQueueAge(seconds: number): void {
+    this.queueAge.set(seconds);
+  }
+}

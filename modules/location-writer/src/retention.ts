@@ -8,6 +8,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { withOneConnection, type Knex, type Logger } from '@udaconnect/common';
+import { periodicRuns } from './periodic';
 import type { RetentionMetrics } from './metrics';
 
 /** Key of the advisory lock a run holds, the same in every replica. */
@@ -97,17 +98,13 @@ export function startRetention(opts: RetentionOptions): Retention {
     return { runOnce: () => Promise.resolve({ outcome: 'off' }), stop: () => Promise.resolve() };
   }
 
-  let stopping = false;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<RetentionRun> | undefined;
-
   const run = async (): Promise<RetentionRun> => {
     const started = performance.now();
     const ms = () => Math.round(performance.now() - started);
     let deleted = 0;
     try {
       const result = await deleteExpiredPings(knex, opts, {
-        stopping: () => stopping,
+        stopping: () => runs.stopping(),
         onBatch: (n) => {
           deleted += n;
           metrics.rowsDeleted(n);
@@ -129,25 +126,11 @@ export function startRetention(opts: RetentionOptions): Retention {
     }
   };
 
-  const runOnce = () => (running ??= run().finally(() => (running = undefined)));
-
-  const schedule = (delayMs: number) => {
-    if (stopping) return;
-    timer = setTimeout(() => void runOnce().then(() => schedule(opts.intervalMs)), delayMs);
-    timer.unref();
-  };
-  schedule(opts.firstRunDelayMs);
+  const runs = periodicRuns(run, { intervalMs: opts.intervalMs, firstDelayMs: opts.firstRunDelayMs });
   logger.info(
     { days: opts.days, intervalMs: opts.intervalMs, firstRunInMs: opts.firstRunDelayMs, batchRows: opts.batchRows },
     'retention on: pings older than RETENTION_DAYS are deleted periodically',
   );
 
-  return {
-    runOnce,
-    async stop() {
-      stopping = true;
-      clearTimeout(timer);
-      await running;
-    },
-  };
+  return runs;
 }

@@ -19,6 +19,12 @@ test('defaults follow the contract: port 30004 on the loopback interface, group 
     RETENTION_INTERVAL_MINUTES: 60,
     RETENTION_FIRST_RUN_DELAY_MS: 60_000,
     RETENTION_BATCH_ROWS: 10_000,
+    // Presence: a run a second, up to 2,000 persons; the rules of issue 15 (2-minute visits, 5-minute gaps and covers).
+    PRESENCE_INTERVAL_MS: 1_000,
+    PRESENCE_PERSONS_PER_RUN: 2_000,
+    PRESENCE_MIN_VISIT_SECONDS: 120,
+    PRESENCE_MAX_GAP_SECONDS: 300,
+    PRESENCE_MAX_COVER_SECONDS: 300,
     // Tracing off (no OTLP endpoint); every trace sampled once it is on.
     TRACES_SAMPLE_RATIO: 1,
   });
@@ -37,4 +43,23 @@ test('every missing or bad variable is named at once', () => {
   expect(text).toMatch(/KAFKA_BROKERS(\.0)?: each broker must be host:port/);
   expect(text).toMatch(/LOCATIONS_TOPIC: must be/);
   expect(text).toMatch(/LOCATIONS_PARTITIONS/);
+});
+
+test('the presence rules are checked: a gap or cover of 0 seconds, a negative interval, a fraction', () => {
+  const problems = (env: Record<string, string>) => {
+    try {
+      parseConfig(locationWriterConfigSchema, { ...required, ...env });
+      return '';
+    } catch (err) {
+      return (err as ConfigError).problems.join('\n');
+    }
+  };
+  expect(problems({ PRESENCE_MAX_GAP_SECONDS: '0' })).toMatch(/PRESENCE_MAX_GAP_SECONDS/);
+  expect(problems({ PRESENCE_MAX_COVER_SECONDS: '0' })).toMatch(/PRESENCE_MAX_COVER_SECONDS/);
+  expect(problems({ PRESENCE_INTERVAL_MS: '-1' })).toMatch(/PRESENCE_INTERVAL_MS/);
+  expect(problems({ PRESENCE_MIN_VISIT_SECONDS: '1.5' })).toMatch(/PRESENCE_MIN_VISIT_SECONDS/);
+  expect(parseConfig(locationWriterConfigSchema, { ...required, PRESENCE_INTERVAL_MS: '0', PRESENCE_MIN_VISIT_SECONDS: '0' })).toMatchObject({
+    PRESENCE_INTERVAL_MS: 0,
+    PRESENCE_MIN_VISIT_SECONDS: 0,
+  });
 });

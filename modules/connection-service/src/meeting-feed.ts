@@ -1,0 +1,286 @@
+/**
+ * Live meetings: every ping of the locations topic, in memory (MeetingDetector's grid), told to the
+ * open Watch streams of the two persons who met.
+ *
+ * Every replica reads every ping, with a consumer group of its own that never commits offsets
+ * (nothing is left in Kafka when it goes). On each start it seeks the topic to `now − cooldown −
+ * window − late` by timestamp and replays silently up to where the topic ended when it started,
+ * rebuilding the grid and the cooldowns, so a restart does not tell a meeting again within its
+ * cooldown; only meetings whose ping reached Kafka at most REPLAY_NOTIFY_GRACE_MS before the start
+ * are told. Kafka and the database are connected in the background (docs/decisions.md, "Start
+ * without dependencies"): until then Watch answers UNAVAILABLE and FindConnections is unaffected.
+ */
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import {
+  connectInBackground,
+  createKafkaBus,
+  labelledCounter,
+  type BackgroundConnection,
+  type BusConsumer,
+  type Knex,
+  type Logger,
+  type MessageBatch,
+} from '@udaconnect/common';
+import { checkPing, decodePing, DEFAULT_MEETING_LATE_MS, MeetingDetector, type DetectedMeeting, type MeetingRules } from '@udaconnect/domain';
+import type { Meeting } from '@udaconnect/proto';
+import { MeetingDirectory, type MeetingPerson } from './meeting-directory';
+import { WatcherRegistry } from './meeting-watchers';
+
+/** Meetings whose ping reached Kafka this long before the consumer connected are still told (to streams already open). */
+const REPLAY_NOTIFY_GRACE_MS = 5_000;
+/** How often open streams are checked for expired or revoked tokens. */
+const TOKEN_SWEEP_MS = 5_000;
+
+export interface MeetingFeedOptions {
+  brokers: string[];
+  topic: string;
+  rules: MeetingRules;
+  refreshMs: number;
+  knex: Knex;
+  logger: Logger;
+  registry: Registry;
+  /** The token verification's revocation list: erased persons' pings are ignored, revoked streams ended. */
+  revocations: { isPersonErased(personId: number): boolean; isRevoked(tokenId: string): boolean };
+}
+
+/** `connecting`: Kafka or the database not reached yet; `replaying`: reading what the topic held at start; `live`. */
+export type MeetingFeedState = 'connecting' | 'replaying' | 'live';
+
+export class MeetingFeed {
+  readonly watchers: WatcherRegistry;
+  readonly directory: MeetingDirectory;
+  private readonly detector: MeetingDetector;
+  private readonly bus: ReturnType<typeof createKafkaBus>;
+  private readonly log: Logger;
+  private connection: BackgroundConnection<BusConsumer> | undefined;
+  private current: MeetingFeedState = 'connecting';
+  private stopped = false;
+  /** Meetings of pings that reached Kafka before this (ms) are not told. */
+  private notifyFrom = Infinity;
+  /** Partitions still to replay: partition → the end offset when the consumer connected. */
+  private replayUntil = new Map<number, bigint>();
+  private replay = { pings: 0, meetings: 0, started: 0 };
+  private readonly metrics: ReturnType<typeof feedMetrics>;
+
+  constructor(private readonly o: MeetingFeedOptions) {
+    this.log = o.logger.child({ component: 'meetings' });
+    this.metrics = feedMetrics(o.registry);
+    this.detector = new MeetingDetector(o.rules);
+    this.directory = new MeetingDirectory(o.knex, this.log, o.refreshMs, (places) => (this.detector.places = places));
+    this.bus = createKafkaBus({ brokers: o.brokers, clientId: 'connection-service-meetings', logger: o.logger });
+    this.watchers = new WatcherRegistry(this.log, {
+      sent: (_meeting, origin) => {
+        this.metrics.sent.inc();
+        this.metrics.delay.observe(Math.max(0, Date.now() - origin) / 1000);
+      },
+      dropped: () => this.metrics.dropped.inc({ reason: 'slow_stream' }),
+      count: (open) => this.metrics.watchers.set(open),
+    });
+  }
+
+  get state(): MeetingFeedState {
+    return this.current;
+  }
+
+  /** False once shutting down: no new streams. */
+  get accepting(): boolean {
+    return !this.stopped;
+  }
+
+  /** Connects in the background (and again after the consumer gave up for good); returns at once. */
+  start(): void {
+    this.watchers.startSweeping((tokenId) => this.o.revocations.isRevoked(tokenId), TOKEN_SWEEP_MS);
+    this.directory.start();
+    this.connect();
+  }
+
+  private connect(): void {
+    this.current = 'connecting';
+    this.metrics.live.set(0);
+    this.connection = connectInBackground<BusConsumer>({
+      what: 'live meetings (places from the database, pings from Kafka)',
+      logger: this.log,
+      whileDown: 'Meetings/Watch answers UNAVAILABLE until it is',
+      connect: () => this.join(),
+      discard: (consumer) => consumer.close(),
+    });
+  }
+
+  /** One attempt: places first (a replay without them would remember meetings at no place), then the topic from the replay point. */
+  private async join(): Promise<BusConsumer> {
+    await this.directory.refresh();
+    const started = Date.now();
+    const from = started - this.o.rules.cooldownMs - this.o.rules.windowMs - DEFAULT_MEETING_LATE_MS;
+    const [startOffsets, endOffsets] = await Promise.all([this.bus.offsetsAt(this.o.topic, from), this.bus.endOffsets(this.o.topic)]);
+    const groupId = `connection-service-meetings-${hostname().replace(/[^a-zA-Z0-9._-]/g, '-')}-${randomBytes(4).toString('hex')}`;
+    const consumer = this.bus.consumer({ groupId, commitOffsets: false });
+    consumer.onCrash((err) => {
+      this.log.error({ err }, 'the Kafka consumer for live meetings gave up; connecting again');
+      void consumer.close().catch(() => undefined);
+      if (!this.stopped) this.connect();
+    });
+    const start = new Map(startOffsets.map((s) => [s.partition, BigInt(s.offset)]));
+    this.replayUntil = new Map(endOffsets.filter((e) => BigInt(e.offset) > (start.get(e.partition) ?? 0n)).map((e) => [e.partition, BigInt(e.offset)]));
+    this.notifyFrom = started - REPLAY_NOTIFY_GRACE_MS;
+    this.replay = { pings: 0, meetings: 0, started };
+    try {
+      await consumer.run([this.o.topic], (batch) => this.handle(batch), {
+        fromBeginning: false,
+        startOffsets: startOffsets.map((s) => ({ topic: this.o.topic, ...s })),
+      });
+    } catch (err) {
+      await consumer.close().catch(() => undefined);
+      throw err;
+    }
+    this.current = 'replaying';
+    this.log.info({ groupId, from: new Date(from).toISOString(), partitions: this.replayUntil.size }, 'replaying the pings of the last cooldown');
+    this.caughtUp();
+    return consumer;
+  }
+
+  private handle(batch: MessageBatch): Promise<void> {
+    const told: Array<{ meeting: DetectedMeeting; origin: number }> = [];
+    for (const m of batch.messages) {
+      const received = Number(m.timestamp);
+      let ping;
+      try {
+        ping = decodePing(m.value);
+      } catch {
+        this.metrics.skipped.inc({ reason: 'undecodable' });
+        continue;
+      }
+      if (checkPing(ping)) {
+        this.metrics.skipped.inc({ reason: 'invalid' });
+        continue;
+      }
+      if (this.isErased(ping.personId)) {
+        this.metrics.skipped.inc({ reason: 'erased' });
+        continue;
+      }
+      const meetings = this.detector.observe(
+        { personId: ping.personId, latitude: ping.latitude!, longitude: ping.longitude!, at: ping.recordedAt!.getTime(), eventId: ping.eventId },
+        received,
+      );
+      if (this.current === 'replaying') this.replay.pings++;
+      if (meetings.length === 0) continue;
+      this.metrics.detected.inc(meetings.length);
+      if (this.current === 'replaying') this.replay.meetings += meetings.length;
+      if (received >= this.notifyFrom) for (const meeting of meetings) told.push({ meeting, origin: received });
+    }
+    this.metrics.gridPings.set(this.detector.grid.size);
+    const last = batch.messages[batch.messages.length - 1];
+    const until = this.replayUntil.get(batch.partition);
+    if (last && until !== undefined && BigInt(last.offset) + 1n >= until) {
+      this.replayUntil.delete(batch.partition);
+      this.caughtUp();
+    }
+    if (told.length > 0) void this.announce(told);
+    return Promise.resolve();
+  }
+
+  private caughtUp(): void {
+    if (this.current !== 'replaying' || this.replayUntil.size > 0) return;
+    this.current = 'live';
+    this.metrics.live.set(1);
+    this.log.info(
+      { pings: this.replay.pings, meetings: this.replay.meetings, ms: Date.now() - this.replay.started, gridPings: this.detector.grid.size },
+      'live meetings: replay done, telling meetings as they happen',
+    );
+  }
+
+  private isErased(personId: number): boolean {
+    try {
+      return this.o.revocations.isPersonErased(personId);
+    } catch {
+      return false; // not loaded yet: the persons met are checked against their rows before being announced
+    }
+  }
+
+  /** Tells each of the two persons who has a stream open about the other, if the other may be announced. */
+  private async announce(told: Array<{ meeting: DetectedMeeting; origin: number }>): Promise<void> {
+    const tells = told.flatMap(({ meeting, origin }) =>
+      [
+        { watcher: meeting.a.personId, other: meeting.b.personId },
+        { watcher: meeting.b.personId, other: meeting.a.personId },
+      ]
+        .filter((d) => this.watchers.has(d.watcher))
+        .map((d) => ({ ...d, meeting, origin })),
+    );
+    if (tells.length === 0) return;
+    let persons: Map<number, MeetingPerson | undefined>;
+    try {
+      persons = await this.directory.persons(tells.map((t) => t.other));
+    } catch (err) {
+      this.metrics.dropped.inc({ reason: 'database_unavailable' }, tells.length);
+      this.log.warn({ err: (err as Error).message, meetings: tells.length }, 'could not look up the persons met; these meetings are not told');
+      return;
+    }
+    for (const { watcher, other, meeting, origin } of tells) {
+      const person = persons.get(other);
+      if (!this.directory.announceable(person) || this.isErased(other)) continue;
+      this.watchers.send(watcher, toMessage(meeting, person), origin);
+    }
+  }
+
+  /** Stops taking streams: ends every open one with OK (its client calls again, on another replica). */
+  closeStreams(): void {
+    this.stopped = true;
+    this.watchers.closeAll();
+  }
+
+  /** closeStreams(), then stops consuming and closes the Kafka client. */
+  async stop(): Promise<void> {
+    this.closeStreams();
+    this.directory.stop();
+    const consumer = this.connection?.current();
+    this.connection?.stop();
+    await consumer?.close().catch(() => undefined);
+    await this.bus.close();
+  }
+}
+
+function toMessage(m: DetectedMeeting, other: MeetingPerson): Meeting {
+  return {
+    otherPersonId: other.id,
+    at: new Date(m.at),
+    placeId: m.place?.id,
+    distanceMeters: m.distanceMeters,
+    latitude: m.latitude,
+    longitude: m.longitude,
+    eventId: m.place?.eventId,
+    placeName: m.place?.name ?? '',
+    otherFirstName: other.firstName,
+    otherLastName: other.lastName,
+  };
+}
+
+function feedMetrics(registry: Registry) {
+  const registers = [registry];
+  return {
+    detected: new Counter({
+      name: 'udaconnect_meetings_detected_total',
+      help: 'Meetings detected (each pair and place once per cooldown), replayed ones included, whether or not anyone was watching.',
+      registers,
+    }),
+    sent: new Counter({ name: 'udaconnect_meeting_notifications_sent_total', help: 'Meeting messages written to Watch streams.', registers }),
+    dropped: labelledCounter(registry, 'udaconnect_meeting_notifications_dropped_total', 'Meeting messages not sent, by reason.', ['reason']),
+    skipped: labelledCounter(registry, 'udaconnect_meeting_pings_skipped_total', 'Messages of the locations topic left out of the meeting grid, by reason.', [
+      'reason',
+    ]),
+    watchers: new Gauge({ name: 'udaconnect_meeting_watchers', help: 'Meetings/Watch streams open.', registers }),
+    gridPings: new Gauge({ name: 'udaconnect_meeting_grid_pings', help: 'Recent pings held in the meeting grid.', registers }),
+    live: new Gauge({
+      name: 'udaconnect_meetings_live',
+      help: '1 once the replay of the last cooldown is done and meetings are told as they happen.',
+      registers,
+    }),
+    delay: new Histogram({
+      name: 'udaconnect_meeting_notification_delay_seconds',
+      help: 'From the Kafka timestamp of the ping that completed a meeting to its message written to a Watch stream.',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
+      registers,
+    }),
+  };
+}

@@ -1,0 +1,408 @@
+/**
+ * Live meetings (issue 15): two persons' pings within `distanceMeters` and `windowMs` of each other
+ * are a meeting, told once per pair and place per `cooldownMs`. Pure code, so connection-service's
+ * live stream, person-api's meeting count and the tests apply the same rules:
+ *
+ * - PingGrid: the recent pings of everyone in memory, in cells at least `distanceMeters` wide, so a
+ *   ping is compared with the pings of its 3 × 3 cells only, never with a database query.
+ * - MeetingCooldown and countMeetings: "once per pair, per place, per cooldown", live and counted.
+ * - PlaceIndex: the place of a meeting, the one containing the midpoint of the two pings.
+ * - MeetingDetector: the three together, ping by ping.
+ */
+import { haversineMeters, type LatLon } from './geo';
+import { isInside, type GeoPolygon } from './presence';
+
+export interface MeetingRules {
+  /** Two pings at most this many geodesic meters apart (inclusive) can make a meeting. */
+  distanceMeters: number;
+  /** … if their times are at most this many ms apart (inclusive). */
+  windowMs: number;
+  /** One pair is told about one place once per this many ms (a meeting `cooldownMs` after the last one told is told again). */
+  cooldownMs: number;
+}
+
+export const DEFAULT_MEETING_RULES: MeetingRules = { distanceMeters: 5, windowMs: 60_000, cooldownMs: 30 * 60_000 };
+
+/** How late (after the log's clock has passed `at + windowMs`) a ping may arrive and still be compared: 60 s by default. */
+export const DEFAULT_MEETING_LATE_MS = 60_000;
+
+export interface MeetingPing {
+  personId: number;
+  latitude: number;
+  longitude: number;
+  /** When it was recorded (ms since the epoch). */
+  at: number;
+  /** The client's event id: a ping seen twice (a re-sent batch, a replayed message) is compared once. */
+  eventId?: string;
+}
+
+/** Mean Earth radius (m), as in haversineMeters. */
+const EARTH_RADIUS_METERS = 6_371_008.8;
+const DEG = 180 / Math.PI;
+
+/**
+ * The grid's cells: rows of latitude `cellMeters` high, each cut into as many equal longitude cells
+ * as fit while every cell stays at least `cellMeters` wide at the row's poleward neighbour's far edge,
+ * so a point within `cellMeters` of another is always in one of its 3 × 3 neighbouring cells, at any
+ * latitude (cells widen in degrees toward the poles; rows that touch a pole are one cell) and across
+ * the date line (cells wrap around: a row's last cell neighbours its first).
+ *
+ * Why this holds (haversine on the sphere of radius R): d ≥ R·|Δφ|, so two points within D are at
+ * most one row apart; and d ≥ 2R·√(cos φ1·cos φ2)·|sin(Δλ/2)| ≥ 2R·c·|sin(Δλ/2)|, where c is the
+ * smallest cosine of latitude over the three rows around the point's row, so
+ * |Δλ| ≤ 2·asin(D / 2Rc) ≤ the cell width.
+ */
+export class GridGeometry {
+  /** Row height in degrees of latitude. */
+  readonly rowDegrees: number;
+
+  constructor(readonly cellMeters: number) {
+    if (!(cellMeters > 0) || !Number.isFinite(cellMeters)) throw new RangeError(`cellMeters must be a positive number, got ${cellMeters}`);
+    this.rowDegrees = (cellMeters / EARTH_RADIUS_METERS) * DEG;
+  }
+
+  row(latitude: number): number {
+    return Math.floor(latitude / this.rowDegrees);
+  }
+
+  /** Longitude cells in `row` (1 near the poles, about 8 million at the equator for 5 m). */
+  cols(row: number): number {
+    const maxAbsLatitude = Math.min(90, Math.max(Math.abs(row - 1), Math.abs(row + 2)) * this.rowDegrees);
+    const c = Math.cos(maxAbsLatitude / DEG);
+    const x = c > 0 ? this.cellMeters / (2 * EARTH_RADIUS_METERS * c) : Infinity;
+    return x >= 1 ? 1 : Math.max(1, Math.floor(360 / (2 * Math.asin(x) * DEG)));
+  }
+
+  /** The column of `longitude` (degrees in [-180, 180]; 180 is -180) in a row of `cols` cells. */
+  col(longitude: number, cols: number): number {
+    return ((Math.floor(((longitude + 180) / 360) * cols) % cols) + cols) % cols;
+  }
+
+  /** The key of the cell holding the point. */
+  cellOf(latitude: number, longitude: number): string {
+    const row = this.row(latitude);
+    return `${row}/${this.col(longitude, this.cols(row))}`;
+  }
+
+  /** The keys of the (up to) 9 cells a point within cellMeters of this one can be in, each once. */
+  neighbourhood(latitude: number, longitude: number): string[] {
+    const row = this.row(latitude);
+    const keys = new Set<string>();
+    for (let r = row - 1; r <= row + 1; r++) {
+      const n = this.cols(r);
+      const c = this.col(longitude, n);
+      for (let dc = -1; dc <= 1; dc++) keys.add(`${r}/${(((c + dc) % n) + n) % n}`);
+    }
+    return [...keys];
+  }
+}
+
+/** Another person's ping near a new one, and how far apart they are. */
+export interface NearbyPing {
+  ping: MeetingPing;
+  distanceMeters: number;
+}
+
+interface StoredPing {
+  ping: MeetingPing;
+  cell: string;
+}
+
+/**
+ * The recent pings of everyone, by grid cell. `add` compares a ping with the pings of other persons
+ * in its 3 × 3 cells and keeps it. The clock is the log's (`receivedAt`: the Kafka timestamps, never a
+ * device's clock, which may run ahead), held back to the newest ping's own time when that is earlier
+ * (history written to the log faster than it happened); pings recorded before `now − windowMs −
+ * lateMs` are dropped, and a ping that arrives later than that is neither kept nor compared. Pings
+ * may arrive in any order within that horizon.
+ */
+export class PingGrid {
+  private readonly geometry: GridGeometry;
+  private readonly cells = new Map<string, StoredPing[]>();
+  /** Pings by floor(at / bucketMs), for eviction in time order whatever the arrival order. */
+  private readonly buckets = new Map<number, StoredPing[]>();
+  private readonly events = new Set<string>();
+  private readonly bucketMs: number;
+  private readonly lateMs: number;
+  private count = 0;
+  private clock = -Infinity;
+  private newestAt = -Infinity;
+
+  constructor(
+    private readonly rules: Pick<MeetingRules, 'distanceMeters' | 'windowMs'>,
+    opts: { lateMs?: number } = {},
+  ) {
+    this.geometry = new GridGeometry(rules.distanceMeters);
+    this.lateMs = opts.lateMs ?? DEFAULT_MEETING_LATE_MS;
+    this.bucketMs = Math.max(1_000, Math.ceil((rules.windowMs + this.lateMs) / 8));
+  }
+
+  /** Pings held. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** The newest `receivedAt` seen. */
+  get now(): number {
+    return this.clock;
+  }
+
+  /** Pings recorded before this are gone (and refused). */
+  get horizon(): number {
+    return this.clock - this.rules.windowMs - this.lateMs;
+  }
+
+  /**
+   * Adds `ping`, received at `receivedAt` (ms, the log's clock). Returns every ping of another person
+   * within distanceMeters and windowMs of it, by person id, then closest first (ties: the later one);
+   * undefined when the ping was not added (older than the horizon, or its event id seen).
+   */
+  add(ping: MeetingPing, receivedAt: number): NearbyPing[] | undefined {
+    // The clock is the log's, but never ahead of the newest ping: history played into the log faster
+    // than it happened (a backfill, a simulation) is compared in its own time, not all refused as late.
+    if (ping.at > this.newestAt) this.newestAt = ping.at;
+    this.advance(Math.min(receivedAt, this.newestAt));
+    const horizon = this.horizon;
+    if (!(ping.at >= horizon)) return undefined;
+    if (ping.eventId) {
+      if (this.events.has(ping.eventId)) return undefined;
+      this.events.add(ping.eventId);
+    }
+
+    const nearby: NearbyPing[] = [];
+    for (const key of this.geometry.neighbourhood(ping.latitude, ping.longitude)) {
+      for (const { ping: other } of this.cells.get(key) ?? []) {
+        if (other.personId === ping.personId || other.at < horizon || Math.abs(other.at - ping.at) > this.rules.windowMs) continue;
+        const distanceMeters = haversineMeters(ping, other);
+        if (distanceMeters <= this.rules.distanceMeters) nearby.push({ ping: other, distanceMeters });
+      }
+    }
+
+    const stored: StoredPing = { ping, cell: this.geometry.cellOf(ping.latitude, ping.longitude) };
+    push(this.cells, stored.cell, stored);
+    push(this.buckets, Math.floor(ping.at / this.bucketMs), stored);
+    this.count++;
+    return nearby.sort((a, b) => a.ping.personId - b.ping.personId || a.distanceMeters - b.distanceMeters || b.ping.at - a.ping.at);
+  }
+
+  /** Moves the clock to `receivedAt` if it is newer, and drops the buckets that are wholly before the horizon. */
+  advance(receivedAt: number): void {
+    if (!(receivedAt > this.clock)) return;
+    this.clock = receivedAt;
+    const horizon = this.horizon;
+    for (const [bucket, pings] of this.buckets) {
+      if ((bucket + 1) * this.bucketMs > horizon) continue;
+      this.buckets.delete(bucket);
+      for (const p of pings) this.remove(p);
+    }
+  }
+
+  private remove(p: StoredPing): void {
+    const cell = this.cells.get(p.cell);
+    if (cell) {
+      const i = cell.indexOf(p);
+      if (i >= 0) cell.splice(i, 1);
+      if (cell.length === 0) this.cells.delete(p.cell);
+    }
+    if (p.ping.eventId) this.events.delete(p.ping.eventId);
+    this.count--;
+  }
+}
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
+/**
+ * "Once per pair per place per cooldown": a pair (in either order) and a place (or none) is told about
+ * a meeting at `at` unless it was told about one at a time less than cooldownMs from `at`, before or
+ * after (pings can arrive out of order).
+ */
+export class MeetingCooldown {
+  private readonly told = new Map<string, number[]>();
+
+  constructor(private readonly cooldownMs: number) {}
+
+  /** Pair-and-place keys remembered. */
+  get size(): number {
+    return this.told.size;
+  }
+
+  /** True, and remembered, if the pair may be told about a meeting at this place at `at`. */
+  claim(personA: number, personB: number, placeId: number | undefined, at: number): boolean {
+    const key = `${Math.min(personA, personB)}:${Math.max(personA, personB)}:${placeId ?? 'none'}`;
+    const times = this.told.get(key);
+    if (times?.some((t) => Math.abs(at - t) < this.cooldownMs)) return false;
+    if (times) times.push(at);
+    else this.told.set(key, [at]);
+    return true;
+  }
+
+  /** Forgets meetings told before `before` (they can no longer hold back a meeting that can still be detected). */
+  prune(before: number): void {
+    for (const [key, times] of this.told) {
+      const kept = times.filter((t) => t >= before);
+      if (kept.length === 0) this.told.delete(key);
+      else if (kept.length < times.length) this.told.set(key, kept);
+    }
+  }
+}
+
+/** One matching pair of pings of two persons: when (the later ping's time) and where (a place id, or none). */
+export interface MeetingMatch {
+  at: number;
+  placeId?: number | undefined;
+}
+
+/**
+ * How many meetings two persons had, from every matching pair of their pings (within the distance and
+ * the window; in any order), each at the later ping's time and located at the place holding the pair's
+ * midpoint: the rule of MeetingDetector, which claims every matching pair too, so over the same pairs
+ * and places the count equals the meetings the live stream told when the pings arrived in time order.
+ */
+export function countMeetings(matches: readonly MeetingMatch[], rules: Pick<MeetingRules, 'cooldownMs'> = DEFAULT_MEETING_RULES): number {
+  const cooldown = new MeetingCooldown(rules.cooldownMs);
+  let meetings = 0;
+  for (const m of [...matches].sort((a, b) => a.at - b.at)) if (cooldown.claim(1, 2, m.placeId, m.at)) meetings++;
+  return meetings;
+}
+
+/** The point halfway between two nearby points (degrees; across the date line too), longitude in [-180, 180]. */
+export function midpoint(a: LatLon, b: LatLon): LatLon {
+  let lonA = a.longitude;
+  const lonB = b.longitude;
+  if (lonA - lonB > 180) lonA -= 360;
+  else if (lonB - lonA > 180) lonA += 360;
+  let longitude = (lonA + lonB) / 2;
+  if (longitude > 180) longitude -= 360;
+  else if (longitude < -180) longitude += 360;
+  return { latitude: (a.latitude + b.latitude) / 2, longitude };
+}
+
+export interface MeetingPlace {
+  id: number;
+  eventId: number;
+  name: string;
+  area: GeoPolygon;
+  /** The event's window (ms since the epoch), [startsAt, endsAt). */
+  startsAt: number;
+  endsAt: number;
+}
+
+interface IndexedPlace {
+  place: MeetingPlace;
+  minLat: number;
+  maxLat: number;
+  minLon: number;
+  maxLon: number;
+  /** Relative size (square degrees scaled by the cosine of latitude), to prefer the smallest of nested places. */
+  size: number;
+}
+
+/** The places of events, to name where a meeting happened. */
+export class PlaceIndex {
+  private readonly places: IndexedPlace[];
+
+  constructor(places: readonly MeetingPlace[] = []) {
+    this.places = places.map((place) => {
+      const outline = place.area.coordinates[0] ?? [];
+      const lons = outline.map((p) => p[0]!);
+      const lats = outline.map((p) => p[1]!);
+      let twiceArea = 0;
+      for (let i = 0; i + 1 < outline.length; i++) twiceArea += outline[i]![0]! * outline[i + 1]![1]! - outline[i + 1]![0]! * outline[i]![1]!;
+      const minLat = Math.min(...lats);
+      const maxLat = Math.max(...lats);
+      const size = (Math.abs(twiceArea) / 2) * Math.cos(((minLat + maxLat) / 2) * (Math.PI / 180));
+      return { place, minLat, maxLat, minLon: Math.min(...lons), maxLon: Math.max(...lons), size };
+    });
+  }
+
+  get size(): number {
+    return this.places.length;
+  }
+
+  /**
+   * The place of an event running at `at` ([startsAt, endsAt)) whose area contains the point (its
+   * boundary included); the smallest one when several do (a booth inside a hall), then the lowest id.
+   */
+  find(point: LatLon, at: number): MeetingPlace | undefined {
+    let best: IndexedPlace | undefined;
+    for (const p of this.places) {
+      if (at < p.place.startsAt || at >= p.place.endsAt) continue;
+      if (point.latitude < p.minLat || point.latitude > p.maxLat || point.longitude < p.minLon || point.longitude > p.maxLon) continue;
+      if (best && (p.size > best.size || (p.size === best.size && p.place.id > best.place.id))) continue;
+      if (isInside(p.place.area, point.latitude, point.longitude)) best = p;
+    }
+    return best?.place;
+  }
+}
+
+/** A meeting to tell: the earlier-arrived ping `a`, the new ping `b`, and where and when they met. */
+export interface DetectedMeeting {
+  a: MeetingPing;
+  b: MeetingPing;
+  /** The later of the two pings' times. */
+  at: number;
+  distanceMeters: number;
+  /** The midpoint of the two pings. */
+  latitude: number;
+  longitude: number;
+  place?: MeetingPlace;
+}
+
+/**
+ * The grid, the places and the cooldown together: `observe` each ping as it arrives; it returns the
+ * meetings to tell now (each pair and place once per cooldown).
+ */
+export class MeetingDetector {
+  readonly grid: PingGrid;
+  private readonly cooldown: MeetingCooldown;
+  private placeIndex = new PlaceIndex();
+  private prunedAt = -Infinity;
+
+  constructor(
+    private readonly rules: MeetingRules = DEFAULT_MEETING_RULES,
+    opts: { lateMs?: number } = {},
+  ) {
+    this.grid = new PingGrid(rules, opts);
+    this.cooldown = new MeetingCooldown(rules.cooldownMs);
+  }
+
+  /** Replaces the places meetings are located in. */
+  set places(index: PlaceIndex) {
+    this.placeIndex = index;
+  }
+
+  get places(): PlaceIndex {
+    return this.placeIndex;
+  }
+
+  /** Pair-and-place keys whose cooldown is remembered. */
+  get cooldownSize(): number {
+    return this.cooldown.size;
+  }
+
+  observe(ping: MeetingPing, receivedAt: number): DetectedMeeting[] {
+    const nearby = this.grid.add(ping, receivedAt);
+    // A meeting still to be detected is at or after the grid's horizon: older cooldowns cannot matter.
+    const keepFrom = this.grid.horizon - this.rules.cooldownMs;
+    if (keepFrom - this.prunedAt >= this.rules.cooldownMs / 4) {
+      this.cooldown.prune(keepFrom);
+      this.prunedAt = keepFrom;
+    }
+    if (!nearby) return [];
+    const meetings: DetectedMeeting[] = [];
+    // Every matching pair, as countMeetings counts them; the closest pair of a person first, so a
+    // meeting told carries the smallest distance at its place.
+    for (const { ping: other, distanceMeters } of nearby) {
+      const at = Math.max(ping.at, other.at);
+      const middle = midpoint(other, ping);
+      const place = this.placeIndex.find(middle, at);
+      if (!this.cooldown.claim(other.personId, ping.personId, place?.id, at)) continue;
+      meetings.push({ a: other, b: ping, at, distanceMeters, ...middle, ...(place ? { place } : {}) });
+    }
+    return meetings;
+  }
+}
