@@ -1,6 +1,7 @@
 /**
- * The whole pipeline in-process — location-ingest, location-writer and person-api — on one
- * private test database and private topic names, over the real broker and PostGIS.
+ * The whole pipeline in-process — location-ingest, location-writer and person-api, and with
+ * `connectionService: true` connection-service with its live meetings — on one private test
+ * database and private topic names, over the real broker and PostGIS.
  */
 import * as grpc from '@grpc/grpc-js';
 import type { Knex } from 'knex';
@@ -12,6 +13,8 @@ import { locationWriterConfigSchema } from '../../modules/location-writer/src/co
 import { startLocationWriter, type LocationWriter } from '../../modules/location-writer/src/location-writer';
 import { personApiConfigSchema } from '../../modules/person-api/src/config';
 import { startPersonApi } from '../../modules/person-api/src/person-api';
+import { connectionConfigSchema } from '../../modules/connection-service/src/config';
+import { startConnectionService, type ConnectionService } from '../../modules/connection-service/src/connection-service';
 import { waitForKafkaProducer } from '../../modules/person-api/test/harness';
 import { testAuth, type TestAuth } from './auth';
 import { createTestDatabase, type TestDatabase, testKnex } from './test-database';
@@ -28,6 +31,8 @@ export interface Pipeline {
   /** The pings' topic (private to this pipeline). */
   topic: string;
   apiUrl: string;
+  /** With `connectionService: true`: its gRPC port (ConnectionService and Meetings). */
+  connectionPort?: number;
   client: LocationIngestClient;
   record(ping: LocationPing): Promise<{ eventId: string }>;
   recordStream(pings: LocationPing[]): Promise<StreamSummary>;
@@ -37,7 +42,14 @@ export interface Pipeline {
   close(): Promise<void>;
 }
 
-export async function startPipeline(label: string): Promise<Pipeline> {
+export interface PipelineOptions {
+  /** Also a connection-service reading the pings' topic (live meetings); person-api relays to it. */
+  connectionService?: boolean;
+  /** More environment for that connection-service (MEETING_COOLDOWN_MINUTES, say). */
+  connectionServiceEnv?: Record<string, string>;
+}
+
+export async function startPipeline(label: string, opts: PipelineOptions = {}): Promise<Pipeline> {
   const testDb = await createTestDatabase(label);
   const { kafkaBrokers } = infraEnv();
   const unique = `${runId()}.${label}.${process.pid}`;
@@ -62,7 +74,22 @@ export async function startPipeline(label: string): Promise<Pipeline> {
   const writerConfig = parseConfig(locationWriterConfigSchema, writerEnv);
   let writer: LocationWriter | undefined = await startLocationWriter(writerConfig, logger);
 
-  // person-api exactly as main.ts starts it (real Kafka publisher); no connection-service here.
+  let connections: ConnectionService | undefined;
+  if (opts.connectionService) {
+    connections = await startConnectionService(
+      parseConfig(connectionConfigSchema, {
+        ...common,
+        ...auth.env,
+        DATABASE_URL: serviceDatabaseUrl('connection-service', testDb.url),
+        PORT: '0',
+        METRICS_PORT: '0',
+        ...opts.connectionServiceEnv,
+      }),
+      logger,
+    );
+  }
+
+  // person-api exactly as main.ts starts it (real Kafka publisher).
   const api = await startPersonApi(
     parseConfig(personApiConfigSchema, {
       ...common,
@@ -71,7 +98,7 @@ export async function startPipeline(label: string): Promise<Pipeline> {
       PORT: '0',
       METRICS_PORT: '0',
       DB_POOL_MAX: '3',
-      CONNECTION_SERVICE_ADDRESS: '127.0.0.1:1',
+      CONNECTION_SERVICE_ADDRESS: connections ? `127.0.0.1:${connections.port}` : '127.0.0.1:1',
     }),
     logger,
   );
@@ -87,6 +114,7 @@ export async function startPipeline(label: string): Promise<Pipeline> {
     ingestPort: ingest.port,
     topic,
     apiUrl: `http://127.0.0.1:${api.port}`,
+    ...(connections ? { connectionPort: connections.port } : {}),
     client,
     record: (ping) => new Promise((resolve, reject) => client.record(ping, (err, res) => (err ? reject(err) : resolve(res)))),
     recordStream: (list) =>
@@ -106,6 +134,7 @@ export async function startPipeline(label: string): Promise<Pipeline> {
     async close() {
       client.close();
       await api.close();
+      await connections?.stop();
       await writer?.stop();
       await ingest.stop();
       await knex.destroy();

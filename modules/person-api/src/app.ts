@@ -27,6 +27,10 @@ import { addConnectionRoutes } from './connection-routes';
 import { addDeviceRoutes } from './device-routes';
 import { addEventRoutes, LARGE_BODY_LIMITS } from './event-routes';
 import { eventRepository } from './event-repository';
+import { addMeetingRoutes } from './meeting-routes';
+import type { MeetingWatcher } from './meeting-client';
+import { addPresenceRoutes, type PresenceRouteDeps } from './presence-routes';
+import { presenceRepository } from './presence-repository';
 import { createRouteGuard } from './http/access';
 import { rateLimit, type RateLimits } from './http/rate-limit';
 import { createRouteContext, methodNotAllowedRoute } from './http/typed-routes';
@@ -54,6 +58,10 @@ export interface PersonApiDeps {
   personDirectory: PingPublishing['personDirectory'];
   /** Answers GET /api/persons/{id}/connection (connection-service over gRPC). */
   connections: ConnectionFinder;
+  /** Relays GET /api/persons/{id}/meetings/live (connection-service's Meetings/Watch). */
+  meetings: MeetingWatcher;
+  /** The meeting counts of GET /api/persons/{id}/shared. */
+  countMeetings: PresenceRouteDeps['countMeetings'];
   auth: PersonApiAuth;
   /** Origins a browser may call the API from (CORS); bearer tokens, never cookies. */
   corsOrigins: string[];
@@ -109,6 +117,8 @@ export function createApp({
   publisher,
   personDirectory,
   connections,
+  meetings,
+  countMeetings,
   auth,
   corsOrigins,
   degradedChecks,
@@ -165,7 +175,10 @@ export function createApp({
   addLocationRoutes(ctx, { persons, locations: locationRepository(db.knex), personDirectory, publisher, ...(metrics ? { metrics: metrics.pings } : {}) });
   addConnectionRoutes(ctx, persons, connections);
   addDeviceRoutes(ctx, { knex: db.knex, persons, signer: auth.signer, revocations: auth.revocations, defaultTtlSeconds: auth.deviceTtlSeconds });
-  addEventRoutes(ctx, eventRepository(db.knex));
+  const events = eventRepository(db.knex);
+  addEventRoutes(ctx, events);
+  addPresenceRoutes(ctx, { persons, events, presence: presenceRepository(db.knex), countMeetings });
+  addMeetingRoutes(ctx, { persons, watcher: meetings });
   app.use(ctx.router);
 
   const jwks = { keys: auth.keys.keys };

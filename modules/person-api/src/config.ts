@@ -51,6 +51,14 @@ export const personApiConfigSchema = z
       .string()
       .regex(/^[^:\s]+:\d+$/, 'must be host:port')
       .default('localhost:30003'),
+    /**
+     * The meeting rule counted by GET /api/persons/{id}/shared: pings within this many meters and
+     * seconds, once per pair and place per cooldown. Keep them equal to connection-service's (the
+     * live stream's): on K3s both read the same ConfigMap keys.
+     */
+    MEETING_DISTANCE_METERS: z.coerce.number().positive().max(1_000).default(5),
+    MEETING_WINDOW_SECONDS: z.coerce.number().int().positive().max(3_600).default(60),
+    MEETING_COOLDOWN_MINUTES: z.coerce.number().positive().max(1_440).default(30),
     /** GET /api/persons/{id}/connection calls one caller (token subject, or IP when anonymous) may have running at once; more → 429. */
     CONNECTION_QUERIES_PER_CALLER: env.positiveInt(2),
     ...authConfigShape,

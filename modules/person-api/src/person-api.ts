@@ -23,12 +23,15 @@ import { createApp } from './app';
 import { startPersonApiAuth } from './auth-setup';
 import type { PersonApiConfig } from './config';
 import { connectionServiceClient, type ConnectionFinder } from './connection-client';
+import { meetingWatcher, type MeetingWatcher } from './meeting-client';
+import { meetingCounter } from './meeting-count';
 import { startPingPublishing, type PingPublishing } from './pings';
 import { serviceTokenSource } from './service-token';
 
 export interface PersonApiCollaborators {
   pings: PingPublishing;
   connections: ConnectionFinder;
+  meetings: MeetingWatcher;
 }
 
 export interface PersonApi {
@@ -79,6 +82,8 @@ export async function startPersonApi(config: PersonApiConfig, logger: Logger, gi
         perCaller: config.CONNECTION_QUERIES_PER_CALLER,
       });
     steps.push({ name: 'connection-service client', run: () => connections.close() });
+    const meetings = given.meetings ?? meetingWatcher(config.CONNECTION_SERVICE_ADDRESS);
+    steps.push({ name: 'meetings client', run: () => meetings.close() });
     const app = createApp({
       db,
       logger,
@@ -86,6 +91,12 @@ export async function startPersonApi(config: PersonApiConfig, logger: Logger, gi
       publisher: pings.publisher,
       personDirectory: pings.personDirectory,
       connections,
+      meetings,
+      countMeetings: meetingCounter(db.knex, {
+        distanceMeters: config.MEETING_DISTANCE_METERS,
+        windowMs: config.MEETING_WINDOW_SECONDS * 1000,
+        cooldownMs: config.MEETING_COOLDOWN_MINUTES * 60_000,
+      }),
       auth,
       corsOrigins: config.CORS_ORIGINS,
       metrics,

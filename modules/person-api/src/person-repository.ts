@@ -1,5 +1,5 @@
 import type { Knex } from '@udaconnect/common';
-import type { NewPerson, Person, PersonChanges } from './person-schemas';
+import type { NewPerson, Person, PersonChanges, PersonSummary } from './person-schemas';
 
 const COLUMNS = ['id', 'first_name', 'last_name', 'company_name', 'discoverable'] as const;
 
@@ -27,6 +27,15 @@ export function personRepository(knex: Knex) {
         .select(...COLUMNS)
         .where({ id })
         .first();
+    },
+    /** The discoverable ones among `ids`, as others see them (PersonSummary), by id. */
+    async findSummaries(ids: readonly number[]): Promise<PersonSummary[]> {
+      if (ids.length === 0) return [];
+      return knex<Person>('person')
+        .select('id', 'first_name', 'last_name', 'company_name')
+        .whereIn('id', [...ids])
+        .andWhere('discoverable', true)
+        .orderBy('id');
     },
     async create(person: NewPerson): Promise<Person> {
       const [row] = await knex<Person>('person').insert(person).returning(COLUMNS);

@@ -60,5 +60,6 @@ export const pagingQuery = (max: number, what: string, defaultLimit: number) => 
 export const listPersonsQuery = z.object(pagingQuery(PERSONS_PAGE_MAX, 'persons', PERSONS_PAGE_MAX));
 
 export type Person = z.infer<typeof personSchema>;
+export type PersonSummary = z.infer<typeof personSummarySchema>;
 export type NewPerson = z.infer<typeof createPersonSchema>;
 export type PersonChanges = z.infer<typeof personChangesSchema>;

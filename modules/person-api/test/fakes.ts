@@ -4,6 +4,8 @@
  */
 import type { Knex } from 'knex';
 import type { LocationPing } from '@udaconnect/domain';
+import type { Meeting } from '@udaconnect/proto';
+import type { MeetingStreamHandlers, MeetingWatcher } from '../src/meeting-client';
 import type { PingPublishing } from '../src/pings';
 
 export class InMemoryPingPublishing implements PingPublishing {
@@ -29,4 +31,22 @@ export class InMemoryPingPublishing implements PingPublishing {
 
   isReachable = async () => this.reachable;
   close = async () => undefined;
+}
+
+/** Meetings/Watch in memory: each watch() is recorded; `emit` and `end` drive the open streams. */
+export class InMemoryMeetingWatcher implements MeetingWatcher {
+  readonly streams: Array<{ personId: number; authorization: string; handlers: MeetingStreamHandlers; cancelled: boolean }> = [];
+
+  watch(personId: number, authorization: string, handlers: MeetingStreamHandlers) {
+    const stream = { personId, authorization, handlers, cancelled: false };
+    this.streams.push(stream);
+    return { cancel: () => void (stream.cancelled = true) };
+  }
+
+  /** Sends `meeting` on every open stream of `personId`. */
+  emit(personId: number, meeting: Meeting): void {
+    for (const s of this.streams) if (s.personId === personId && !s.cancelled) s.handlers.onMeeting(meeting);
+  }
+
+  close = () => undefined;
 }

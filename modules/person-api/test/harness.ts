@@ -15,6 +15,7 @@ import { createTestDatabase, type TestDatabase, testKnex } from '../../../test/s
 import { infraEnv, runId, serviceDatabaseUrl } from '../../../test/support/test-env';
 import { eventually } from '../../../test/support/eventually';
 import { InMemoryPingPublishing } from './fakes';
+import type { MeetingWatcher } from '../src/meeting-client';
 
 export interface Harness {
   app: PersonApi['app'];
@@ -54,6 +55,8 @@ export interface HarnessOptions {
   connectionServiceEnv?: Record<string, string>;
   /** More environment for person-api's config. */
   env?: Record<string, string>;
+  /** Meetings/Watch stand-in for GET /api/persons/{id}/meetings/live (default: the connection-service address). */
+  meetings?: MeetingWatcher;
   /** LEGACY_ANONYMOUS_READS */
   legacyAnonymousReads?: boolean;
   /** CORS_ORIGINS (default: the frontend's) */
@@ -106,7 +109,7 @@ export async function startTestPersonApi(label: string, opts: HarnessOptions = {
     ...opts.env,
   });
   const pings = opts.kafka ? undefined : new InMemoryPingPublishing(knex);
-  const api = await startPersonApi(config, logger, pings ? { pings } : {});
+  const api = await startPersonApi(config, logger, { ...(pings ? { pings } : {}), ...(opts.meetings ? { meetings: opts.meetings } : {}) });
   if (opts.kafka && opts.waitForKafka !== false) await waitForKafkaProducer(api.app);
   return {
     app: api.app,
