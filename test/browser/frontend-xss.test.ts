@@ -2,7 +2,9 @@
  * Stored XSS and the page's security headers, in Debian's Chromium (playwright-core): persons
  * whose names and companies hold markup have pings beside Taco Fargo's (a seeded person); an
  * organizer (sign-in link) and one of those persons as an attendee (sign-in form) open every list,
- * tooltip and highlight on the page. No script may run, no dialog open and nothing may violate
+ * tooltip and highlight on the page, and the event view: an event, places (one named
+ * `<img src=x onerror=alert(1)>`) and a talk whose names are markup, with the markup persons'
+ * timeline and shared list. No script may run, no dialog open and nothing may violate
  * the Content-Security-Policy; the markup must show as literal text. The map's tiles come from a
  * local tile server set as TILE_URL, so the CSP's img-src is checked against real tile images.
  *
@@ -364,6 +366,83 @@ test('an attendee whose name is markup, signed in with the form: themself, their
   await page.screenshot({ path: join(SHOTS, '06-markup-as-text-attendee.png'), fullPage: true });
   await ring.dispatchEvent('mouseout');
   await expectNothingInjected('attendee');
+}, 120_000);
+
+test('the event view (still the markup attendee): event, place and talk names and the people shared with, all as text', async () => {
+  // The example the page must survive: a place named like an image whose error handler opens a dialog.
+  const PLACE = '<img src=x onerror=alert(1)>';
+  const ROOM = '<svg onload="window.__xss=6">';
+  const EVENT = '<b>Expo</b> <script>window.__xss=7</script>';
+  const TALK = '<iframe src="javascript:window.__xss=8">';
+  const hour = 3_600_000;
+  const at = (ms: number) => new Date(Math.floor(Date.now() / 60_000) * 60_000 + ms).toISOString();
+  const created = async (path: string, body: object) => {
+    const res = await h.http.post(path).send(body);
+    expect({ path, status: res.status }).toEqual({ path, status: 201 });
+    return res.body as { id: number; name?: string; title?: string };
+  };
+  const square = (lon: number) => ({
+    type: 'Polygon',
+    coordinates: [
+      [
+        [lon, 37.7842],
+        [lon + 0.0001, 37.7842],
+        [lon + 0.0001, 37.7843],
+        [lon, 37.7843],
+        [lon, 37.7842],
+      ],
+    ],
+  });
+  const event = await created('/api/events', { name: EVENT, starts_at: at(-2 * hour), ends_at: at(2 * hour) });
+  expect(event.name).toBe(EVENT);
+  const booth = await created(`/api/events/${event.id}/places`, { name: PLACE, kind: 'booth', area: square(-122.4016) });
+  const room = await created(`/api/events/${event.id}/places`, { name: ROOM, kind: 'room', area: square(-122.4012) });
+  const talk = await created(`/api/events/${event.id}/sessions`, { title: TALK, place_id: room.id, starts_at: at(-hour), ends_at: at(-hour / 2) });
+  // What the writer would derive: both markup persons at the booth and the talk.
+  const visit = (personId: number, placeId: number, from: number, to: number) => ({
+    person_id: personId,
+    event_id: event.id,
+    place_id: placeId,
+    first_seen: at(from),
+    last_seen: at(to),
+  });
+  await h
+    .knex('visit')
+    .insert([
+      visit(markup.id, booth.id, -90 * 60_000, -80 * 60_000),
+      visit(markup2.id, booth.id, -88 * 60_000, -81 * 60_000),
+      visit(markup.id, room.id, -61 * 60_000, -30 * 60_000),
+    ]);
+  await h.knex('attendance').insert([
+    { person_id: markup.id, event_id: event.id, session_id: talk.id, seconds_inside: 1800 },
+    { person_id: markup2.id, event_id: event.id, session_id: talk.id, seconds_inside: 1800 },
+  ]);
+
+  await page.getByRole('tab', { name: 'Event' }).click();
+  await page.getByRole('heading', { level: 2, name: EVENT }).waitFor();
+  expect(await page.getByRole('combobox', { name: 'Event' }).locator('option').first().textContent()).toContain(EVENT);
+  const plan = page.locator('svg.floor-plan');
+  await plan.waitFor();
+  expect(await plan.getAttribute('aria-label')).toBe(`Floor plan of ${EVENT}`);
+  expect(await plan.locator('text').allTextContents()).toEqual([PLACE, ROOM]);
+  expect(await plan.locator('text', { hasText: PLACE }).isVisible()).toBe(true);
+  const timeline = page.locator('.timeline');
+  await timeline.locator('.timeline-item').first().waitFor();
+  const items = await timeline.locator('.timeline-item').allTextContents();
+  expect(items.some((t) => t.includes(PLACE))).toBe(true);
+  expect(items.some((t) => t.includes(TALK) && t.includes(`in ${ROOM}`))).toBe(true);
+  const row = page.getByRole('list', { name: 'Shared with' }).getByRole('button').first();
+  await row.waitFor();
+  const text = (await row.textContent())!;
+  for (const t of [nameOf(MARKUP2), MARKUP2.company_name, PLACE, TALK]) expect({ t, shown: text.includes(t) }).toEqual({ t, shown: true });
+  await row.click();
+  expect(await page.locator('figcaption').textContent()).toContain(`shared with ${nameOf(MARKUP2)}`);
+  await page.getByText(/Talks at this event/).click();
+  expect(await page.getByRole('list', { name: 'Talks' }).textContent()).toContain(`${TALK} · ${ROOM}`);
+  await page.screenshot({ path: join(SHOTS, '11-event-markup-as-text.png'), fullPage: true });
+  await expectNothingInjected('event view');
+  expect(await page.locator('svg.floor-plan svg, svg.floor-plan image, svg.floor-plan foreignObject, iframe').count()).toBe(0);
+  await page.getByRole('tab', { name: 'Connections' }).click();
 }, 120_000);
 
 test('a device token revoked while the page is open: the next call signs out with the message', async () => {

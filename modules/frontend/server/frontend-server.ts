@@ -195,7 +195,16 @@ function createApp({ config, logger, dist, personApi, personApiCa, metrics }: Ap
       },
     );
     upstream.on('timeout', () => upstream.destroy(new Error('person-api timed out')));
+    // A client that goes away (a closed tab, an aborted fetch such as the page's live-meetings
+    // stream) ends the request to person-api too, which would otherwise stream on to nobody.
+    let clientGone = false;
+    res.on('close', () => {
+      if (res.writableFinished) return;
+      clientGone = true;
+      upstream.destroy();
+    });
     upstream.on('error', (err) => {
+      if (clientGone) return;
       if (res.headersSent) return void res.destroy(err);
       logger.warn({ err: err.message }, 'person-api unreachable');
       sendProblem(res, new HttpProblem(502, 'Bad Gateway', `person-api is unreachable (${err.message})`), req.originalUrl);

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useLayoutEffect, useState, type ReactNode } from 'react';
+import { useCallback, useEffect, useLayoutEffect, useState, type KeyboardEvent, type ReactNode } from 'react';
 import {
   defaultParams,
   fetchConnections,
@@ -21,6 +21,8 @@ import { PeopleList } from './PeopleList';
 import { Controls } from './Controls';
 import { Connections } from './Connections';
 import { MapView } from './MapView';
+import { EventView } from './EventView';
+import { LiveStatus, Toasts, useLiveMeetings } from './LiveMeetings';
 import { DEFAULT_TILE_URL } from './config';
 import { SignIn } from './SignIn';
 import { clearToken, EXPIRED_MESSAGE, readToken, storeToken, takeTokenFromFragment } from './session';
@@ -208,6 +210,8 @@ function Workspace({ ctx, me, tileUrl, failed }: WorkspaceProps) {
   const [connections, setConnections] = useState<Remote<PersonConnection[]>>({ state: 'idle' });
   const [pings, setPings] = useState<Remote<Location[]>>({ state: 'idle' });
   const [highlightedId, setHighlightedId] = useState<number | null>(null);
+  const [view, setView] = useState<View>('connections');
+  const [eventId, setEventId] = useState<number | null>(null);
   const problem = validateParams(params);
   const { startDate, endDate, distance, timeWindow } = params;
 
@@ -250,6 +254,10 @@ function Workspace({ ctx, me, tileUrl, failed }: WorkspaceProps) {
   }
 
   const selected = persons.state === 'ok' ? persons.data.find((p) => p.id === selectedId) : undefined;
+  const expired = useCallback(() => failed(new UnauthorizedError('The API answered 401.'), () => undefined), [failed]);
+  /** Whom live meetings are about: "You" for the attendee, else the person selected. */
+  const liveSubject = attendee ? null : selected ? fullName(selected) : `Person ${selectedId}`;
+  const live = useLiveMeetings(ctx, selectedId, liveSubject, expired);
   const errors = [
     persons.state === 'error' && `Could not load people. ${persons.message}`,
     connections.state === 'error' && `Could not load connections. ${connections.message}`,
@@ -295,24 +303,72 @@ function Workspace({ ctx, me, tileUrl, failed }: WorkspaceProps) {
             </>
           )}
         </aside>
-        <section className="detail" aria-labelledby="connections-heading">
-          <h2 id="connections-heading">{selected ? `Connections of ${fullName(selected)}` : 'Connections'}</h2>
-          <Controls params={params} onChange={setParams} problem={problem} />
-          {selectedId === null && <p className="hint">Select a person to see whom they met.</p>}
-          {connections.state === 'loading' && (
-            <p className="loading" role="status">
-              Loading connections…
-            </p>
+        <section className="detail">
+          <ViewTabs view={view} onView={setView} />
+          <LiveStatus state={live.state} subject={liveSubject} />
+          {view === 'connections' ? (
+            <div role="tabpanel" id="panel-connections" aria-labelledby="tab-connections">
+              <h2 id="connections-heading">{selected ? `Connections of ${fullName(selected)}` : 'Connections'}</h2>
+              <Controls params={params} onChange={setParams} problem={problem} />
+              {selectedId === null && <p className="hint">Select a person to see whom they met.</p>}
+              {connections.state === 'loading' && (
+                <p className="loading" role="status">
+                  Loading connections…
+                </p>
+              )}
+              {connections.state === 'ok' && <Connections connections={connections.data} highlightedId={highlightedId} onHighlight={setHighlightedId} />}
+              <MapView
+                tileUrl={tileUrl}
+                pings={pings.state === 'ok' ? pings.data : []}
+                connections={connections.state === 'ok' ? connections.data : []}
+                highlightedId={highlightedId}
+              />
+            </div>
+          ) : (
+            <div role="tabpanel" id="panel-event" aria-labelledby="tab-event">
+              <EventView ctx={ctx} eventId={eventId} onEventId={setEventId} person={attendee ?? selected ?? null} isSelf={attendee !== null} failed={failed} />
+            </div>
           )}
-          {connections.state === 'ok' && <Connections connections={connections.data} highlightedId={highlightedId} onHighlight={setHighlightedId} />}
-          <MapView
-            tileUrl={tileUrl}
-            pings={pings.state === 'ok' ? pings.data : []}
-            connections={connections.state === 'ok' ? connections.data : []}
-            highlightedId={highlightedId}
-          />
         </section>
       </main>
+      <Toasts toasts={live.toasts} onDismiss={live.dismiss} />
     </>
+  );
+}
+
+type View = 'connections' | 'event';
+const VIEWS: Array<{ view: View; label: string }> = [
+  { view: 'connections', label: 'Connections' },
+  { view: 'event', label: 'Event' },
+];
+
+/** The two views of the selected person: tabs (arrow keys move between them). */
+function ViewTabs({ view, onView }: { view: View; onView: (v: View) => void }) {
+  function onKeyDown(e: KeyboardEvent<HTMLButtonElement>, index: number) {
+    const step = e.key === 'ArrowRight' ? 1 : e.key === 'ArrowLeft' ? -1 : 0;
+    if (step === 0) return;
+    e.preventDefault();
+    const next = VIEWS[(index + step + VIEWS.length) % VIEWS.length]!;
+    onView(next.view);
+    document.getElementById(`tab-${next.view}`)?.focus();
+  }
+  return (
+    <div className="tabs" role="tablist" aria-label="Views">
+      {VIEWS.map((v, i) => (
+        <button
+          key={v.view}
+          type="button"
+          role="tab"
+          id={`tab-${v.view}`}
+          aria-selected={view === v.view}
+          aria-controls={`panel-${v.view}`}
+          tabIndex={view === v.view ? 0 : -1}
+          onClick={() => onView(v.view)}
+          onKeyDown={(e) => onKeyDown(e, i)}
+        >
+          {v.label}
+        </button>
+      ))}
+    </div>
   );
 }

@@ -134,3 +134,75 @@ export function validateParams(p: QueryParams): string | null {
 }
 
 export const fullName = (p: Person) => `${p.first_name} ${p.last_name}`;
+
+// Events and presence (issue 15).
+
+/** GET /api/events: a conference. Times are ISO 8601 (UTC). */
+export interface ConferenceEvent {
+  id: number;
+  name: string;
+  starts_at: string;
+  ends_at: string;
+}
+export type PlaceKind = 'booth' | 'room' | 'area';
+/** GeoJSON Polygon: rings of [longitude, latitude], the first the outline, the others holes. */
+interface Polygon {
+  type: 'Polygon';
+  coordinates: number[][][];
+}
+export interface Place {
+  id: number;
+  event_id: number;
+  name: string;
+  kind: PlaceKind;
+  area: Polygon;
+}
+/** A talk, held in one place of the event. */
+export interface EventSession {
+  id: number;
+  event_id: number;
+  place_id: number;
+  title: string;
+  starts_at: string;
+  ends_at: string;
+}
+interface PlaceRef {
+  id: number;
+  name: string;
+  kind: PlaceKind;
+}
+type SessionRef = Omit<EventSession, 'event_id'>;
+/** GET /api/persons/{id}/visits?event_id=E */
+export interface PersonVisits {
+  event_id: number;
+  person_id: number;
+  /** One entry per place visited, over all the visits there. */
+  places: Array<{ place: PlaceRef; first_seen: string; last_seen: string; minutes: number; visits: number }>;
+  /** The sessions attended. */
+  sessions: Array<{ session: SessionRef; minutes_inside: number }>;
+}
+export interface SharedWith {
+  person: Person;
+  places: PlaceRef[];
+  sessions: SessionRef[];
+  meetings: number;
+}
+/** GET /api/persons/{id}/shared?event_id=E: most shared first. */
+export interface PersonShared {
+  event_id: number;
+  person_id: number;
+  shared: SharedWith[];
+}
+
+const eventQuery = (eventId: number) => new URLSearchParams({ event_id: String(eventId) });
+
+export const fetchEvents = (ctx: ApiContext, signal?: AbortSignal) => getJson<ConferenceEvent[]>(ctx, '/api/events', signal);
+export const fetchPlaces = (ctx: ApiContext, eventId: number, signal?: AbortSignal) => getJson<Place[]>(ctx, `/api/events/${eventId}/places`, signal);
+export const fetchSessions = (ctx: ApiContext, eventId: number, signal?: AbortSignal) =>
+  getJson<EventSession[]>(ctx, `/api/events/${eventId}/sessions`, signal);
+export const fetchVisits = (ctx: ApiContext, personId: number, eventId: number, signal?: AbortSignal) =>
+  getJson<PersonVisits>(ctx, `/api/persons/${personId}/visits?${eventQuery(eventId)}`, signal);
+export const fetchShared = (ctx: ApiContext, personId: number, eventId: number, signal?: AbortSignal) =>
+  getJson<PersonShared>(ctx, `/api/persons/${personId}/shared?${eventQuery(eventId)}`, signal);
+/** The live meetings of a person: Server-Sent Events (sse.ts reads them). */
+export const liveMeetingsPath = (personId: number) => `/api/persons/${personId}/meetings/live`;

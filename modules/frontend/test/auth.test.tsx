@@ -250,7 +250,8 @@ describe('what each role sees', () => {
     expect(screen.queryByLabelText('Search people')).toBeNull();
     const paths = calledUrls(mock).map((u) => u.pathname);
     expect(paths).not.toContain('/api/persons');
-    expect(new Set(paths)).toEqual(new Set(['/api/me', '/api/persons/5/connection', '/api/persons/5/locations']));
+    // …and their own live meetings (the stub answers 404: the page stops asking, quietly).
+    expect(new Set(paths)).toEqual(new Set(['/api/me', '/api/persons/5/connection', '/api/persons/5/locations', '/api/persons/5/meetings/live']));
     expect(screen.queryByRole('alert')).toBeNull();
   });
 

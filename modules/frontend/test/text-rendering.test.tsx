@@ -12,6 +12,7 @@ import { App } from '../src/App';
 import type { Person, PersonConnection } from '../src/api';
 import { TOKEN_KEY } from '../src/session';
 import { ATTENDEE_TOKEN, bearer, inAnHour, loc, ORGANIZER_TOKEN, persons, stubApi, type Handler } from './fixtures';
+import { place, square } from './event-fixtures';
 
 vi.mock('../src/MapView', async (importOriginal) => ({
   ...(await importOriginal<typeof import('../src/MapView')>()),
@@ -109,6 +110,77 @@ describe('user text is text', () => {
     const rows = within(await screen.findByRole('list', { name: 'Connections' })).getAllByRole('button');
     expectLiteral(rows[1]!, marked2.first_name, marked2.company_name);
     expect(container.querySelector(markupTags)).toBeNull();
+    expect(window.__xss).toBeUndefined();
+  });
+});
+
+describe('user text is text on the event page', () => {
+  const PLACE = '<img src=x onerror=alert(1)>';
+  const ev = { id: 7, name: '<b>Hack</b>Conf <script>window.__xss=5</script>', starts_at: '2026-05-05T00:00:00Z', ends_at: '2026-05-06T00:00:00Z' };
+  const ring = square(-122.4017, 37.7841, 5);
+  const hostilePlaces = [place(70, 7, PLACE, 'booth', ring), place(71, 7, '<svg onload="window.__xss=6">', 'room', square(-122.4012, 37.7841, 20))];
+  const talk = {
+    id: 700,
+    event_id: 7,
+    place_id: 71,
+    title: '<iframe src="javascript:window.__xss=7">',
+    starts_at: '2026-05-05T09:00:00Z',
+    ends_at: '2026-05-05T09:45:00Z',
+  };
+  const { event_id: _e, ...talkRef } = talk;
+  const ref = { id: 70, name: PLACE, kind: 'booth' as const };
+  const eventPageApi: Handler = (url, init) => {
+    if (url.pathname === '/api/events') return { body: [ev] };
+    if (url.pathname === '/api/events/7/places') return { body: hostilePlaces };
+    if (url.pathname === '/api/events/7/sessions') return { body: [talk] };
+    if (url.pathname.endsWith('/visits'))
+      return {
+        body: {
+          event_id: 7,
+          person_id: 77,
+          places: [{ place: ref, first_seen: '2026-05-05T08:00:00Z', last_seen: '2026-05-05T08:10:00Z', minutes: 10, visits: 1 }],
+          sessions: [{ session: talkRef, minutes_inside: 30 }],
+        },
+      };
+    if (url.pathname.endsWith('/shared'))
+      return { body: { event_id: 7, person_id: 77, shared: [{ person: marked2, places: [ref], sessions: [talkRef], meetings: 2 }] } };
+    return api(url, init);
+  };
+
+  it('event, place and talk names, the timeline, the shared list and the floor plan labels (attendee whose name is markup)', async () => {
+    window.sessionStorage.setItem(TOKEN_KEY, ATTENDEE_TOKEN);
+    stubApi(eventPageApi);
+    const user = userEvent.setup();
+    const { container } = render(<App apiBaseUrl="" />);
+    await user.click(await screen.findByRole('tab', { name: 'Event' }));
+    expectLiteral(await screen.findByRole('heading', { level: 2, name: ev.name }), ev.name);
+    expectLiteral(screen.getByLabelText('Event', { selector: 'select' }), ev.name);
+    const plan = await screen.findByRole('group', { name: `Floor plan of ${ev.name}` });
+    expect([...plan.querySelectorAll('text')].map((t) => t.textContent)).toEqual([PLACE, hostilePlaces[1]!.name]);
+    expect(plan.querySelector('title')!.textContent).toBe(`${PLACE} (Booth), visited 1 time, 10 min`);
+    expectLiteral(await screen.findByRole('list', { name: 'Timeline, 2026-05-05' }), PLACE, talk.title, `in ${hostilePlaces[1]!.name}`);
+    const shared = within(await screen.findByRole('list', { name: 'Shared with' })).getByRole('button');
+    expectLiteral(shared, `${marked2.first_name} ${marked2.last_name}`, marked2.company_name, PLACE, talk.title);
+    await user.click(shared);
+    expectLiteral(container.querySelector('figcaption')!, `shared with ${marked2.first_name} ${marked2.last_name}`);
+    expectLiteral(screen.getByRole('list', { name: 'Talks' }), talk.title, hostilePlaces[1]!.name);
+    expect(container.querySelector('img, b, script, iframe, i, svg [onload], svg svg')).toBeNull();
+    expect(window.__xss).toBeUndefined();
+  });
+
+  it('in the live toasts', async () => {
+    const { meetingSentence, Toasts } = await import('../src/LiveMeetings');
+    const meeting = {
+      other_person: { id: 78, first_name: marked2.first_name, last_name: marked2.last_name },
+      at: '2026-05-05T10:00:00Z',
+      place: { id: 70, name: PLACE },
+      latitude: 1,
+      longitude: 2,
+      distance_meters: 1,
+    };
+    const sentence = meetingSentence(meeting, `${IMG} ${BOLD}`);
+    render(<Toasts toasts={[{ id: 1, sentence, meeting }]} onDismiss={() => undefined} />);
+    expectLiteral(screen.getByRole('log', { name: 'Live meetings' }), `${IMG} ${BOLD} just met ${marked2.first_name} ${marked2.last_name} at ${PLACE}`);
     expect(window.__xss).toBeUndefined();
   });
 });
