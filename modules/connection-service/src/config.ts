@@ -40,6 +40,11 @@ export const connectionConfigSchema = z.object({
   MEETING_WINDOW_SECONDS: z.coerce.number().int().positive().max(3_600).default(60),
   /** A pair is told about one place once per this many minutes (decimals allowed: 0.5 is 30 s). */
   MEETING_COOLDOWN_MINUTES: z.coerce.number().positive().max(1_440).default(30),
+  /**
+   * How late a ping may arrive (behind newer ones already read) and still be compared; older ones are
+   * neither kept nor compared. Memory holds MEETING_WINDOW_SECONDS + this of pings.
+   */
+  MEETING_LATE_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
   /** How often the places of current events and the persons who are not discoverable are re-read. */
   MEETING_REFRESH_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
 });

@@ -80,6 +80,7 @@ export async function startConnectionService(config: ConnectionConfig, logger: L
           windowMs: config.MEETING_WINDOW_SECONDS * 1000,
           cooldownMs: Math.round(config.MEETING_COOLDOWN_MINUTES * 60_000),
         },
+        lateMs: config.MEETING_LATE_SECONDS * 1000,
         refreshMs: config.MEETING_REFRESH_MS,
         knex: db.knex,
         logger,

@@ -23,7 +23,7 @@ import {
   type Logger,
   type MessageBatch,
 } from '@udaconnect/common';
-import { checkPing, decodePing, DEFAULT_MEETING_LATE_MS, MeetingDetector, type DetectedMeeting, type MeetingRules } from '@udaconnect/domain';
+import { checkPing, decodePing, MeetingDetector, PartitionWatermark, type DetectedMeeting, type MeetingRules } from '@udaconnect/domain';
 import type { Meeting } from '@udaconnect/proto';
 import { MeetingDirectory, type MeetingPerson } from './meeting-directory';
 import { WatcherRegistry } from './meeting-watchers';
@@ -37,6 +37,8 @@ export interface MeetingFeedOptions {
   brokers: string[];
   topic: string;
   rules: MeetingRules;
+  /** How late (ms, after newer pings were read) a ping may arrive and still be compared (MEETING_LATE_SECONDS). */
+  lateMs: number;
   refreshMs: number;
   knex: Knex;
   logger: Logger;
@@ -52,6 +54,8 @@ export class MeetingFeed {
   readonly watchers: WatcherRegistry;
   readonly directory: MeetingDirectory;
   private readonly detector: MeetingDetector;
+  /** The grid's clock: the oldest of the partitions' newest times (a partition read behind is not late). */
+  private watermark = new PartitionWatermark();
   private readonly bus: ReturnType<typeof createKafkaBus>;
   private readonly log: Logger;
   private connection: BackgroundConnection<BusConsumer> | undefined;
@@ -67,7 +71,7 @@ export class MeetingFeed {
   constructor(private readonly o: MeetingFeedOptions) {
     this.log = o.logger.child({ component: 'meetings' });
     this.metrics = feedMetrics(o.registry);
-    this.detector = new MeetingDetector(o.rules);
+    this.detector = new MeetingDetector(o.rules, { lateMs: o.lateMs });
     this.directory = new MeetingDirectory(o.knex, this.log, o.refreshMs, (places) => (this.detector.places = places));
     this.bus = createKafkaBus({ brokers: o.brokers, clientId: 'connection-service-meetings', logger: o.logger });
     this.watchers = new WatcherRegistry(this.log, {
@@ -112,7 +116,7 @@ export class MeetingFeed {
   private async join(): Promise<BusConsumer> {
     await this.directory.refresh();
     const started = Date.now();
-    const from = started - this.o.rules.cooldownMs - this.o.rules.windowMs - DEFAULT_MEETING_LATE_MS;
+    const from = started - this.o.rules.cooldownMs - this.o.rules.windowMs - this.o.lateMs;
     const [startOffsets, endOffsets] = await Promise.all([this.bus.offsetsAt(this.o.topic, from), this.bus.endOffsets(this.o.topic)]);
     const groupId = `connection-service-meetings-${hostname().replace(/[^a-zA-Z0-9._-]/g, '-')}-${randomBytes(4).toString('hex')}`;
     const consumer = this.bus.consumer({ groupId, commitOffsets: false });
@@ -125,6 +129,8 @@ export class MeetingFeed {
     this.replayUntil = new Map(endOffsets.filter((e) => BigInt(e.offset) > (start.get(e.partition) ?? 0n)).map((e) => [e.partition, BigInt(e.offset)]));
     this.notifyFrom = started - REPLAY_NOTIFY_GRACE_MS;
     this.replay = { pings: 0, meetings: 0, started };
+    this.watermark = new PartitionWatermark();
+    for (const s of startOffsets) this.watermark.expect(s.partition, started);
     try {
       await consumer.run([this.o.topic], (batch) => this.handle(batch), {
         fromBeginning: false,
@@ -159,10 +165,9 @@ export class MeetingFeed {
         this.metrics.skipped.inc({ reason: 'erased' });
         continue;
       }
-      const meetings = this.detector.observe(
-        { personId: ping.personId, latitude: ping.latitude!, longitude: ping.longitude!, at: ping.recordedAt!.getTime(), eventId: ping.eventId },
-        received,
-      );
+      const at = ping.recordedAt!.getTime();
+      const clock = this.watermark.observe(batch.partition, Math.min(received, at), Date.now());
+      const meetings = this.detector.observe({ personId: ping.personId, latitude: ping.latitude!, longitude: ping.longitude!, at, eventId: ping.eventId }, clock);
       if (this.current === 'replaying') this.replay.pings++;
       if (meetings.length === 0) continue;
       this.metrics.detected.inc(meetings.length);

@@ -1,7 +1,9 @@
 /**
  * The open Meetings/Watch streams of this process, by person. A stream that cannot keep up (its
  * HTTP/2 window full) gets at most `bufferMax` messages queued; beyond that its oldest are dropped
- * and counted. Streams end with OK when the server shuts down, and with UNAUTHENTICATED when their
+ * and counted. 1,024 (about 100 kB a stream): a person walking into a full talk room meets dozens of
+ * people within one Kafka batch, all written before the stream can drain; 64 dropped most of them in
+ * `npm run bench:meetings`. Streams end with OK when the server shuts down, and with UNAUTHENTICATED when their
  * token expires or is revoked (checked every few seconds).
  */
 import { status, type ServerWritableStream } from '@grpc/grpc-js';
@@ -36,7 +38,7 @@ export class WatcherRegistry {
   constructor(
     private readonly logger: Logger,
     private readonly events: WatcherEvents = {},
-    private readonly bufferMax = 64,
+    private readonly bufferMax = 1024,
   ) {}
 
   get size(): number {

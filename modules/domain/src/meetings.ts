@@ -170,16 +170,32 @@ export class PingGrid {
     }
 
     const nearby: NearbyPing[] = [];
+    // The latitude alone already puts a ping farther than D (d ≥ R·|Δφ|): no haversine for it.
+    const maxDeltaLatitude = (this.rules.distanceMeters / EARTH_RADIUS_METERS) * DEG * (1 + 1e-9);
     for (const key of this.geometry.neighbourhood(ping.latitude, ping.longitude)) {
-      for (const { ping: other } of this.cells.get(key) ?? []) {
-        if (other.personId === ping.personId || other.at < horizon || Math.abs(other.at - ping.at) > this.rules.windowMs) continue;
+      const cell = this.cells.get(key);
+      if (!cell) continue;
+      // A cell is in time order: only its pings within the window of this one are read.
+      const last = ping.at + this.rules.windowMs;
+      for (let i = firstAtOrAfter(cell, Math.max(horizon, ping.at - this.rules.windowMs)); i < cell.length; i++) {
+        const other = cell[i]!.ping;
+        if (other.at > last) break;
+        if (other.personId === ping.personId) continue;
+        if (Math.abs(other.latitude - ping.latitude) > maxDeltaLatitude) continue;
         const distanceMeters = haversineMeters(ping, other);
         if (distanceMeters <= this.rules.distanceMeters) nearby.push({ ping: other, distanceMeters });
       }
     }
 
     const stored: StoredPing = { ping, cell: this.geometry.cellOf(ping.latitude, ping.longitude) };
-    push(this.cells, stored.cell, stored);
+    const cell = this.cells.get(stored.cell);
+    if (!cell) this.cells.set(stored.cell, [stored]);
+    else {
+      // Pings arrive nearly in time order: the place is found from the end, usually at once.
+      let i = cell.length;
+      while (i > 0 && cell[i - 1]!.ping.at > ping.at) i--;
+      cell.splice(i, 0, stored);
+    }
     push(this.buckets, Math.floor(ping.at / this.bucketMs), stored);
     this.count++;
     return nearby.sort((a, b) => a.ping.personId - b.ping.personId || a.distanceMeters - b.distanceMeters || b.ping.at - a.ping.at);
@@ -209,6 +225,18 @@ export class PingGrid {
   }
 }
 
+/** The index of the first ping of `cell` (in time order) recorded at or after `at`. */
+function firstAtOrAfter(cell: readonly StoredPing[], at: number): number {
+  let lo = 0;
+  let hi = cell.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (cell[mid]!.ping.at < at) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
   const list = map.get(key);
   if (list) list.push(value);
@@ -221,31 +249,51 @@ function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
  * after (pings can arrive out of order).
  */
 export class MeetingCooldown {
-  private readonly told = new Map<string, number[]>();
+  /** Smaller person id → larger person id → place id (-1: none) → times told. Numbers, not string keys: claim runs per matching pair. */
+  private readonly told = new Map<number, Map<number, Map<number, number[]>>>();
+  private keys = 0;
 
   constructor(private readonly cooldownMs: number) {}
 
   /** Pair-and-place keys remembered. */
   get size(): number {
-    return this.told.size;
+    return this.keys;
   }
 
   /** True, and remembered, if the pair may be told about a meeting at this place at `at`. */
   claim(personA: number, personB: number, placeId: number | undefined, at: number): boolean {
-    const key = `${Math.min(personA, personB)}:${Math.max(personA, personB)}:${placeId ?? 'none'}`;
-    const times = this.told.get(key);
-    if (times?.some((t) => Math.abs(at - t) < this.cooldownMs)) return false;
-    if (times) times.push(at);
-    else this.told.set(key, [at]);
+    const low = Math.min(personA, personB);
+    let byHigh = this.told.get(low);
+    if (!byHigh) this.told.set(low, (byHigh = new Map()));
+    const high = Math.max(personA, personB);
+    let byPlace = byHigh.get(high);
+    if (!byPlace) byHigh.set(high, (byPlace = new Map()));
+    const place = placeId ?? -1;
+    const times = byPlace.get(place);
+    if (times) {
+      for (const t of times) if (Math.abs(at - t) < this.cooldownMs) return false;
+      times.push(at);
+    } else {
+      byPlace.set(place, [at]);
+      this.keys++;
+    }
     return true;
   }
 
   /** Forgets meetings told before `before` (they can no longer hold back a meeting that can still be detected). */
   prune(before: number): void {
-    for (const [key, times] of this.told) {
-      const kept = times.filter((t) => t >= before);
-      if (kept.length === 0) this.told.delete(key);
-      else if (kept.length < times.length) this.told.set(key, kept);
+    for (const [low, byHigh] of this.told) {
+      for (const [high, byPlace] of byHigh) {
+        for (const [place, times] of byPlace) {
+          const kept = times.filter((t) => t >= before);
+          if (kept.length === 0) {
+            byPlace.delete(place);
+            this.keys--;
+          } else if (kept.length < times.length) byPlace.set(place, kept);
+        }
+        if (byPlace.size === 0) byHigh.delete(high);
+      }
+      if (byHigh.size === 0) this.told.delete(low);
     }
   }
 }
@@ -404,5 +452,36 @@ export class MeetingDetector {
       meetings.push({ a: other, b: ping, at, distanceMeters, ...middle, ...(place ? { place } : {}) });
     }
     return meetings;
+  }
+}
+
+/**
+ * The clock of a topic read partition by partition: the oldest of the partitions' newest times. A
+ * consumer that is behind reads one partition's batch at a time, each holding many seconds of pings;
+ * with the newest time of all as the clock, the next partition's pings of the same seconds would be
+ * refused as late. A partition with nothing new for `idleMs` of wall time (an empty one) stops holding
+ * the clock back.
+ */
+export class PartitionWatermark {
+  private readonly partitions = new Map<number, { at: number; wall: number }>();
+
+  constructor(private readonly idleMs = 10_000) {}
+
+  /** A partition that will be read: it holds the clock back until its first message, or until idle. */
+  expect(partition: number, wall: number): void {
+    if (!this.partitions.has(partition)) this.partitions.set(partition, { at: -Infinity, wall });
+  }
+
+  /** Records a message of `partition` at `at` (ms, its own clock) read at `wall`; returns the topic's clock. */
+  observe(partition: number, at: number, wall: number): number {
+    const p = this.partitions.get(partition);
+    if (!p) this.partitions.set(partition, { at, wall });
+    else {
+      if (at > p.at) p.at = at;
+      p.wall = wall;
+    }
+    let clock = Infinity;
+    for (const q of this.partitions.values()) if (wall - q.wall <= this.idleMs && q.at < clock) clock = q.at;
+    return clock;
   }
 }

@@ -4,7 +4,9 @@
  * apply the same ones:
  *
  * - visited: consecutive pings inside a place's area, no two more than `maxGapMs` apart (5 min),
- *   spanning at least `minVisitMs` (2 min). A ping outside the area ends the run.
+ *   spanning at least `minVisitMs` (2 min). Pings outside the area in between do not end the run;
+ *   only a gap does (GPS noise puts some pings of a person standing at a 5 m booth outside it:
+ *   docs/decisions.md, "A visit ends with a gap, not with a ping outside").
  * - attended: inside a session's room for at least half of the session, where each ping covers the
  *   time until the person's next ping, at most `maxCoverMs` (5 min).
  */
@@ -52,10 +54,7 @@ export function visitsOf(pings: readonly PresencePing[], rules: PresenceRules = 
     run = undefined;
   };
   for (const p of pings) {
-    if (!p.inside) {
-      close();
-      continue;
-    }
+    if (!p.inside) continue;
     if (run && p.at - run.lastSeen > rules.maxGapMs) close();
     if (run) run.lastSeen = p.at;
     else run = { firstSeen: p.at, lastSeen: p.at };

@@ -6,6 +6,7 @@ import {
   MeetingCooldown,
   MeetingDetector,
   midpoint,
+  PartitionWatermark,
   mulberry32,
   PingGrid,
   PlaceIndex,
@@ -349,5 +350,31 @@ describe('places: the one containing the midpoint, of an event running then', ()
       expect([...told.values()].reduce((x, y) => x + y, 0)).toBeGreaterThan(50);
       expect(Object.fromEntries([...told].sort())).toEqual(Object.fromEntries([...counted].sort()));
     });
+  });
+});
+
+describe('PartitionWatermark: the clock of a topic read partition by partition', () => {
+  test('the oldest of the partitions’ newest times; a partition expected but not read yet holds it back until idle', () => {
+    const w = new PartitionWatermark(10_000);
+    w.expect(0, 0);
+    w.expect(1, 0);
+    // Partition 0's batch first: 100 s of pings; partition 1 not read yet.
+    expect(w.observe(0, 1_000, 1)).toBe(-Infinity);
+    expect(w.observe(0, 100_000, 2)).toBe(-Infinity);
+    // Then partition 1's batch of the same seconds: the clock follows it.
+    expect(w.observe(1, 5_000, 3)).toBe(5_000);
+    expect(w.observe(1, 120_000, 4)).toBe(100_000);
+    // Older times never move a partition back.
+    expect(w.observe(0, 50_000, 5)).toBe(100_000);
+    // Partition 1 goes quiet for more than 10 s of wall time: partition 0 alone sets the clock.
+    expect(w.observe(0, 200_000, 20_000)).toBe(200_000);
+  });
+
+  test('a partition never read stops holding the clock back after the idle time', () => {
+    const w = new PartitionWatermark(10_000);
+    w.expect(0, 0);
+    w.expect(1, 0);
+    expect(w.observe(0, 1_000, 5_000)).toBe(-Infinity);
+    expect(w.observe(0, 2_000, 10_001)).toBe(2_000);
   });
 });

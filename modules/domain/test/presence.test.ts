@@ -22,12 +22,15 @@ describe('visitsOf: consecutive pings inside, gaps ≤ 5 min, spanning ≥ 2 min
       { firstSeen: t0 + 8.01 * MIN, lastSeen: t0 + 11 * MIN },
     ]);
   });
-  test('a ping outside ends the run', () => {
-    expect(visitsOf(pings([0, 1, 2, 3, 4, 5, 6], [3]))).toEqual([
+  test('pings outside in between do not end the run (GPS noise); pings outside only are no visit', () => {
+    expect(visitsOf(pings([0, 1, 2, 3, 4, 5, 6], [3]))).toEqual([{ firstSeen: t0, lastSeen: t0 + 6 * MIN }]);
+    expect(visitsOf(pings([0, 1, 2], [1]))).toEqual([{ firstSeen: t0, lastSeen: t0 + 2 * MIN }]);
+    // Inside, 6 minutes elsewhere (pinging outside), inside again: two runs, the gap between the pings inside is over 5 minutes.
+    expect(visitsOf(pings([0, 1, 2, 4, 6, 8.5, 9, 11], [4, 6]))).toEqual([
       { firstSeen: t0, lastSeen: t0 + 2 * MIN },
-      { firstSeen: t0 + 4 * MIN, lastSeen: t0 + 6 * MIN },
+      { firstSeen: t0 + 8.5 * MIN, lastSeen: t0 + 11 * MIN },
     ]);
-    expect(visitsOf(pings([0, 1, 2], [1]))).toEqual([]);
+    expect(visitsOf(pings([0, 1, 2], [0, 1, 2]))).toEqual([]);
   });
   test('the minimum span and gap are settings', () => {
     expect(visitsOf(pings([0, 1]), { maxGapMs: 5 * MIN, minVisitMs: MIN, maxCoverMs: 5 * MIN })).toHaveLength(1);

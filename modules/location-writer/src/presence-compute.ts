@@ -121,8 +121,7 @@ export class Venue {
 
   /**
    * The visits that meet the rules and the sessions attended, from one person's pings in time
-   * order (all their pings in the event's window, so that a ping outside a place ends a visit and
-   * a ping covers only until the next one).
+   * order (all their pings in the event's window, so that a ping covers only until the next one).
    */
   presenceOf(pings: readonly PingAt[], rules: PresenceRules): { visits: VisitRow[]; attendance: AttendanceRow[] } {
     // Per place, the indexes of the pings inside it (ascending).
@@ -143,7 +142,7 @@ export class Venue {
     for (const [p, indexes] of insideOf) {
       const place = this.places[p]!;
       // The pings inside, each followed by the person's next ping (inside or not): what visitsOf and
-      // timeInside read of the full sequence — a ping outside ends a visit, the next ping ends a cover.
+      // timeInside read of the full sequence — the next ping ends a cover.
       const sequence: PresencePing[] = [];
       let last = -1;
       for (const i of indexes) {
