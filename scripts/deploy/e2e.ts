@@ -8,7 +8,9 @@
  *   3. the pings appear as rows in PostGIS (ct_admin, through the postgis pod's published port)
  *   4. two persons at the same place (POST /api/locations → Kafka → location-writer) are each
  *      other's connection over REST (person-api → connection-service over gRPC)
- *   5. the frontend serves its page, and its /api proxy reaches person-api over in-cluster TLS
+ *   5. an event with a booth: 3 minutes of a person's pings there are a visit (location-writer), and two
+ *      persons meeting there are told on the SSE stream (connection-service ← Kafka, via person-api)
+ *   6. the frontend serves its page, and its /api proxy reaches person-api over in-cluster TLS
  *
  * usage: node --import tsx scripts/deploy/podman-kube.ts e2e <plan.json> <ca.crt> <secrets.env>
  * Prints "PROVED …" lines (test-deploy.sh collects them); throws on the first failed check.
@@ -215,7 +217,12 @@ export async function runEndToEnd(args: string[]): Promise<void> {
     `REST through person-api: ${count} persons listed; persons ${a} and ${b}, located together by POST /api/locations, are connected (${connections.length} connection(s), via connection-service gRPC)`,
   );
 
-  // 5. The frontend's page and its proxy to person-api (in-cluster name + the CA of udaconnect-tls).
+  // 5. Presence and live meetings: an event with a booth; a person's pings there for 3 minutes become a
+  //    visit (location-writer's presence worker), and two persons meeting there now are told on the SSE
+  //    stream (connection-service reading Kafka → Meetings/Watch → person-api).
+  await presenceAndMeetings({ api, token, ca, mk });
+
+  // 6. The frontend's page and its proxy to person-api (in-cluster name + the CA of udaconnect-tls).
   const page = await request(`${frontend}/`);
   check(page.status === 200 && /<html/i.test(page.body), `GET ${frontend}/ → ${page.status}`);
   const title = /<title>([^<]*)<\/title>/i.exec(page.body)?.[1] ?? '(no title)';
@@ -227,4 +234,74 @@ export async function runEndToEnd(args: string[]): Promise<void> {
   proved(
     `frontend serves its page ("${title}", ${page.body.length} bytes, CSP ${page.headers['content-security-policy'] ? 'set' : 'missing'}) and proxies /api to person-api over TLS by its Service name`,
   );
+}
+
+/** Step 5 (see the file's comment). */
+async function presenceAndMeetings(o: { api: string; token: string; ca: Buffer; mk: (first: string) => Promise<number> }): Promise<void> {
+  const { api, token, ca } = o;
+  const post = async (path: string, body: unknown, want: number) => {
+    const r = await request(`${api}${path}`, { method: 'POST', token, ca, body });
+    check(r.status === want, `POST ${path} → ${r.status} ${r.body}`);
+    return JSON.parse(r.body) as { id: number };
+  };
+  const [lat, lon, d] = [37.5536, -122.2909, 0.00004];
+  const now = Date.now();
+  const event = await post(
+    '/api/events',
+    { name: `Deploy test ${now}`, starts_at: new Date(now - 3_600_000).toISOString(), ends_at: new Date(now + 3_600_000).toISOString() },
+    201,
+  );
+  const ring = [
+    [lon - d, lat - d],
+    [lon + d, lat - d],
+    [lon + d, lat + d],
+    [lon - d, lat + d],
+    [lon - d, lat - d],
+  ];
+  const booth = await post(`/api/events/${event.id}/places`, { name: 'Booth 1', kind: 'booth', area: { type: 'Polygon', coordinates: [ring] } }, 201);
+  const [cy, dee] = [await o.mk('Cy'), await o.mk('Dee')];
+
+  // A visit: Cy's pings every 30 s from 4 to 1 minutes ago.
+  for (let i = 0; i <= 6; i++) {
+    const creation_time = new Date(now - 240_000 + i * 30_000).toISOString();
+    await post('/api/locations', { person_id: cy, latitude: lat, longitude: lon, creation_time }, 202);
+  }
+  const visit = await until(`person ${cy}'s visit to the booth`, 60_000, async () => {
+    const r = await request(`${api}/api/persons/${cy}/visits?event_id=${event.id}`, { token, ca });
+    check(r.status === 200, `GET /api/persons/${cy}/visits → ${r.status} ${r.body}`);
+    const places = (JSON.parse(r.body) as { places: Array<{ place: { id: number }; minutes: number }> }).places;
+    return places.find((p) => p.place.id === booth.id);
+  });
+
+  // A live meeting, told to Dee on the SSE stream.
+  let text = '';
+  const stream = await new Promise<http.ClientRequest>((resolve, reject) => {
+    const req = https.get(`${api}/api/persons/${dee}/meetings/live`, { ca, headers: { Authorization: `Bearer ${token}` } }, (res) => {
+      if (res.statusCode !== 200) return reject(new Error(`GET /api/persons/${dee}/meetings/live → ${res.statusCode}`));
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      resolve(req);
+    });
+    req.once('error', reject);
+  });
+  try {
+    // connection-service may still be catching up with the topic: until it answers, the stream ends with
+    // `event: end`; the place index refreshes every 5 s. Send the pair of pings again until Dee is told.
+    const meeting = await until(`a live meeting of persons ${cy} and ${dee} on the SSE stream`, 90_000, async () => {
+      if (/event: end/.test(text)) throw new Error(`the meetings stream ended: ${text}`);
+      const at = Date.now();
+      await post('/api/locations', { person_id: cy, latitude: lat, longitude: lon, creation_time: new Date(at).toISOString() }, 202);
+      await post('/api/locations', { person_id: dee, latitude: lat + 0.00001, longitude: lon, creation_time: new Date(at + 1000).toISOString() }, 202);
+      await new Promise((r) => setTimeout(r, 3_000));
+      const m = /event: meeting\ndata: (.*)\n/.exec(text);
+      return m ? (JSON.parse(m[1]!) as { other_person: { id: number }; place: { name: string } | null; distance_meters: number }) : undefined;
+    });
+    check(meeting.other_person.id === cy, `the meeting names person ${cy}: ${JSON.stringify(meeting)}`);
+    proved(
+      `presence and meetings: person ${cy}'s 3 minutes at a booth are a visit (${visit.minutes} min, location-writer), and persons ${cy} and ${dee} ` +
+        `meeting there are told on the SSE stream (${meeting.distance_meters} m at ${meeting.place?.name ?? 'no place'}; connection-service ← Kafka → Meetings/Watch → person-api)`,
+    );
+  } finally {
+    stream.destroy();
+  }
 }

@@ -185,7 +185,7 @@ export function cpuPercent(a: CpuReading, b: CpuReading): Record<string, number>
 // ---------------------------------------------------------------- Prometheus text
 
 /** `name{labels} value` lines into a map keyed by `name{labels}` (comments skipped). */
-export function parsePrometheus(text: string): Map<string, number> {
+function parsePrometheus(text: string): Map<string, number> {
   const out = new Map<string, number>();
   for (const line of text.split('\n')) {
     if (!line || line.startsWith('#')) continue;
@@ -363,4 +363,34 @@ export function benchCleanups() {
     void cleanUp().then(() => process.exit(130));
   });
   return { cleanups, cleanUp };
+}
+
+// ---------------------------------------------------------------- the system under test
+
+/** `n` persons named Bench 00001…, in chunks of 1,000; their ids. */
+export async function insertPersons(knex: Knex, n: number): Promise<number[]> {
+  const ids: number[] = [];
+  for (let from = 1; from <= n; from += 1000) {
+    const chunk = Array.from({ length: Math.min(1000, n - from + 1) }, (_, k) => ({
+      first_name: 'Bench',
+      last_name: String(from + k).padStart(5, '0'),
+      company_name: 'Benchmark Inc.',
+    }));
+    const rows: Array<{ id: number }> = await knex('person').insert(chunk).returning('id');
+    ids.push(...rows.map((r) => r.id));
+  }
+  return ids;
+}
+
+/** Rows in `location`. */
+export async function countRows(knex: Knex): Promise<number> {
+  const { rows } = await knex.raw<{ rows: Array<{ n: string }> }>('SELECT count(*) AS n FROM location');
+  return Number(rows[0]!.n);
+}
+
+/** A service's /metrics, parsed. */
+export async function readMetrics(url: string): Promise<Map<string, number>> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+  if (!res.ok) throw new Error(`${url} answered ${res.status}`);
+  return parsePrometheus(await res.text());
 }

@@ -44,13 +44,15 @@ import {
   histogramQuantile,
   logTail,
   machineDescription,
-  parsePrometheus,
   percentile,
   provision,
   readCpu,
   readInfraEnv,
   benchCleanups,
   benchAuth,
+  countRows,
+  insertPersons,
+  readMetrics,
   startService,
   stopService,
   waitUntil,
@@ -557,33 +559,6 @@ function renderReport(r: {
     `$ nproc\n${r.machine.nproc}\n$ free -g\n${r.machine.memory}`,
     '```',
   ].join('\n');
-}
-
-// ---------------------------------------------------------------- helpers
-
-async function insertPersons(knex: Knex, n: number): Promise<number[]> {
-  const ids: number[] = [];
-  for (let from = 1; from <= n; from += 1000) {
-    const chunk = Array.from({ length: Math.min(1000, n - from + 1) }, (_, k) => ({
-      first_name: 'Bench',
-      last_name: String(from + k).padStart(5, '0'),
-      company_name: 'Benchmark Inc.',
-    }));
-    const rows: Array<{ id: number }> = await knex('person').insert(chunk).returning('id');
-    ids.push(...rows.map((r) => r.id));
-  }
-  return ids;
-}
-
-async function countRows(knex: Knex): Promise<number> {
-  const { rows } = await knex.raw<{ rows: Array<{ n: string }> }>('SELECT count(*) AS n FROM location');
-  return Number(rows[0]!.n);
-}
-
-async function readMetrics(url: string): Promise<Map<string, number>> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
-  if (!res.ok) throw new Error(`${url} answered ${res.status}`);
-  return parsePrometheus(await res.text());
 }
 
 main().then(
