@@ -167,7 +167,10 @@ export class MeetingFeed {
       }
       const at = ping.recordedAt!.getTime();
       const clock = this.watermark.observe(batch.partition, Math.min(received, at), Date.now());
-      const meetings = this.detector.observe({ personId: ping.personId, latitude: ping.latitude!, longitude: ping.longitude!, at, eventId: ping.eventId }, clock);
+      const meetings = this.detector.observe(
+        { personId: ping.personId, latitude: ping.latitude!, longitude: ping.longitude!, at, eventId: ping.eventId },
+        clock,
+      );
       if (this.current === 'replaying') this.replay.pings++;
       if (meetings.length === 0) continue;
       this.metrics.detected.inc(meetings.length);

@@ -264,10 +264,10 @@ export class MeetingCooldown {
   claim(personA: number, personB: number, placeId: number | undefined, at: number): boolean {
     const low = Math.min(personA, personB);
     let byHigh = this.told.get(low);
-    if (!byHigh) this.told.set(low, (byHigh = new Map()));
+    if (!byHigh) this.told.set(low, (byHigh = new Map<number, Map<number, number[]>>()));
     const high = Math.max(personA, personB);
     let byPlace = byHigh.get(high);
-    if (!byPlace) byHigh.set(high, (byPlace = new Map()));
+    if (!byPlace) byHigh.set(high, (byPlace = new Map<number, number[]>()));
     const place = placeId ?? -1;
     const times = byPlace.get(place);
     if (times) {
