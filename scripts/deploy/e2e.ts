@@ -244,7 +244,8 @@ async function presenceAndMeetings(o: { api: string; token: string; ca: Buffer; 
     check(r.status === want, `POST ${path} → ${r.status} ${r.body}`);
     return JSON.parse(r.body) as { id: number };
   };
-  const [lat, lon, d] = [37.5536, -122.2909, 0.00004];
+  // Away from step 4's pings (37.55363, -122.290883): only Cy and Dee meet here.
+  const [lat, lon, d] = [37.5612, -122.2987, 0.00004];
   const now = Date.now();
   const event = await post(
     '/api/events',
@@ -293,10 +294,15 @@ async function presenceAndMeetings(o: { api: string; token: string; ca: Buffer; 
       await post('/api/locations', { person_id: cy, latitude: lat, longitude: lon, creation_time: new Date(at).toISOString() }, 202);
       await post('/api/locations', { person_id: dee, latitude: lat + 0.00001, longitude: lon, creation_time: new Date(at + 1000).toISOString() }, 202);
       await new Promise((r) => setTimeout(r, 3_000));
-      const m = /event: meeting\ndata: (.*)\n/.exec(text);
-      return m ? (JSON.parse(m[1]!) as { other_person: { id: number }; place: { name: string } | null; distance_meters: number }) : undefined;
+      const told = [...text.matchAll(/event: meeting\ndata: (.*)\n/g)].map(
+        (m) => JSON.parse(m[1]!) as { other_person: { id: number }; place: { name: string } | null; distance_meters: number },
+      );
+      check(
+        told.every((t) => t.other_person.id === cy),
+        `Dee is told only of Cy: ${JSON.stringify(told)}`,
+      );
+      return told[0];
     });
-    check(meeting.other_person.id === cy, `the meeting names person ${cy}: ${JSON.stringify(meeting)}`);
     proved(
       `presence and meetings: person ${cy}'s 3 minutes at a booth are a visit (${visit.minutes} min, location-writer), and persons ${cy} and ${dee} ` +
         `meeting there are told on the SSE stream (${meeting.distance_meters} m at ${meeting.place?.name ?? 'no place'}; connection-service ← Kafka → Meetings/Watch → person-api)`,

@@ -532,6 +532,9 @@ async function attendanceScores(knex: Knex, s: Scenario, sessionIds: number[], i
   return score(stored, truth);
 }
 
+/** Total memory in GiB from `free -g` (its Mem: line). */
+const gib = (free: string) => /^Mem:\s+(\d+)/m.exec(free)?.[1] ?? '?';
+
 const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
 
 function renderReport(r: {
@@ -567,7 +570,7 @@ function renderReport(r: {
   const row = (name: string, s: Score, target = '') =>
     `| ${name} | ${fmt(s.found)} | ${fmt(s.truth)} | ${fmt(s.both)} | ${pct(s.precision)} | ${pct(s.recall)} | ${target} |`;
   return [
-    `Measured ${r.date.toISOString().slice(0, 10)} with \`${r.command}\` on ${r.machine.nproc} cores (${r.machine.cpu}), ${r.machine.memory}, ${r.machine.node}; load before: ${r.machine.load}.`,
+    `Measured ${r.date.toISOString().slice(0, 10)} with \`${r.command}\` on ${r.machine.nproc} × ${r.machine.cpu}, ${gib(r.machine.memory)} GiB of memory, Node ${r.machine.node}; load average before: ${r.machine.load}.`,
     '',
     `Scenario: ${fmt(r.opts.attendees)} attendees, ${r.scenario.places.length} places (24 booths of 5 m, 4 talk rooms of 20 m, a lounge), ${r.scenario.sessions.length} talks of 45 min, ` +
       `${r.opts.hours} h of event time, one ping per ${r.opts.interval} s per phone with ${r.opts.noise} m GPS noise (σ per axis), seed ${r.opts.seed}: ` +
