@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { startTestPersonApi, type Harness } from '../../modules/person-api/test/harness';
 import { InMemoryMeetingWatcher } from '../../modules/person-api/test/fakes';
+import { squareAt } from '../support/squares';
 import {
   attendeeToken,
   buildPage,
@@ -48,21 +49,8 @@ const LON = -122.4016;
 const DLAT = 1 / 111_000;
 const DLON = 1 / 88_000;
 /** A square `side` meters wide, its south-west corner `east` and `north` meters from (LAT, LON). */
-const square = (east: number, north: number, side: number) => {
-  const [x0, x1, y0, y1] = [LON + east * DLON, LON + (east + side) * DLON, LAT + north * DLAT, LAT + (north + side) * DLAT];
-  return {
-    type: 'Polygon',
-    coordinates: [
-      [
-        [x0, y0],
-        [x1, y0],
-        [x1, y1],
-        [x0, y1],
-        [x0, y0],
-      ],
-    ],
-  };
-};
+const square = (east: number, north: number, side: number) =>
+  squareAt({ latitude: LAT, longitude: LON, degreesPerMeter: { north: DLAT, east: DLON } }, east, north, side);
 const MIN = 60_000;
 /** Whole minutes: the times the page shows are exact. */
 const now0 = Math.floor(Date.now() / MIN) * MIN;

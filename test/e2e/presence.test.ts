@@ -11,6 +11,7 @@ import { MeetingsClient, type LocationPing, type Meeting } from '@udaconnect/pro
 import { eventually } from '../support/eventually';
 import { startPipeline, type Pipeline } from '../support/pipeline';
 import { bearer } from '../support/auth';
+import { squareAt } from '../support/squares';
 
 let p: Pipeline;
 beforeAll(async () => {
@@ -24,21 +25,7 @@ const LON = 2.3522;
 const DLAT = 1 / 111_200;
 const DLON = 1 / 73_200;
 /** A square `side` meters wide, its south-west corner `east` meters east of (LAT, LON). */
-const square = (east: number, side: number) => {
-  const [x0, x1, y0, y1] = [LON + east * DLON, LON + (east + side) * DLON, LAT, LAT + side * DLAT];
-  return {
-    type: 'Polygon',
-    coordinates: [
-      [
-        [x0, y0],
-        [x1, y0],
-        [x1, y1],
-        [x0, y1],
-        [x0, y0],
-      ],
-    ],
-  };
-};
+const square = (east: number, side: number) => squareAt({ latitude: LAT, longitude: LON, degreesPerMeter: { north: DLAT, east: DLON } }, east, 0, side);
 const MIN = 60_000;
 /** Whole seconds: times round-trip exactly. */
 const now0 = Math.floor(Date.now() / 1000) * 1000;

@@ -14,3 +14,4 @@ export * from './service';
 export * from './tracing';
 export * from './metrics';
 export * from './concurrency';
+export * from './periodic';

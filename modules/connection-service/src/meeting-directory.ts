@@ -3,7 +3,7 @@
  * and the persons who are not discoverable, re-read every few seconds, and the names of the persons
  * met, looked up in one query per batch of meetings and kept for a minute.
  */
-import type { Knex, Logger } from '@udaconnect/common';
+import { periodicRuns, type Knex, type Logger, type PeriodicRuns } from '@udaconnect/common';
 import { PlaceIndex, type GeoPolygon, type MeetingPlace } from '@udaconnect/domain';
 
 /** Events that ended more than this long ago, or start later than this from now, are not loaded. */
@@ -27,9 +27,8 @@ export class MeetingDirectory {
   /** When the query that read `hidden` was sent. */
   private hiddenReadAt = -Infinity;
   private readonly names = new Map<number, { person: MeetingPerson | undefined; until: number }>();
-  private timer: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | undefined;
-  private stopped = false;
+  private runs: PeriodicRuns<void> | undefined;
 
   constructor(
     private readonly knex: Knex,
@@ -94,23 +93,15 @@ export class MeetingDirectory {
 
   /** Reads every refreshMs from now on (the first read is the caller's: see refresh). */
   start(): void {
-    const tick = () => {
-      if (this.stopped) return;
-      this.refresh()
-        .catch((err: unknown) => this.logger.warn({ err: (err as Error).message }, 'could not re-read places and discoverability; keeping the last ones'))
-        .finally(() => {
-          if (this.stopped) return;
-          this.timer = setTimeout(tick, this.refreshMs);
-          this.timer.unref();
-        });
-    };
-    this.timer = setTimeout(tick, this.refreshMs);
-    this.timer.unref();
+    const read = () =>
+      this.refresh().catch((err: unknown) =>
+        this.logger.warn({ err: (err as Error).message }, 'could not re-read places and discoverability; keeping the last ones'),
+      );
+    this.runs = periodicRuns(read, { intervalMs: this.refreshMs, firstDelayMs: this.refreshMs });
   }
 
   stop(): void {
-    this.stopped = true;
-    clearTimeout(this.timer);
+    void this.runs?.stop();
   }
 
   /**

@@ -17,10 +17,9 @@
  * may already be deleted: what was derived stays as it is).
  */
 import { performance } from 'node:perf_hooks';
-import { withOneConnection, type Knex, type Logger, type OneConnection } from '@udaconnect/common';
+import { periodicRuns, withOneConnection, type Knex, type Logger, type OneConnection } from '@udaconnect/common';
 import type { GeoPolygon, PresenceRules } from '@udaconnect/domain';
 import { EVENT_WINDOWS_MAX_AGE_MS } from './event-windows';
-import { periodicRuns } from './periodic';
 import type { PresenceMetrics } from './metrics';
 import { Venue, type PingAt, type VenueSession } from './presence-compute';
 

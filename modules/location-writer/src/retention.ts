@@ -7,8 +7,7 @@
  * for it.
  */
 import { performance } from 'node:perf_hooks';
-import { withOneConnection, type Knex, type Logger } from '@udaconnect/common';
-import { periodicRuns } from './periodic';
+import { periodicRuns, withOneConnection, type Knex, type Logger } from '@udaconnect/common';
 import type { RetentionMetrics } from './metrics';
 
 /** Key of the advisory lock a run holds, the same in every replica. */

@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { bearer } from '../../../test/support/auth';
+import { squareAt } from '../../../test/support/squares';
 import { InMemoryMeetingWatcher } from './fakes';
 import { startTestPersonApi, type Harness } from './harness';
 
@@ -24,21 +25,7 @@ const LON = -122.4016;
 const DLAT = 1 / 111_000;
 const DLON = 1 / 88_000;
 /** A square of `side` meters with its south-west corner `east` meters east of LON. */
-const square = (east: number, side: number) => {
-  const [x0, x1, y0, y1] = [LON + east * DLON, LON + (east + side) * DLON, LAT, LAT + side * DLAT];
-  return {
-    type: 'Polygon',
-    coordinates: [
-      [
-        [x0, y0],
-        [x1, y0],
-        [x1, y1],
-        [x0, y1],
-        [x0, y0],
-      ],
-    ],
-  };
-};
+const square = (east: number, side: number) => squareAt({ latitude: LAT, longitude: LON, degreesPerMeter: { north: DLAT, east: DLON } }, east, 0, side);
 const T = (hhmm: string) => `2026-05-05T${hhmm}:00.000Z`;
 
 let event: number;

@@ -1,4 +1,4 @@
-/** The writer's background jobs (retention, presence): one run at a time, the next an interval after the last ended. */
+/** Background jobs (the writer's retention and presence, connection-service's directory): one run at a time, the next an interval after the last ended. */
 
 export interface PeriodicRuns<T> {
   /** Runs now, or joins the run in progress. */
