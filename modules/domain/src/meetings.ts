@@ -55,10 +55,19 @@ const DEG = 180 / Math.PI;
 export class GridGeometry {
   /** Row height in degrees of latitude. */
   readonly rowDegrees: number;
+  /** The first row a neighbourhood can reach (one below the south pole's), and the most cells a row has (the equator's). */
+  private readonly minRow: number;
+  private readonly colSpan: number;
+  private readonly colsByRow = new Map<number, number>();
 
   constructor(readonly cellMeters: number) {
     if (!(cellMeters > 0) || !Number.isFinite(cellMeters)) throw new RangeError(`cellMeters must be a positive number, got ${cellMeters}`);
     this.rowDegrees = (cellMeters / EARTH_RADIUS_METERS) * DEG;
+    this.minRow = this.row(-90) - 1;
+    this.colSpan = this.cols(0);
+    const rows = this.row(90) + 2 - this.minRow;
+    // Cells are numbered, not named: a number is hashed and compared far faster than a string, per ping and per neighbour.
+    if (rows * this.colSpan > Number.MAX_SAFE_INTEGER) throw new RangeError(`cells of ${cellMeters} m are too small to be numbered exactly`);
   }
 
   row(latitude: number): number {
@@ -67,6 +76,16 @@ export class GridGeometry {
 
   /** Longitude cells in `row` (1 near the poles, about 8 million at the equator for 5 m). */
   cols(row: number): number {
+    let n = this.colsByRow.get(row);
+    if (n === undefined) {
+      // Two inverse trigonometric calls per row, three rows per ping: remembered (a venue spans a few hundred rows).
+      if (this.colsByRow.size >= 65_536) this.colsByRow.clear();
+      this.colsByRow.set(row, (n = this.computeCols(row)));
+    }
+    return n;
+  }
+
+  private computeCols(row: number): number {
     const maxAbsLatitude = Math.min(90, Math.max(Math.abs(row - 1), Math.abs(row + 2)) * this.rowDegrees);
     const c = Math.cos(maxAbsLatitude / DEG);
     const x = c > 0 ? this.cellMeters / (2 * EARTH_RADIUS_METERS * c) : Infinity;
@@ -78,22 +97,35 @@ export class GridGeometry {
     return ((Math.floor(((longitude + 180) / 360) * cols) % cols) + cols) % cols;
   }
 
-  /** The key of the cell holding the point. */
-  cellOf(latitude: number, longitude: number): string {
-    const row = this.row(latitude);
-    return `${row}/${this.col(longitude, this.cols(row))}`;
+  /** The number of the cell at `row`, `col` (each cell its own). */
+  key(row: number, col: number): number {
+    return (row - this.minRow) * this.colSpan + col;
   }
 
-  /** The keys of the (up to) 9 cells a point within cellMeters of this one can be in, each once. */
-  neighbourhood(latitude: number, longitude: number): string[] {
+  /** The number of the cell holding the point. */
+  cellOf(latitude: number, longitude: number): number {
     const row = this.row(latitude);
-    const keys = new Set<string>();
+    return this.key(row, this.col(longitude, this.cols(row)));
+  }
+
+  /** The numbers of the (up to) 9 cells a point within cellMeters of this one can be in, each once. */
+  neighbourhood(latitude: number, longitude: number): number[] {
+    const out: number[] = [];
+    out.length = this.neighbours(latitude, longitude, out);
+    return out;
+  }
+
+  /** neighbourhood() written into `out` (no allocation, for the per-ping path); returns how many. */
+  neighbours(latitude: number, longitude: number, out: number[]): number {
+    const row = this.row(latitude);
+    let count = 0;
     for (let r = row - 1; r <= row + 1; r++) {
       const n = this.cols(r);
       const c = this.col(longitude, n);
-      for (let dc = -1; dc <= 1; dc++) keys.add(`${r}/${(((c + dc) % n) + n) % n}`);
+      // Fewer than 3 cells in the row (near a pole): each once.
+      for (let dc = -1; dc <= (n >= 3 ? 1 : n - 2); dc++) out[count++] = this.key(r, (((c + dc) % n) + n) % n);
     }
-    return [...keys];
+    return count;
   }
 }
 
@@ -103,9 +135,14 @@ export interface NearbyPing {
   distanceMeters: number;
 }
 
+/** A ping held, its coordinates copied out of the caller's object (read per neighbour, one pointer less). */
 interface StoredPing {
+  personId: number;
+  latitude: number;
+  longitude: number;
+  at: number;
+  cell: number;
   ping: MeetingPing;
-  cell: string;
 }
 
 /**
@@ -118,12 +155,17 @@ interface StoredPing {
  */
 export class PingGrid {
   private readonly geometry: GridGeometry;
-  private readonly cells = new Map<string, StoredPing[]>();
+  /** Cell number → its pings in time order. */
+  private readonly cells = new Map<number, StoredPing[]>();
   /** Pings by floor(at / bucketMs), for eviction in time order whatever the arrival order. */
   private readonly buckets = new Map<number, StoredPing[]>();
   private readonly events = new Set<string>();
   private readonly bucketMs: number;
   private readonly lateMs: number;
+  /** Latitude alone puts a ping farther than D beyond this (d ≥ R·|Δφ|): no haversine for it. */
+  private readonly maxDeltaLatitude: number;
+  /** The neighbourhood of the ping being added (reused: no allocation per ping). */
+  private readonly around: number[] = [];
   private count = 0;
   private clock = -Infinity;
   private newestAt = -Infinity;
@@ -135,6 +177,7 @@ export class PingGrid {
     this.geometry = new GridGeometry(rules.distanceMeters);
     this.lateMs = opts.lateMs ?? DEFAULT_MEETING_LATE_MS;
     this.bucketMs = Math.max(1_000, Math.ceil((rules.windowMs + this.lateMs) / 8));
+    this.maxDeltaLatitude = (rules.distanceMeters / EARTH_RADIUS_METERS) * DEG * (1 + 1e-9);
   }
 
   /** Pings held. */
@@ -158,47 +201,68 @@ export class PingGrid {
    * undefined when the ping was not added (older than the horizon, or its event id seen).
    */
   add(ping: MeetingPing, receivedAt: number): NearbyPing[] | undefined {
+    const nearby: NearbyPing[] = [];
+    if (!this.visit(ping, receivedAt, (other, distanceMeters) => nearby.push({ ping: other, distanceMeters }))) return undefined;
+    return nearby.sort((a, b) => a.ping.personId - b.ping.personId || a.distanceMeters - b.distanceMeters || b.ping.at - a.ping.at);
+  }
+
+  /**
+   * add() without the list: calls `near` for each ping of another person within distanceMeters and
+   * windowMs, in no particular order, before `ping` is kept; false when it was not added.
+   */
+  visit(ping: MeetingPing, receivedAt: number, near: (other: MeetingPing, distanceMeters: number) => void): boolean {
     // The clock is the log's, but never ahead of the newest ping: history played into the log faster
     // than it happened (a backfill, a simulation) is compared in its own time, not all refused as late.
     if (ping.at > this.newestAt) this.newestAt = ping.at;
     this.advance(Math.min(receivedAt, this.newestAt));
     const horizon = this.horizon;
-    if (!(ping.at >= horizon)) return undefined;
+    if (!(ping.at >= horizon)) return false;
     if (ping.eventId) {
-      if (this.events.has(ping.eventId)) return undefined;
+      if (this.events.has(ping.eventId)) return false;
       this.events.add(ping.eventId);
     }
 
-    const nearby: NearbyPing[] = [];
-    // The latitude alone already puts a ping farther than D (d ≥ R·|Δφ|): no haversine for it.
-    const maxDeltaLatitude = (this.rules.distanceMeters / EARTH_RADIUS_METERS) * DEG * (1 + 1e-9);
-    for (const key of this.geometry.neighbourhood(ping.latitude, ping.longitude)) {
-      const cell = this.cells.get(key);
+    const { latitude, longitude, at, personId } = ping;
+    const { distanceMeters, windowMs } = this.rules;
+    const maxDeltaLatitude = this.maxDeltaLatitude;
+    // Longitude too (d ≥ 2R·√(cos φ1·cos φ2)·|sin(Δλ/2)|, with the smaller cosine of the two latitudes):
+    // most pings of the 3 × 3 cells that are too far are left out before any trigonometry.
+    const c = Math.cos((Math.min(90, Math.abs(latitude) + maxDeltaLatitude) * Math.PI) / 180);
+    const x = c > 0 ? distanceMeters / (2 * EARTH_RADIUS_METERS * c) : 1;
+    const maxDeltaLongitude = x >= 1 ? 360 : 2 * Math.asin(x) * DEG * (1 + 1e-9);
+    const from = Math.max(horizon, at - windowMs);
+    const last = at + windowMs;
+    const around = this.around;
+    const n = this.geometry.neighbours(latitude, longitude, around);
+    for (let k = 0; k < n; k++) {
+      const cell = this.cells.get(around[k]!);
       if (!cell) continue;
       // A cell is in time order: only its pings within the window of this one are read.
-      const last = ping.at + this.rules.windowMs;
-      for (let i = firstAtOrAfter(cell, Math.max(horizon, ping.at - this.rules.windowMs)); i < cell.length; i++) {
-        const other = cell[i]!.ping;
+      for (let i = firstAtOrAfter(cell, from); i < cell.length; i++) {
+        const other = cell[i]!;
         if (other.at > last) break;
-        if (other.personId === ping.personId) continue;
-        if (Math.abs(other.latitude - ping.latitude) > maxDeltaLatitude) continue;
-        const distanceMeters = haversineMeters(ping, other);
-        if (distanceMeters <= this.rules.distanceMeters) nearby.push({ ping: other, distanceMeters });
+        if (other.personId === personId || Math.abs(other.latitude - latitude) > maxDeltaLatitude) continue;
+        let dLon = Math.abs(other.longitude - longitude);
+        if (dLon > 180) dLon = 360 - dLon;
+        if (dLon > maxDeltaLongitude) continue;
+        const d = haversineMeters(ping, other);
+        if (d <= distanceMeters) near(other.ping, d);
       }
     }
 
-    const stored: StoredPing = { ping, cell: this.geometry.cellOf(ping.latitude, ping.longitude) };
+    const stored: StoredPing = { personId, latitude, longitude, at, cell: this.geometry.cellOf(latitude, longitude), ping };
     const cell = this.cells.get(stored.cell);
     if (!cell) this.cells.set(stored.cell, [stored]);
+    else if (cell[cell.length - 1]!.at <= at) cell.push(stored);
     else {
-      // Pings arrive nearly in time order: the place is found from the end, usually at once.
+      // Out of order: the place is found from the end (pings arrive nearly in time order).
       let i = cell.length;
-      while (i > 0 && cell[i - 1]!.ping.at > ping.at) i--;
+      while (i > 0 && cell[i - 1]!.at > at) i--;
       cell.splice(i, 0, stored);
     }
-    push(this.buckets, Math.floor(ping.at / this.bucketMs), stored);
+    push(this.buckets, Math.floor(at / this.bucketMs), stored);
     this.count++;
-    return nearby.sort((a, b) => a.ping.personId - b.ping.personId || a.distanceMeters - b.distanceMeters || b.ping.at - a.ping.at);
+    return true;
   }
 
   /** Moves the clock to `receivedAt` if it is newer, and drops the buckets that are wholly before the horizon. */
@@ -206,22 +270,28 @@ export class PingGrid {
     if (!(receivedAt > this.clock)) return;
     this.clock = receivedAt;
     const horizon = this.horizon;
+    let cutoff = -Infinity;
+    let touched: Set<number> | undefined;
     for (const [bucket, pings] of this.buckets) {
-      if ((bucket + 1) * this.bucketMs > horizon) continue;
+      const end = (bucket + 1) * this.bucketMs;
+      if (end > horizon) continue;
       this.buckets.delete(bucket);
-      for (const p of pings) this.remove(p);
+      if (end > cutoff) cutoff = end;
+      touched ??= new Set<number>();
+      for (const p of pings) {
+        touched.add(p.cell);
+        if (p.ping.eventId) this.events.delete(p.ping.eventId);
+      }
+      this.count -= pings.length;
     }
-  }
-
-  private remove(p: StoredPing): void {
-    const cell = this.cells.get(p.cell);
-    if (cell) {
-      const i = cell.indexOf(p);
-      if (i >= 0) cell.splice(i, 1);
-      if (cell.length === 0) this.cells.delete(p.cell);
+    // Every ping of a dropped bucket is older than `cutoff` and every ping kept is not (a kept bucket
+    // is a later one): in each cell, the dropped pings are its first ones.
+    for (const key of touched ?? []) {
+      const cell = this.cells.get(key)!;
+      const drop = firstAtOrAfter(cell, cutoff);
+      if (drop === cell.length) this.cells.delete(key);
+      else cell.splice(0, drop);
     }
-    if (p.ping.eventId) this.events.delete(p.ping.eventId);
-    this.count--;
   }
 }
 
@@ -231,7 +301,7 @@ function firstAtOrAfter(cell: readonly StoredPing[], at: number): number {
   let hi = cell.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (cell[mid]!.ping.at < at) lo = mid + 1;
+    if (cell[mid]!.at < at) lo = mid + 1;
     else hi = mid;
   }
   return lo;
@@ -347,24 +417,34 @@ interface IndexedPlace {
   maxLon: number;
   /** Relative size (square degrees scaled by the cosine of latitude), to prefer the smallest of nested places. */
   size: number;
+  /** One outline, no holes, turning one way at every corner. */
+  convex: boolean;
 }
 
-/** The places of events, to name where a meeting happened. */
+/**
+ * The places of events, to name where a meeting happened. Meetings are located in bulk around each
+ * new ping (around() once, then find() per pair), so that a pair costs a comparison or two, not a
+ * pass over every place.
+ */
 export class PlaceIndex {
   private readonly places: IndexedPlace[];
 
   constructor(places: readonly MeetingPlace[] = []) {
-    this.places = places.map((place) => {
-      const outline = place.area.coordinates[0] ?? [];
-      const lons = outline.map((p) => p[0]!);
-      const lats = outline.map((p) => p[1]!);
-      let twiceArea = 0;
-      for (let i = 0; i + 1 < outline.length; i++) twiceArea += outline[i]![0]! * outline[i + 1]![1]! - outline[i + 1]![0]! * outline[i]![1]!;
-      const minLat = Math.min(...lats);
-      const maxLat = Math.max(...lats);
-      const size = (Math.abs(twiceArea) / 2) * Math.cos(((minLat + maxLat) / 2) * (Math.PI / 180));
-      return { place, minLat, maxLat, minLon: Math.min(...lons), maxLon: Math.max(...lons), size };
-    });
+    this.places = places
+      .map((place) => {
+        const outline = place.area.coordinates[0] ?? [];
+        const lons = outline.map((p) => p[0]!);
+        const lats = outline.map((p) => p[1]!);
+        let twiceArea = 0;
+        for (let i = 0; i + 1 < outline.length; i++) twiceArea += outline[i]![0]! * outline[i + 1]![1]! - outline[i + 1]![0]! * outline[i]![1]!;
+        const minLat = Math.min(...lats);
+        const maxLat = Math.max(...lats);
+        const size = (Math.abs(twiceArea) / 2) * Math.cos(((minLat + maxLat) / 2) * (Math.PI / 180));
+        const convex = place.area.coordinates.length === 1 && isConvex(outline);
+        return { place, minLat, maxLat, minLon: Math.min(...lons), maxLon: Math.max(...lons), size, convex };
+      })
+      // In order of preference: the first place that contains a point is its place.
+      .sort((a, b) => a.size - b.size || a.place.id - b.place.id);
   }
 
   get size(): number {
@@ -376,15 +456,101 @@ export class PlaceIndex {
    * boundary included); the smallest one when several do (a booth inside a hall), then the lowest id.
    */
   find(point: LatLon, at: number): MeetingPlace | undefined {
-    let best: IndexedPlace | undefined;
-    for (const p of this.places) {
-      if (at < p.place.startsAt || at >= p.place.endsAt) continue;
-      if (point.latitude < p.minLat || point.latitude > p.maxLat || point.longitude < p.minLon || point.longitude > p.maxLon) continue;
-      if (best && (p.size > best.size || (p.size === best.size && p.place.id > best.place.id))) continue;
-      if (isInside(p.place.area, point.latitude, point.longitude)) best = p;
-    }
-    return best?.place;
+    return findIn(this.places, point, at);
   }
+
+  /** The places a point at most `radiusMeters` from `point` can be in: find() for many points near one. */
+  around(point: LatLon, radiusMeters: number): PlacesAround {
+    const latMargin = (radiusMeters / EARTH_RADIUS_METERS) * DEG;
+    const cos = Math.cos((Math.min(90, Math.abs(point.latitude) + latMargin) * Math.PI) / 180);
+    const lonMargin = cos > 0 ? Math.min(360, latMargin / cos) : 360;
+    const near = this.places.filter(
+      (p) =>
+        point.latitude >= p.minLat - latMargin &&
+        point.latitude <= p.maxLat + latMargin &&
+        point.longitude >= p.minLon - lonMargin &&
+        point.longitude <= p.maxLon + lonMargin,
+    );
+    // The most preferred place near, if the whole disk lies in its area: then every point of the
+    // disk is in that place (no place more preferred comes near), whenever it is running.
+    const first = near[0];
+    const whole = first && first.convex && containsDisk(first, point, radiusMeters) ? first : undefined;
+    return new PlacesAround(near, whole);
+  }
+}
+
+/** PlaceIndex.around(): the places near one point. */
+export class PlacesAround {
+  constructor(
+    private readonly near: readonly IndexedPlace[],
+    private readonly whole: IndexedPlace | undefined,
+  ) {}
+
+  /** PlaceIndex.find() for a point within the radius given to around(). */
+  find(point: LatLon, at: number): MeetingPlace | undefined {
+    const w = this.whole;
+    if (w && at >= w.place.startsAt && at < w.place.endsAt) return w.place;
+    return this.near.length === 0 ? undefined : findIn(this.near, point, at);
+  }
+}
+
+function findIn(places: readonly IndexedPlace[], point: LatLon, at: number): MeetingPlace | undefined {
+  for (const p of places) {
+    if (at < p.place.startsAt || at >= p.place.endsAt) continue;
+    if (point.latitude < p.minLat || point.latitude > p.maxLat || point.longitude < p.minLon || point.longitude > p.maxLon) continue;
+    if (isInside(p.place.area, point.latitude, point.longitude)) return p.place;
+  }
+  return undefined;
+}
+
+/** Places larger than this (bounding box diagonal, meters) are never taken as containing a disk: the flat projection below would be too rough. */
+const DISK_TEST_MAX_METERS = 2_000;
+
+/**
+ * Whether the disk of `radiusMeters` around `center` lies inside the convex, hole-free area of `p`:
+ * the centre is inside and every edge is farther than the radius (with 0.1 % + 1 cm to spare for the
+ * flat projection around the centre).
+ */
+function containsDisk(p: IndexedPlace, center: LatLon, radiusMeters: number): boolean {
+  const perLat = EARTH_RADIUS_METERS / DEG;
+  const perLon = perLat * Math.cos(center.latitude / DEG);
+  if (Math.hypot((p.maxLat - p.minLat) * perLat, (p.maxLon - p.minLon) * perLon) > DISK_TEST_MAX_METERS) return false;
+  if (!isInside(p.place.area, center.latitude, center.longitude)) return false;
+  const ring = p.place.area.coordinates[0]!;
+  const needed = radiusMeters * 1.001 + 0.01;
+  for (let i = 0; i + 1 < ring.length; i++) {
+    const [ax, ay] = [(ring[i]![0]! - center.longitude) * perLon, (ring[i]![1]! - center.latitude) * perLat];
+    const [bx, by] = [(ring[i + 1]![0]! - center.longitude) * perLon, (ring[i + 1]![1]! - center.latitude) * perLat];
+    // Distance from the origin (the centre) to the segment a–b.
+    const [dx, dy] = [bx - ax, by - ay];
+    const t = dx === 0 && dy === 0 ? 0 : Math.max(0, Math.min(1, -(ax * dx + ay * dy) / (dx * dx + dy * dy)));
+    if (Math.hypot(ax + t * dx, ay + t * dy) < needed) return false;
+  }
+  return true;
+}
+
+/** Whether a closed ring (first point repeated last) turns the same way at every corner. */
+function isConvex(ring: ReadonlyArray<readonly number[]>): boolean {
+  let sign = 0;
+  const n = ring.length - 1;
+  for (let i = 0; i < n; i++) {
+    const [a, b, c] = [ring[i]!, ring[(i + 1) % n]!, ring[(i + 2) % n]!];
+    const cross = (b[0]! - a[0]!) * (c[1]! - b[1]!) - (b[1]! - a[1]!) * (c[0]! - b[0]!);
+    if (cross === 0) continue;
+    if (sign === 0) sign = Math.sign(cross);
+    else if (Math.sign(cross) !== sign) return false;
+  }
+  return n >= 3;
+}
+
+/** MeetingDetector.observe's memory of one other person's pairs within one call. */
+interface Decision {
+  placeId: number;
+  at: number;
+  /** The meeting claimed, or undefined when the cooldown held it back. */
+  meeting: DetectedMeeting | undefined;
+  /** Another place or time of the same person (pings out of order, or pairs on both sides of a wall). */
+  next: Decision | undefined;
 }
 
 /** A meeting to tell: the earlier-arrived ping `a`, the new ping `b`, and where and when they met. */
@@ -432,26 +598,45 @@ export class MeetingDetector {
     return this.cooldown.size;
   }
 
+  /**
+   * Adds `ping` and returns the meetings to tell now: every matching pair is claimed, as
+   * countMeetings counts them, at the later ping's time and the place of the pair's midpoint; a
+   * meeting told carries the closest pair of that person, place and time (ties: the later ping).
+   */
   observe(ping: MeetingPing, receivedAt: number): DetectedMeeting[] {
-    const nearby = this.grid.add(ping, receivedAt);
+    const meetings: DetectedMeeting[] = [];
+    // What was decided for each other person in this call (usually one place and one time for all
+    // their pings): the cooldown is asked once, the rest of their pings only compared for distance.
+    const decided = new Map<number, Decision>();
+    // Every midpoint is within D/2 of this ping.
+    let places: PlacesAround | undefined;
+    const added = this.grid.visit(ping, receivedAt, (other, distanceMeters) => {
+      const at = other.at > ping.at ? other.at : ping.at;
+      const middle = midpoint(other, ping);
+      places ??= this.placeIndex.around(ping, this.rules.distanceMeters / 2);
+      const place = places.find(middle, at);
+      const placeId = place ? place.id : -1;
+      const first = decided.get(other.personId);
+      let d = first;
+      while (d && !(d.placeId === placeId && d.at === at)) d = d.next;
+      if (!d) {
+        const meeting = this.cooldown.claim(other.personId, ping.personId, place?.id, at)
+          ? { a: other, b: ping, at, distanceMeters, ...middle, ...(place ? { place } : {}) }
+          : undefined;
+        decided.set(other.personId, { placeId, at, meeting, next: first });
+        if (meeting) meetings.push(meeting);
+      } else if (d.meeting && (distanceMeters < d.meeting.distanceMeters || (distanceMeters === d.meeting.distanceMeters && other.at > d.meeting.a.at))) {
+        Object.assign(d.meeting, { a: other, distanceMeters, ...middle });
+      }
+    });
     // A meeting still to be detected is at or after the grid's horizon: older cooldowns cannot matter.
     const keepFrom = this.grid.horizon - this.rules.cooldownMs;
     if (keepFrom - this.prunedAt >= this.rules.cooldownMs / 4) {
       this.cooldown.prune(keepFrom);
       this.prunedAt = keepFrom;
     }
-    if (!nearby) return [];
-    const meetings: DetectedMeeting[] = [];
-    // Every matching pair, as countMeetings counts them; the closest pair of a person first, so a
-    // meeting told carries the smallest distance at its place.
-    for (const { ping: other, distanceMeters } of nearby) {
-      const at = Math.max(ping.at, other.at);
-      const middle = midpoint(other, ping);
-      const place = this.placeIndex.find(middle, at);
-      if (!this.cooldown.claim(other.personId, ping.personId, place?.id, at)) continue;
-      meetings.push({ a: other, b: ping, at, distanceMeters, ...middle, ...(place ? { place } : {}) });
-    }
-    return meetings;
+    if (!added) return [];
+    return meetings.sort((x, y) => x.a.personId - y.a.personId || x.distanceMeters - y.distanceMeters);
   }
 }
 

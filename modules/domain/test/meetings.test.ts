@@ -47,14 +47,26 @@ describe('GridGeometry: cells at least D wide at every latitude, wrapping at the
   });
 
   test('longitude 180 is longitude -180; the last cell of a row neighbours the first', () => {
-    expect(g.cellOf(0, 180)).toBe('0/0');
-    expect(g.cellOf(0, -180)).toBe('0/0');
-    expect(g.cellOf(0, 179.99999)).toBe('0/8006044');
-    expect(g.cellOf(0, -179.99999)).toBe('0/0');
-    expect(g.neighbourhood(0, -179.99999)).toEqual(expect.arrayContaining(['0/8006044', '0/0', '0/1', '-1/8006044', '1/8006044']));
-    expect(g.neighbourhood(0, 0)).toHaveLength(9);
+    expect(g.cellOf(0, 180)).toBe(g.key(0, 0));
+    expect(g.cellOf(0, -180)).toBe(g.key(0, 0));
+    expect(g.cellOf(0, 179.99999)).toBe(g.key(0, 8_006_044));
+    expect(g.cellOf(0, -179.99999)).toBe(g.key(0, 0));
+    expect(g.neighbourhood(0, -179.99999)).toEqual(
+      expect.arrayContaining([g.key(0, 8_006_044), g.key(0, 0), g.key(0, 1), g.key(-1, 8_006_044), g.key(1, 8_006_044)]),
+    );
+    expect(new Set(g.neighbourhood(0, 0)).size).toBe(9);
     // One cell per row near the pole: three rows, each its single cell, each key once.
-    expect(g.neighbourhood(89.99999, 10)).toEqual(['2001510/0', '2001511/0', '2001512/0']);
+    expect(g.neighbourhood(89.99999, 10)).toEqual([g.key(2_001_510, 0), g.key(2_001_511, 0), g.key(2_001_512, 0)]);
+    expect(g.neighbourhood(-89.99999, 10)).toEqual([g.key(-2_001_513, 0), g.key(-2_001_512, 0), g.key(-2_001_511, 0)]);
+  });
+
+  test('cells are numbered, each its own number: neighbouring rows and the ends of a row never collide; too small a cell is refused', () => {
+    const keys = new Set<number>();
+    for (const row of [-1, 0, 1]) for (const col of [0, 1, g.cols(row) - 1]) keys.add(g.key(row, col));
+    keys.add(g.key(-2_001_513, 0)).add(g.key(2_001_512, 0));
+    expect(keys.size).toBe(11);
+    expect(Number.isSafeInteger(g.key(2_001_512, g.cols(2_001_512) - 1))).toBe(true);
+    expect(() => new GridGeometry(0.01)).toThrow(RangeError);
   });
 
   test('every point within D of another is in its 3 × 3 neighbourhood: 100,000 random pairs, poles and date line included', () => {
@@ -152,6 +164,25 @@ describe('PingGrid: other persons’ pings within D meters and T seconds', () =>
     // Its event id was forgotten with it, and it is now too old anyway.
     expect(grid.add(ping(1, lat, lon, t0, 'e0'), t0 + 10 * MIN)).toBeUndefined();
     expect(grid.add(ping(1, lat, lon, t0 + 10 * MIN, 'e0'), t0 + 10 * MIN)).toEqual([]);
+  });
+
+  test('eviction drops exactly the pings older than the horizon, in every cell, whatever order they arrived in', () => {
+    const grid = new PingGrid(rules, { lateMs: 60 * SEC });
+    // Ten persons on one spot and ten 20 m away (another cell), pings 0–170 s, added newest first within each 30 s.
+    const spots = [lon, lon + east(20, lat)];
+    for (let block = 0; block < 6; block++)
+      for (let s = 29; s >= 0; s -= 3)
+        for (const [i, spot] of spots.entries()) grid.add(ping(100 + s * 10 + i, lat, spot, t0 + (block * 30 + s) * SEC), t0 + block * 30 * SEC);
+    // The last block's clock (150 s) put the horizon at 30 s: the first block's pings (0–29 s) are gone already.
+    expect(grid.size).toBe(100);
+    // Horizon t0 + 90 s: the buckets (15 s each) wholly before it go.
+    grid.advance(t0 + 210 * SEC);
+    expect(grid.horizon).toBe(t0 + 90 * SEC);
+    expect(grid.size).toBe(60);
+    // What is left is compared: a ping at 150 s meets those within 60 s of it on its spot, and nothing older than the horizon.
+    const near = grid.add(ping(1, lat, lon, t0 + 150 * SEC), t0 + 210 * SEC)!;
+    expect(near.every((n) => n.ping.at >= t0 + 90 * SEC && n.ping.at <= t0 + 210 * SEC && n.ping.longitude === lon)).toBe(true);
+    expect(near).toHaveLength(30);
   });
 
   test('every matching ping, by person, closest first; the detector tells the closest pair', () => {
@@ -266,6 +297,66 @@ describe('places: the one containing the midpoint, of an event running then', ()
     expect(places.find({ latitude: lat, longitude: lon }, t0 - 1)).toBeUndefined();
     expect(places.find({ latitude: lat, longitude: lon }, t0 + 8 * 3_600_000)).toBeUndefined();
     expect(places.find({ latitude: lat, longitude: lon }, t0 + 86_400_000)?.name).toBe('Tomorrow');
+  });
+
+  test('around(): the places near a point give find()’s answer for every point within the radius (20,000 random points; nested, concave, holed, timed places)', () => {
+    // An L-shaped (concave) lounge and a room with a pillar (a hole) beside the hall's booth.
+    const dx = (m: number) => east(m, lat);
+    const lounge: MeetingPlace = {
+      id: 14,
+      name: 'Lounge',
+      area: {
+        type: 'Polygon',
+        coordinates: [
+          [
+            [lon - dx(30), lat - north(30)],
+            [lon - dx(10), lat - north(30)],
+            [lon - dx(10), lat - north(24)],
+            [lon - dx(24), lat - north(24)],
+            [lon - dx(24), lat - north(10)],
+            [lon - dx(30), lat - north(10)],
+            [lon - dx(30), lat - north(30)],
+          ],
+        ],
+      },
+      ...event,
+    };
+    const pillared: MeetingPlace = {
+      id: 15,
+      name: 'Pillared room',
+      area: { type: 'Polygon', coordinates: [square(lat + north(20), lon, 8).coordinates[0]!, square(lat + north(20), lon, 1).coordinates[0]!] },
+      ...event,
+    };
+    const brief: MeetingPlace = {
+      id: 16,
+      name: 'Pop-up',
+      area: square(lat - north(20), lon + dx(20), 6),
+      eventId: 5,
+      startsAt: t0 + 30 * MIN,
+      endsAt: t0 + 40 * MIN,
+    };
+    const index = new PlaceIndex([hall, later, booth, lounge, pillared, brief]);
+    const random = mulberry32(3);
+    const radius = 2.5;
+    let shortcut = 0;
+    const differ: string[] = [];
+    for (let i = 0; i < 2_000; i++) {
+      const centre = { latitude: lat + north((random() - 0.5) * 120), longitude: lon + dx((random() - 0.5) * 120) };
+      const around = index.around(centre, radius);
+      if ((around as unknown as { whole?: unknown }).whole) shortcut++;
+      for (let j = 0; j < 10; j++) {
+        const angle = random() * 2 * Math.PI;
+        const meters = j === 0 ? radius : random() * radius;
+        const point = { latitude: centre.latitude + north(meters * Math.sin(angle)), longitude: centre.longitude + dx(meters * Math.cos(angle)) };
+        const at = t0 + random() * 60 * MIN;
+        const [want, got] = [index.find(point, at)?.id, around.find(point, at)?.id];
+        if (want !== got) differ.push(`${JSON.stringify(point)} at ${at}: find ${want}, around ${got}`);
+      }
+    }
+    expect(differ).toEqual([]);
+    // The shortcut (the whole disk inside one place) was taken, and not everywhere.
+    expect(shortcut).toBeGreaterThan(200);
+    expect(shortcut).toBeLessThan(1_800);
   });
 
   test('midpoint: halfway, across the date line too', () => {
