@@ -30,7 +30,7 @@ import { z } from 'zod';
 import * as grpc from '@grpc/grpc-js';
 import { bearerInterceptor } from '@udaconnect/common';
 import { DEFAULT_PRESENCE_RULES, type GeoPolygon } from '@udaconnect/domain';
-import { ConnectionServiceClient, GroupBy, LocationIngestClient, type LocationPing, type StreamSummary } from '@udaconnect/proto';
+import { ConnectionServiceClient, GroupBy, LocationIngestClient, type LocationPing } from '@udaconnect/proto';
 import type { Told, WatchOrder } from './meetings-watcher';
 import { migrateLatest } from '../../db';
 import { eventRepository } from '../../modules/person-api/src/event-repository';
@@ -70,6 +70,8 @@ const DOC = join(ROOT, 'docs', 'benchmarks.md');
 const HEADING = '## Meetings and presence accuracy';
 const TARGET_MEETINGS = 0.99;
 const TARGET_P99_MS = 2_000;
+/** Pings per RecordBatch call of the player (at most 5 ms of pings at 5,000/s pile up before a send; fewer are sent as they fall due). */
+const BATCH_PINGS = 500;
 /** The live rule's defaults (connection-service MEETING_*): 5 m, 60 s. */
 const DISTANCE_METERS = 5;
 const WINDOW_SECONDS = 60;
@@ -361,23 +363,28 @@ interface PlayOptions {
 }
 
 /**
- * Sends the scenario's pings in event-time order, paced to `speed`, over `streams` RecordStream
- * calls of up to 2,000 pings each. Returns, for each ping time (ms), when it was written to its stream.
+ * Sends the scenario's pings in event-time order, paced to `speed`, as RecordBatch calls of the
+ * pings due (at most BATCH_PINGS each, `streams` calls in flight at most). Returns, for each ping
+ * time (ms), when its batch was sent.
  */
 async function play(s: Scenario, o: PlayOptions): Promise<Map<number, number>> {
-  const clients = Array.from(
-    { length: o.streams },
-    () => new LocationIngestClient(o.target, grpc.credentials.createInsecure(), { interceptors: [bearerInterceptor(() => o.token)] }),
-  );
+  const client = new LocationIngestClient(o.target, grpc.credentials.createInsecure(), { interceptors: [bearerInterceptor(() => o.token)] });
   const sentAt = new Map<number, number>();
-  const summaries: Array<Promise<StreamSummary>> = [];
-  let open: Array<{ call: grpc.ClientWritableStream<LocationPing>; n: number } | undefined> = clients.map(() => undefined);
-  const openCall = (i: number) => {
-    let resolve!: (v: StreamSummary) => void;
-    let reject!: (e: Error) => void;
-    summaries.push(new Promise<StreamSummary>((res, rej) => ((resolve = res), (reject = rej))));
-    const call = clients[i]!.recordStream((err, summary) => (err ? reject(err) : resolve(summary)));
-    return { call, n: 0 };
+  const inFlight = new Set<Promise<void>>();
+  let accepted = 0;
+  let failure: Error | undefined;
+  const send = (pings: LocationPing[]) => {
+    const now = Date.now();
+    for (const p of pings) sentAt.set(p.recordedAt!.getTime(), now);
+    const call = new Promise<void>((resolve) =>
+      client.recordBatch({ pings }, (err, summary) => {
+        if (err) failure ??= err;
+        else if (summary.accepted !== pings.length) failure ??= new Error(`ingest accepted ${summary.accepted} of ${pings.length}: ${JSON.stringify(summary)}`);
+        else accepted += pings.length;
+        resolve();
+      }),
+    ).finally(() => inFlight.delete(call));
+    inFlight.add(call);
   };
   const wallStart = Date.now();
   let next = 0;
@@ -385,24 +392,17 @@ async function play(s: Scenario, o: PlayOptions): Promise<Map<number, number>> {
   const pings = s.pings;
   while (next < pings.length) {
     const eventNow = ((Date.now() - wallStart) / 1000) * o.speed;
-    const batchStart = next;
-    while (next < pings.length && pings[next]!.t <= eventNow) {
-      const p = pings[next]!;
-      const i = next % clients.length;
-      let slot = open[i];
-      if (!slot || slot.n >= 2000) {
-        slot?.call.end();
-        slot = openCall(i);
-        open[i] = slot;
-      }
+    const due: LocationPing[] = [];
+    while (next < pings.length && pings[next]!.t <= eventNow && due.length < BATCH_PINGS) {
+      const p = pings[next++]!;
       const ll = s.toLatLon(p.nx, p.ny);
-      const recordedAt = o.at(p.t);
-      const ok = slot.call.write({ personId: o.personIds[p.attendee]!, latitude: ll.latitude, longitude: ll.longitude, recordedAt, eventId: randomUUID() });
-      slot.n++;
-      sentAt.set(recordedAt.getTime(), Date.now());
-      next++;
-      if (!ok) await new Promise((resolve) => slot.call.once('drain', resolve));
+      due.push({ personId: o.personIds[p.attendee]!, latitude: ll.latitude, longitude: ll.longitude, recordedAt: o.at(p.t), eventId: randomUUID() });
     }
+    if (due.length > 0) {
+      while (inFlight.size >= o.streams) await Promise.race(inFlight);
+      send(due);
+    }
+    if (failure) throw failure;
     if (Date.now() - lastReport >= 5_000) {
       lastReport = Date.now();
       const dead = o.services.find((x) => x.exited);
@@ -411,15 +411,12 @@ async function play(s: Scenario, o: PlayOptions): Promise<Map<number, number>> {
       );
       if (dead) throw new Error(`${dead.name} exited:\n${logTail(dead.logFile)}`);
     }
-    if (next === batchStart) await new Promise((resolve) => setTimeout(resolve, 5));
+    if (due.length < BATCH_PINGS) await new Promise((resolve) => setTimeout(resolve, 5));
   }
-  for (const slot of open) slot?.call.end();
-  open = [];
-  const done = await Promise.all(summaries);
-  const accepted = done.reduce((n, x) => n + x.accepted, 0);
-  if (accepted !== pings.length)
-    throw new Error(`ingest accepted ${accepted} of ${pings.length} pings: ${JSON.stringify(done.find((x) => x.accepted < 2000))}`);
-  clients.forEach((c) => c.close());
+  await Promise.all(inFlight);
+  client.close();
+  if (failure) throw failure;
+  if (accepted !== pings.length) throw new Error(`ingest accepted ${accepted} of ${pings.length} pings`);
   console.log(`[bench] sent and acknowledged ${fmt(accepted)} pings in ${((Date.now() - wallStart) / 1000).toFixed(1)} s`);
   return sentAt;
 }

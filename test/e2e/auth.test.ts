@@ -50,6 +50,8 @@ function ingestAs(token?: string) {
         for (const ping of pings) call.write(ping);
         call.end();
       }),
+    batch: (pings: LocationPing[]) =>
+      new Promise<StreamSummary>((resolve, reject) => c.recordBatch({ pings }, (err, res) => (err ? reject(err) : resolve(res)))),
   };
 }
 
@@ -98,13 +100,14 @@ async function storedPersonOf(eventId: string): Promise<number> {
 }
 
 describe('location-ingest', () => {
-  it('refuses Record and RecordStream without a valid token: UNAUTHENTICATED', async () => {
+  it('refuses Record, RecordStream and RecordBatch without a valid token: UNAUTHENTICATED', async () => {
     const expired = (await p.auth.signer.sign({ role: 'organizer', subject: 'organizer:past', ttlSeconds: 1 })).token;
     const stranger = await (await createTokenSigner(await generateSigningKey())).sign({ role: 'organizer', subject: 'organizer:x', ttlSeconds: 600 });
     await new Promise((r) => setTimeout(r, 6_500));
     for (const token of [undefined, 'not.a.token', expired, stranger.token]) {
       expect(await code(ingestAs(token).record(ping(5)))).toBe('UNAUTHENTICATED');
       expect(await code(ingestAs(token).stream([ping(5), ping(5)]))).toBe('UNAUTHENTICATED');
+      expect(await code(ingestAs(token).batch([ping(5), ping(5)]))).toBe('UNAUTHENTICATED');
     }
   }, 20_000);
 
@@ -116,6 +119,15 @@ describe('location-ingest', () => {
     const zero = await me.record({ ...ping(0) });
     expect(await storedPersonOf(own.eventId)).toBe(5);
     expect(await storedPersonOf(zero.eventId)).toBe(5);
+  });
+
+  it('in a batch too, an attendee’s pings for another person are rejected with the reason, the rest stored', async () => {
+    const pings = [ping(6), ping(5), ping(0)];
+    const summary = await ingestAs(await p.auth.attendee(5)).batch(pings);
+    expect(summary.accepted).toBe(2);
+    expect(summary.rejections).toEqual([{ index: 0, eventId: pings[0]!.eventId, reason: expect.stringMatching(/person 5 only, not 6/), retryable: false }]);
+    expect(summary.rejectedByReason).toEqual({ forbidden: 1 });
+    expect(await storedPersonOf(pings[2]!.eventId)).toBe(5);
   });
 
   it('on a stream, a ping for another person is rejected with the reason and never published', async () => {

@@ -89,6 +89,37 @@ test('a stream with bad pings in the middle stores exactly the good ones', async
   expect(await rowsFor(bad.map((b) => b.eventId))).toEqual([]);
 });
 
+test('RecordBatch: one message of 2,000 pings becomes exactly 2,000 rows; bad pings are listed by their place in the batch; a re-sent batch adds none', async () => {
+  const good = Array.from({ length: 2_000 }, (_, i) => makePing(30_000 + i));
+  const bad = [
+    { ...makePing(4), longitude: 181 },
+    { ...makePing(5), personId: 31337 },
+    { ...makePing(6), eventId: 'not-a-uuid' },
+  ];
+  const batch = [...good.slice(0, 500), bad[0]!, ...good.slice(500, 1_500), bad[1]!, ...good.slice(1_500), bad[2]!];
+  const summary = await p.recordBatch(batch);
+  expect(summary.accepted).toBe(2_000);
+  expect(summary.rejected).toBe(3);
+  expect(summary.rejections.map((r) => [r.index, r.reason.split(':')[0], r.retryable])).toEqual([
+    [500, 'longitude', false],
+    [1_501, 'person_id', false],
+    [2_002, 'event_id', false],
+  ]);
+  expect(summary.rejectedByReason).toEqual({ invalid: 2, not_found: 1 });
+  const ids = good.map((g) => g.eventId);
+  await eventually(async () => expect(await rowsFor(ids)).toHaveLength(2_000), 30_000);
+  expectStored(await rowsFor(ids), good);
+
+  expect((await p.recordBatch(good.slice(0, 1_000))).accepted).toBe(1_000);
+  const marker = makePing(39_999);
+  await p.record(marker);
+  await eventually(async () => expect(await rowsFor([marker.eventId])).toHaveLength(1), 30_000);
+  expect(await rowsFor(ids)).toHaveLength(2_000);
+  expect(await rowsFor(bad.slice(0, 2).map((b) => b.eventId))).toEqual([]);
+  // An empty batch is a batch: nothing to store.
+  expect(await p.recordBatch([])).toEqual({ accepted: 0, rejected: 0, rejections: [], rejectedByReason: {}, rejectionsTruncated: false });
+});
+
 test('POST /api/locations with the old body (string coordinates) ends up as a row', async () => {
   const res = await fetch(`${p.apiUrl}/api/locations`, {
     method: 'POST',

@@ -36,6 +36,7 @@ export interface Pipeline {
   client: LocationIngestClient;
   record(ping: LocationPing): Promise<{ eventId: string }>;
   recordStream(pings: LocationPing[]): Promise<StreamSummary>;
+  recordBatch(pings: LocationPing[]): Promise<StreamSummary>;
   /** Starts the writer again; `env` overrides its configuration (another KAFKA_GROUP_ID replays the topic). */
   startWriter(env?: Record<string, string>): Promise<LocationWriter>;
   stopWriter(): Promise<void>;
@@ -123,6 +124,7 @@ export async function startPipeline(label: string, opts: PipelineOptions = {}): 
         for (const p of list) call.write(p);
         call.end();
       }),
+    recordBatch: (pings) => new Promise((resolve, reject) => client.recordBatch({ pings }, (err, res) => (err ? reject(err) : resolve(res)))),
     async startWriter(env) {
       writer = await startLocationWriter(env ? parseConfig(locationWriterConfigSchema, { ...writerEnv, ...env }) : writerConfig, logger);
       return writer;

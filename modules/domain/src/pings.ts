@@ -52,6 +52,24 @@ export function decodePingBytes(bytes: Uint8Array): LocationPing {
   return ping;
 }
 
+/** Pings one RecordBatch message may carry (docs/contract.md §3.1). */
+export const MAX_PINGS_PER_BATCH = 5_000;
+
+/**
+ * Decodes a LocationBatch from its protobuf bytes, each ping with decodePingBytes (so its wire
+ * problems are kept). Throws on bytes that are not a LocationBatch.
+ */
+export function decodeBatchBytes(bytes: Uint8Array): LocationPing[] {
+  const reader = new BinaryReader(bytes);
+  const pings: LocationPing[] = [];
+  while (reader.pos < reader.len) {
+    const tag = reader.uint32();
+    if (tag >>> 3 === 1 && (tag & 7) === 2) pings.push(decodePingBytes(reader.bytes()));
+    else reader.skip(tag & 7);
+  }
+  return pings;
+}
+
 /** The last recorded_at (field 5) of an encoded LocationPing, as sent. */
 function rawRecordedAt(bytes: Uint8Array): Timestamp | undefined {
   const reader = new BinaryReader(bytes);

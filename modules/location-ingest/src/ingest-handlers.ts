@@ -6,8 +6,25 @@
  */
 import { Metadata, status, type sendUnaryData, type ServerReadableStream, type ServerUnaryCall } from '@grpc/grpc-js';
 import { grpcPrincipal, unaryHandler, type Logger, type Principal, type TokenVerifier } from '@udaconnect/common';
-import { admitPing, decodePingBytes, type PersonDirectory, type PingMetrics, type PingProblem, type PingVerdict } from '@udaconnect/domain';
-import { LocationIngestDefinition, type LocationIngestServer, type LocationPing, type RecordAck, type Rejection, type StreamSummary } from '@udaconnect/proto';
+import {
+  admitPing,
+  decodeBatchBytes,
+  decodePingBytes,
+  MAX_PINGS_PER_BATCH,
+  type PersonDirectory,
+  type PingMetrics,
+  type PingProblem,
+  type PingVerdict,
+} from '@udaconnect/domain';
+import {
+  LocationIngestDefinition,
+  type LocationBatch,
+  type LocationIngestServer,
+  type LocationPing,
+  type RecordAck,
+  type Rejection,
+  type StreamSummary,
+} from '@udaconnect/proto';
 import type { IngestQuotas, QuotaRefusal } from './quotas';
 
 export interface IngestDeps {
@@ -88,10 +105,22 @@ const decodeRequest = (value: Buffer): LocationPing => {
   }
 };
 
+/** RecordBatch's request: the batch's pings, decoded one by one (their wire problems kept), or what was wrong. */
+type BatchRequest = LocationPing[] | UndecodablePing;
+
+const decodeBatchRequest = (value: Buffer): BatchRequest => {
+  try {
+    return decodeBatchBytes(value);
+  } catch (err) {
+    return new UndecodablePing((err as Error).message);
+  }
+};
+
 /** The generated service definition, with request decoding that keeps wire-level problems for the handlers. */
 export const ingestServiceDefinition = {
   record: { ...LocationIngestDefinition.record, requestDeserialize: decodeRequest },
   recordStream: { ...LocationIngestDefinition.recordStream, requestDeserialize: decodeRequest },
+  recordBatch: { ...LocationIngestDefinition.recordBatch, requestDeserialize: decodeBatchRequest as unknown as (value: Buffer) => LocationBatch },
 } as const;
 
 const UNDECODABLE_DETAILS = (what: string, err: string) => `${what} is not a LocationPing protobuf (${err.slice(0, 200)})`;
@@ -109,6 +138,35 @@ export function createIngestHandlers({ publisher, persons, verifier, logger, quo
       metrics?.count('kafka_unavailable');
       logger.warn({ err: (err as Error).message }, 'publish failed');
       throw err;
+    }
+  };
+
+  /**
+   * A ping of a stream or batch: admitted and published, or counted and listed in `summary`; never
+   * throws. Nothing more is done once `ended()` (the call failed meanwhile).
+   */
+  const storePing = async (principal: Principal, ping: LocationPing, index: number, summary: SummaryBuilder, ended = () => false): Promise<void> => {
+    let verdict: PingVerdict;
+    try {
+      verdict = await admitPing(principal, ping, persons);
+      if (ended()) return;
+    } catch {
+      if (ended()) return;
+      metrics?.count('person_check_unavailable');
+      summary.reject(index, ping.eventId, 'person_check_unavailable', 'cannot check person_id right now; retry later');
+      return;
+    }
+    if (!verdict.ok) {
+      metrics?.count(verdict.problem.kind);
+      summary.reject(index, ping.eventId, verdict.problem.kind, verdict.problem.reason);
+      return;
+    }
+    try {
+      await publish(verdict.ping);
+      summary.accepted++;
+    } catch {
+      // Reported per ping: the device retries exactly these, with the same event ids.
+      summary.reject(index, verdict.ping.eventId, 'kafka_unavailable', KAFKA_DOWN);
     }
   };
 
@@ -149,21 +207,45 @@ export function createIngestHandlers({ publisher, persons, verifier, logger, quo
       callback(null, { eventId: verdict.ping.eventId });
     }),
 
+    recordBatch: unaryHandler(logger, async (call: ServerUnaryCall<LocationBatch, StreamSummary>, callback: sendUnaryData<StreamSummary>) => {
+      let principal: Principal;
+      try {
+        principal = await grpcPrincipal(verifier, call.metadata);
+      } catch (err) {
+        return callback(err as Parameters<typeof callback>[0]);
+      }
+      const pings = call.request as unknown as BatchRequest;
+      if (pings instanceof UndecodablePing) {
+        metrics?.count('invalid');
+        return callback({ code: status.INVALID_ARGUMENT, details: UNDECODABLE_DETAILS('the request', pings.error).replace('LocationPing', 'LocationBatch') });
+      }
+      if (pings.length > MAX_PINGS_PER_BATCH) {
+        return callback({
+          code: status.INVALID_ARGUMENT,
+          details: `pings: the batch has ${pings.length} pings, at most ${MAX_PINGS_PER_BATCH} are taken at once; split it (nothing was stored)`,
+        });
+      }
+      // The whole batch or nothing: its size against the per-call limit, then all its pings from the rate at once.
+      const refusal = (pings.length > 0 ? quotas.streamLimit(principal, pings.length - 1) : undefined) ?? (await quotas.take(principal, pings.length));
+      if (refusal) {
+        metrics?.count('rate_limited');
+        return callback(
+          quotaExceeded(
+            refusal,
+            `a batch of ${pings.length} pings is over the quota (${refusal.limit}); nothing was stored: ` +
+              (refusal.retryAfterMs > 0 ? `re-send it after ${refusal.retryAfterMs} ms` : 're-send it in smaller batches'),
+          ),
+        );
+      }
+      const summary = new SummaryBuilder();
+      await Promise.all(pings.map((ping, i) => storePing(principal, ping, i, summary)));
+      callback(null, summary.result());
+    }),
+
     recordStream(call: ServerReadableStream<LocationPing, StreamSummary>, callback: sendUnaryData<StreamSummary>) {
-      // Bounded whatever the stream's length: the lowest indices seen so far (at most twice the
-      // listed number before trimming), and one count per reason.
-      let listed: Rejection[] = [];
-      const byReason = new Map<RejectionReason, number>();
-      let rejected = 0;
-      const reject = (index: number, eventId: string, reason: RejectionReason, text: string) => {
-        rejected++;
-        byReason.set(reason, (byReason.get(reason) ?? 0) + 1);
-        listed.push({ index, eventId, reason: text, retryable: RETRYABLE.has(reason) });
-        if (listed.length >= 2 * MAX_LISTED_REJECTIONS) listed = firstRejections(listed);
-      };
+      const summary = new SummaryBuilder();
       let outstanding = 0;
       let ended = false;
-      let accepted = 0;
       let index = 0;
       let failed = false;
       const fail = (err: Parameters<typeof callback>[0]) => {
@@ -174,14 +256,7 @@ export function createIngestHandlers({ publisher, persons, verifier, logger, quo
       const finishIfDone = () => {
         if (!ended || outstanding > 0 || failed) return;
         failed = true; // answered: nothing more is sent
-        const rejections = firstRejections(listed);
-        callback(null, {
-          accepted,
-          rejected,
-          rejections,
-          rejectedByReason: Object.fromEntries(byReason),
-          rejectionsTruncated: rejected > rejections.length,
-        });
+        callback(null, summary.result());
       };
       // The token is checked once, before any ping is looked at; pings that arrive meanwhile wait for it.
       const caller = grpcPrincipal(verifier, call.metadata);
@@ -250,33 +325,17 @@ export function createIngestHandlers({ publisher, persons, verifier, logger, quo
           return principal;
         }));
         admitted
-          .then((principal) => admitPing(principal, ping, persons))
-          .then(async (verdict) => {
-            if (failed) return;
-            if (!verdict.ok) {
-              metrics?.count(verdict.problem.kind);
-              reject(i, ping.eventId, verdict.problem.kind, verdict.problem.reason);
-              return;
-            }
-            try {
-              await publish(verdict.ping);
-              accepted++;
-            } catch {
-              // Reported per ping: the device retries exactly these, with the same event ids.
-              reject(i, verdict.ping.eventId, 'kafka_unavailable', KAFKA_DOWN);
-            }
-          })
-          .catch((err) => {
-            if (err instanceof ExpiredMidStream) {
-              fail({ code: status.UNAUTHENTICATED, details: 'the token expired or was revoked during the stream' });
-              return;
-            }
-            if (err instanceof OverQuota) return overQuota(err);
-            // A refused token has already ended the call (above).
-            if (failed) return;
-            metrics?.count('person_check_unavailable');
-            reject(i, ping.eventId, 'person_check_unavailable', 'cannot check person_id right now; retry later');
-          })
+          .then(
+            (principal) => storePing(principal, ping, i, summary, () => failed),
+            (err) => {
+              if (err instanceof ExpiredMidStream) {
+                fail({ code: status.UNAUTHENTICATED, details: 'the token expired or was revoked during the stream' });
+                return;
+              }
+              if (err instanceof OverQuota) return overQuota(err);
+              // A refused token has already ended the call (above).
+            },
+          )
           .finally(done);
       });
       // Cancelled or broken by the client: pings not yet handed to Kafka are dropped (docs/contract.md §3.1).
@@ -294,6 +353,35 @@ export function createIngestHandlers({ publisher, persons, verifier, logger, quo
       });
     },
   };
+}
+
+/**
+ * The summary of a stream or batch, bounded whatever its length: the lowest indices seen so far (at
+ * most twice the listed number before trimming), and one count per reason.
+ */
+class SummaryBuilder {
+  accepted = 0;
+  private rejected = 0;
+  private listed: Rejection[] = [];
+  private readonly byReason = new Map<RejectionReason, number>();
+
+  reject(index: number, eventId: string, reason: RejectionReason, text: string): void {
+    this.rejected++;
+    this.byReason.set(reason, (this.byReason.get(reason) ?? 0) + 1);
+    this.listed.push({ index, eventId, reason: text, retryable: RETRYABLE.has(reason) });
+    if (this.listed.length >= 2 * MAX_LISTED_REJECTIONS) this.listed = firstRejections(this.listed);
+  }
+
+  result(): StreamSummary {
+    const rejections = firstRejections(this.listed);
+    return {
+      accepted: this.accepted,
+      rejected: this.rejected,
+      rejections,
+      rejectedByReason: Object.fromEntries(this.byReason),
+      rejectionsTruncated: this.rejected > rejections.length,
+    };
+  }
 }
 
 /** The first MAX_LISTED_REJECTIONS rejections, in stream order. */

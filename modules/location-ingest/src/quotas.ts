@@ -30,8 +30,8 @@ export interface QuotaRefusal {
 }
 
 export interface IngestQuotas {
-  /** Takes one ping from the token's rate; the refusal when none is left. */
-  take(principal: Principal): Promise<QuotaRefusal | undefined>;
+  /** Takes `count` pings (default 1) from the token's rate, all or none; the refusal when they are not left. */
+  take(principal: Principal, count?: number): Promise<QuotaRefusal | undefined>;
   /** The refusal of a stream's message `index` (zero-based) when it is beyond the token's maximum per stream. */
   streamLimit(principal: Principal, index: number): QuotaRefusal | undefined;
 }
@@ -46,6 +46,8 @@ function tier({ perSecond, burst, maxPerStream }: QuotaLimits) {
   }
   return {
     limiter,
+    /** The most pings one take can ever get (a full window and the whole reserve). */
+    capacity: perSecond + burst,
     maxPerStream: maxPerStream > 0 ? maxPerStream : Infinity,
     rateText: `${fmt(perSecond)} pings per second${burst > 0 ? ` and a reserve of ${fmt(burst)}` : ''}, per token`,
     streamText: `${fmt(maxPerStream)} pings per stream`,
@@ -57,11 +59,13 @@ function createIngestQuotas(limits: { attendee: QuotaLimits; organizer: QuotaLim
   const organizer = tier(limits.organizer);
   const of = (principal: Principal) => (principal.role === 'attendee' ? attendee : organizer);
   return {
-    async take(principal) {
+    async take(principal, count = 1) {
       const t = of(principal);
       if (!t.limiter) return undefined;
+      // More than the rate can ever give at once: waiting would not help, a smaller batch would.
+      if (count > t.capacity) return { quota: 'pings_per_second', retryAfterMs: 0, limit: `${t.rateText}; at most ${fmt(t.capacity)} at once` };
       try {
-        await t.limiter.consume(principal.tokenId);
+        await t.limiter.consume(principal.tokenId, count);
         return undefined;
       } catch (err) {
         if (!(err instanceof RateLimiterRes)) throw err;

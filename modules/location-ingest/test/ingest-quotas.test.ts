@@ -100,6 +100,9 @@ function recordStream(c: LocationIngestClient, list: LocationPing[]): Promise<St
   });
 }
 
+const recordBatch = (c: LocationIngestClient, list: LocationPing[]) =>
+  new Promise<StreamSummary>((resolve, reject) => c.recordBatch({ pings: list }, (err, res) => (err ? reject(err) : resolve(res))));
+
 const failure = (p: Promise<unknown>) =>
   p.then(
     () => Promise.reject(new Error('expected the call to fail')),
@@ -224,6 +227,65 @@ describe('RecordStream', () => {
     await consumedSoFar();
     expect(full.filter((p) => !published.has(p.eventId))).toEqual([]);
     expect(published.has(long[10]!.eventId)).toBe(false);
+  });
+});
+
+describe('RecordBatch', () => {
+  it('takes a batch from the rate whole: one within the reserve is stored, the next over it is refused entire with retry-after-ms, nothing of it published', async () => {
+    const c = await device();
+    const first = pings(10);
+    expect(await recordBatch(c, first)).toMatchObject({ accepted: 10, rejected: 0 });
+    // A batch of 10 is more than the 1 per second: it comes from the reserve of 20, which holds two such batches, not three.
+    expect(await recordBatch(c, pings(10))).toMatchObject({ accepted: 10, rejected: 0 });
+    const refused = pings(10);
+    const err = await failure(recordBatch(c, refused));
+    expect(err.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    const m =
+      /^a batch of 10 pings is over the quota \(1 pings per second and a reserve of 20, per token\); nothing was stored: re-send it after (\d+) ms$/.exec(
+        err.details,
+      );
+    expect(m).not.toBeNull();
+    expect(meta(err, 'quota')).toEqual(['pings_per_second']);
+    expect(meta(err, 'retry-after-ms')).toEqual([m![1]]);
+    await consumedSoFar();
+    expect(first.filter((p) => !published.has(p.eventId))).toEqual([]);
+    expect(refused.filter((p) => published.has(p.eventId))).toEqual([]);
+  });
+
+  it('refuses a batch longer than a call may carry, and one larger than the rate could ever take, with RESOURCE_EXHAUSTED and retry-after-ms 0', async () => {
+    const long = await failure(recordBatch(await device(), pings(11)));
+    expect(long.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(long.details).toBe('a batch of 11 pings is over the quota (10 pings per stream); nothing was stored: re-send it in smaller batches');
+    expect(meta(long, 'quota')).toEqual(['pings_per_stream']);
+    expect(meta(long, 'retry-after-ms')).toEqual(['0']);
+
+    // Organizer tokens here: 500 per second, no reserve, 100 per call; the rate's "at once" limit is only reached by an organizer batch over 500, which the per-call limit refuses first.
+    const big = await failure(recordBatch(await organizer(), pings(101)));
+    expect(meta(big, 'quota')).toEqual(['pings_per_stream']);
+  });
+
+  it('refuses more than 5,000 pings in one message with INVALID_ARGUMENT, and a body that is not a LocationBatch likewise', async () => {
+    const c = await organizer();
+    const tooMany = await failure(recordBatch(c, pings(5_001)));
+    expect(tooMany.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(tooMany.details).toBe('pings: the batch has 5001 pings, at most 5000 are taken at once; split it (nothing was stored)');
+
+    // Field 1 (a ping) announcing more bytes than the message has: not a LocationBatch.
+    const raw = new grpc.Client(`127.0.0.1:${ingest.port}`, grpc.credentials.createInsecure(), auth.grpcOptions(auth.organizer));
+    const err = await failure(
+      new Promise((resolve, reject) =>
+        raw.makeUnaryRequest(
+          '/udaconnect.location.v1.LocationIngest/RecordBatch',
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]),
+          (e, r) => (e ? reject(e) : resolve(r)),
+        ),
+      ),
+    );
+    raw.close();
+    expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(err.details).toMatch(/^the request is not a LocationBatch protobuf/);
   });
 });
 

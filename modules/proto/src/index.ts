@@ -16,6 +16,7 @@ export * as meeting from './gen/udaconnect/meeting/v1/meeting';
 // udaconnect.location.v1: device ingest (gRPC) and the Kafka "locations" value.
 export {
   LocationPing,
+  LocationBatch,
   RecordAck,
   StreamSummary,
   Rejection,

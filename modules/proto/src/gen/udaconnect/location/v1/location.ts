@@ -31,6 +31,12 @@ export const protobufFileName = "udaconnect/location/v1/location.proto";
  * never renumber or reuse a number.
  */
 
+/** Pings sent together by RecordBatch. */
+export interface LocationBatch {
+  /** At most 5,000. */
+  pings: LocationPing[];
+}
+
 /** One position of one person at one moment. */
 export interface LocationPing {
   /** Client-chosen UUID that makes retries idempotent; the server assigns one if empty. */
@@ -103,6 +109,75 @@ export interface Rejection {
    */
   retryable: boolean;
 }
+
+function createBaseLocationBatch(): LocationBatch {
+  return { pings: [] };
+}
+
+export const LocationBatch: MessageFns<LocationBatch> = {
+  encode(message: LocationBatch, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.pings) {
+      LocationPing.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LocationBatch {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLocationBatch();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.pings.push(LocationPing.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LocationBatch {
+    return {
+      pings: globalThis.Array.isArray(object?.pings) ? object.pings.map((e: any) => LocationPing.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: LocationBatch): unknown {
+    const obj: any = {};
+    if (message.pings?.length) {
+      obj.pings = message.pings.map((e) => LocationPing.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LocationBatch>, I>>(base?: I): LocationBatch {
+    return LocationBatch.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LocationBatch>, I>>(object: I): LocationBatch {
+    const message = createBaseLocationBatch();
+    message.pings = object.pings?.map((e) => LocationPing.fromPartial(e)) || [];
+    return message;
+  },
+};
 
 function createBaseLocationPing(): LocationPing {
   return { eventId: "", personId: 0, latitude: undefined, longitude: undefined, recordedAt: undefined };
@@ -749,6 +824,26 @@ export const LocationIngestService = {
     responseSerialize: (value: StreamSummary): Buffer => Buffer.from(StreamSummary.encode(value).finish()),
     responseDeserialize: (value: Buffer): StreamSummary => StreamSummary.decode(value),
   },
+  /**
+   * Records many pings in one message: the cheapest way to send in bulk (one
+   * gRPC message, one token check and one quota take for all of them). At most
+   * 5,000 pings (INVALID_ARGUMENT beyond; split the batch), and no more than the
+   * token's pings-per-call limit (RESOURCE_EXHAUSTED, quota "pings_per_stream").
+   * The rate quota is taken for the whole batch at once: when it does not cover
+   * it, nothing is stored and the call fails with RESOURCE_EXHAUSTED. Invalid
+   * pings are counted and listed in the summary as in RecordStream (index = the
+   * position in the batch); a failed or cancelled call may have stored some of its
+   * pings: re-send the whole batch with the same event ids.
+   */
+  recordBatch: {
+    path: "/udaconnect.location.v1.LocationIngest/RecordBatch" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: LocationBatch): Buffer => Buffer.from(LocationBatch.encode(value).finish()),
+    requestDeserialize: (value: Buffer): LocationBatch => LocationBatch.decode(value),
+    responseSerialize: (value: StreamSummary): Buffer => Buffer.from(StreamSummary.encode(value).finish()),
+    responseDeserialize: (value: Buffer): StreamSummary => StreamSummary.decode(value),
+  },
 } as const;
 
 export interface LocationIngestServer extends UntypedServiceImplementation {
@@ -765,6 +860,18 @@ export interface LocationIngestServer extends UntypedServiceImplementation {
    * some of its pings: re-send the whole batch with the same event ids.
    */
   recordStream: handleClientStreamingCall<LocationPing, StreamSummary>;
+  /**
+   * Records many pings in one message: the cheapest way to send in bulk (one
+   * gRPC message, one token check and one quota take for all of them). At most
+   * 5,000 pings (INVALID_ARGUMENT beyond; split the batch), and no more than the
+   * token's pings-per-call limit (RESOURCE_EXHAUSTED, quota "pings_per_stream").
+   * The rate quota is taken for the whole batch at once: when it does not cover
+   * it, nothing is stored and the call fails with RESOURCE_EXHAUSTED. Invalid
+   * pings are counted and listed in the summary as in RecordStream (index = the
+   * position in the batch); a failed or cancelled call may have stored some of its
+   * pings: re-send the whole batch with the same event ids.
+   */
+  recordBatch: handleUnaryCall<LocationBatch, StreamSummary>;
 }
 
 export interface LocationIngestClient extends Client {
@@ -807,6 +914,32 @@ export interface LocationIngestClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: StreamSummary) => void,
   ): ClientWritableStream<LocationPing>;
+  /**
+   * Records many pings in one message: the cheapest way to send in bulk (one
+   * gRPC message, one token check and one quota take for all of them). At most
+   * 5,000 pings (INVALID_ARGUMENT beyond; split the batch), and no more than the
+   * token's pings-per-call limit (RESOURCE_EXHAUSTED, quota "pings_per_stream").
+   * The rate quota is taken for the whole batch at once: when it does not cover
+   * it, nothing is stored and the call fails with RESOURCE_EXHAUSTED. Invalid
+   * pings are counted and listed in the summary as in RecordStream (index = the
+   * position in the batch); a failed or cancelled call may have stored some of its
+   * pings: re-send the whole batch with the same event ids.
+   */
+  recordBatch(
+    request: LocationBatch,
+    callback: (error: ServiceError | null, response: StreamSummary) => void,
+  ): ClientUnaryCall;
+  recordBatch(
+    request: LocationBatch,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: StreamSummary) => void,
+  ): ClientUnaryCall;
+  recordBatch(
+    request: LocationBatch,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: StreamSummary) => void,
+  ): ClientUnaryCall;
 }
 
 export const LocationIngestClient = makeGenericClientConstructor(
