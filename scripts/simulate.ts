@@ -12,7 +12,7 @@ import { organizerTokens } from '@udaconnect/common';
 import { DEFAULT_AUTH_DIR } from './auth-keys';
 import { z } from 'zod';
 import { ensurePersons, PersonApiUnreachableError } from './simulator/persons';
-import { IngestUnreachableError, runSimulation, type Progress, type SimulationStats } from './simulator/simulator';
+import { IngestUnreachableError, MAX_BATCH, runSimulation, SEND_METHODS, type Progress, type SimulationStats } from './simulator/simulator';
 import { resolveTransport, trustForFetch, TransportError } from './simulator/transport';
 
 const USAGE = `usage: npm run simulate -- [options]
@@ -27,8 +27,12 @@ const USAGE = `usage: npm run simulate -- [options]
                   default $UDACONNECT_TOKEN, else one made with the local stack's key
   --tls           TLS to location-ingest and person-api (npm start -- --tls)
   --ca FILE       CA certificate to trust, PEM (implies --tls)               default .udaconnect/tls/ca.crt
-  --streams N     concurrent RecordStream calls                              default 4
-  --batch N       pings per RecordStream call                                default 500
+  --method M      batch: RecordBatch, one message of up to --batch pings     default batch
+                  per call; a slot sends its next batch once the last one
+                  is answered (one not full after a second is sent as is)
+                  stream: RecordStream, --batch pings written per call
+  --streams N     send slots = calls in flight at once, one connection each  default 4
+  --batch N       pings per call (at most 5,000 with --method batch)         default 500
   --seed N        seed of the venue model (same seed, same walks)            default 1
   --help`;
 
@@ -49,7 +53,9 @@ const argsSchema = z.strictObject({
   token: z.string().min(20, 'must be a token (npm run --silent token -- --role organizer)').optional(),
   tls: z.boolean().default(false),
   ca: z.string().min(1).optional(),
+  method: z.enum(SEND_METHODS).default('batch'),
   streams: int(1, 64).default(4),
+  // RecordBatch takes at most MAX_BATCH pings: checked below, once the method is known.
   batch: int(1, 100_000).default(500),
   seed: int(0, 2 ** 32 - 1).default(1),
 });
@@ -65,6 +71,7 @@ function parseCommandLine() {
       token: { type: 'string' },
       tls: { type: 'boolean' },
       ca: { type: 'string' },
+      method: { type: 'string' },
       streams: { type: 'string' },
       batch: { type: 'string' },
       seed: { type: 'string' },
@@ -79,6 +86,11 @@ function parseCommandLine() {
   const parsed = argsSchema.safeParse(rest);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) console.error(`simulate: --${issue.path.join('.')}: ${issue.message}`);
+    console.error(USAGE);
+    process.exit(2);
+  }
+  if (parsed.data.method === 'batch' && parsed.data.batch > MAX_BATCH) {
+    console.error(`simulate: --batch: at most ${MAX_BATCH.toLocaleString('en-US')} pings per RecordBatch call (--method stream takes more)`);
     console.error(USAGE);
     process.exit(2);
   }
@@ -167,6 +179,7 @@ async function main() {
         personIds,
         rate: args.rate,
         durationMs: args.duration * 1000,
+        method: args.method,
         streams: args.streams,
         batch: args.batch,
         seed: args.seed,

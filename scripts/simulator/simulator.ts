@@ -1,22 +1,37 @@
 /**
- * Streams simulated device pings to location-ingest over gRPC, paced to a total rate.
+ * Sends simulated device pings to location-ingest over gRPC, paced to a total rate, with one of
+ * two methods (`method`):
  *
- * A few stream slots each keep one RecordStream call open, write up to `batch` pings to it,
- * end it and open the next; the summary of an ended call is awaited while the next call is
- * already being written. A slot stops taking pings while its call's buffer is full (gRPC
- * flow control) or while `maxOpenCallsPerSlot` of its calls await their summaries, so a slow
- * server slows the simulator instead of filling its memory.
+ * - `batch` (the default): a few slots each send one RecordBatch of up to `batch` pings at a
+ *   time and wait for its summary before sending their next one. A slot collects its next
+ *   batch meanwhile and sends it when it is full, when its oldest ping has waited
+ *   BATCH_LINGER_MS, or when sending is over. A slot holding a full batch takes no more pings.
+ * - `stream`: a few slots each keep one RecordStream call open, write up to `batch` pings to it,
+ *   end it and open the next; the summary of an ended call is awaited while the next call is
+ *   already being written. A slot stops taking pings while its call's buffer is full (gRPC
+ *   flow control) or while `maxOpenCallsPerSlot` of its calls await their summaries.
+ *
+ * Either way a slow server slows the simulator instead of filling its memory: when every slot
+ * is blocked, the pings due are not generated (at most one second of them is owed).
  *
  * Optionally every `sampleEvery`-th ping goes through the unary Record call instead, and the
- * wall-clock times at which it was sent and acknowledged are kept: a stream acknowledges its
- * pings only all together at its end, a Record call acknowledges exactly one ping as soon as
- * it is in Kafka. The benchmark uses these samples for its latency figures.
+ * wall-clock times at which it was sent and acknowledged are kept: a batch or a stream
+ * acknowledges its pings only all together, at its end; a Record call acknowledges exactly one
+ * ping as soon as it is in Kafka. The benchmark uses these samples for its latency figures.
  */
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { LocationIngestClient, type LocationPing, type StreamSummary } from '@udaconnect/proto';
 import { bearerInterceptor } from '@udaconnect/common';
+import { MAX_PINGS_PER_BATCH } from '@udaconnect/domain';
 import { createVenue, type Venue } from './venue';
+
+/** How the pings are sent: one RecordBatch message per batch, or one RecordStream call per batch. */
+export const SEND_METHODS = ['batch', 'stream'] as const;
+export type SendMethod = (typeof SEND_METHODS)[number];
+
+/** The most pings one RecordBatch may carry (location.proto); with method `batch`, a larger `batch` is refused (RangeError). */
+export const MAX_BATCH = MAX_PINGS_PER_BATCH;
 
 export interface SimulationOptions {
   /** host:port of location-ingest. */
@@ -27,12 +42,14 @@ export interface SimulationOptions {
   token: string;
   /** The person ids the simulated devices belong to; they must exist. */
   personIds: readonly number[];
-  /** Pings per second, all streams together. */
+  /** Pings per second, all slots together. */
   rate: number;
   durationMs: number;
-  /** Concurrent RecordStream calls. */
+  /** RecordBatch (default) or RecordStream. */
+  method?: SendMethod;
+  /** Send slots, each on its own connection: with `batch`, RecordBatch calls in flight at once; with `stream`, RecordStream calls being written at once. */
   streams?: number;
-  /** Pings per RecordStream call before it is ended and the next one opened. */
+  /** Pings per RecordBatch call (at most MAX_BATCH), or per RecordStream call before it is ended and the next one opened. */
   batch?: number;
   seed?: number;
   /** Every Nth ping is sent with Record and its send and ack times are kept (0: none). */
@@ -44,7 +61,7 @@ export interface SimulationOptions {
   /** Aborting stops sending early; the pings already sent are still awaited. */
   signal?: AbortSignal;
   progressIntervalMs?: number;
-  /** Calls per slot that may await their summary at once. */
+  /** With `stream`: calls per slot that may await their summary at once (a `batch` slot always awaits one). */
   maxOpenCallsPerSlot?: number;
   /** An existing venue model (else one is built from `seed` and the number of persons). */
   venue?: Venue;
@@ -71,7 +88,7 @@ interface AckSample {
 }
 
 export interface SimulationStats {
-  /** Pings handed to gRPC (written to a stream or sent with Record). */
+  /** Pings handed to gRPC (sent in a RecordBatch, written to a stream or sent with Record). */
   sent: number;
   /** Pings location-ingest acknowledged: they are in Kafka. */
   acked: number;
@@ -102,8 +119,10 @@ export class IngestUnreachableError extends Error {
 
 const FIRST_FEW = 5;
 const TICK_MS = 5;
-/** At most this many sampled Record calls in flight; beyond it a sampled ping goes on a stream. */
+/** At most this many sampled Record calls in flight; beyond it a sampled ping goes with the others. */
 const MAX_UNARY_IN_FLIGHT = 256;
+/** With method `batch`: the longest a ping waits in its slot for the batch to fill before the batch is sent anyway. */
+const BATCH_LINGER_MS = 1_000;
 
 interface OpenCall {
   stream: grpc.ClientWritableStream<LocationPing>;
@@ -112,6 +131,7 @@ interface OpenCall {
 }
 
 export async function runSimulation(options: SimulationOptions, onProgress?: (p: Progress) => void): Promise<SimulationStats> {
+  const method = options.method ?? 'batch';
   const streams = options.streams ?? 4;
   const batch = options.batch ?? 500;
   const sampleEvery = options.sampleEvery ?? 0;
@@ -120,9 +140,11 @@ export async function runSimulation(options: SimulationOptions, onProgress?: (p:
   if (personIds.length === 0) throw new RangeError('personIds must not be empty');
   if (!(rate > 0) || !Number.isFinite(rate)) throw new RangeError('rate must be a positive number');
   if (!(streams >= 1) || !(batch >= 1)) throw new RangeError('streams and batch must be at least 1');
+  if (!SEND_METHODS.includes(method)) throw new RangeError(`method must be one of ${SEND_METHODS.join(', ')}`);
+  if (method === 'batch' && batch > MAX_BATCH) throw new RangeError(`batch must be at most ${MAX_BATCH} with method batch (RecordBatch's limit)`);
   const venue = options.venue ?? createVenue({ attendees: personIds.length, seed: options.seed ?? 1 });
 
-  // One channel per slot: separate HTTP/2 connections, so one slow stream cannot hold up the others' flow-control window.
+  // One channel per slot: separate HTTP/2 connections, so one slow call cannot hold up the others' flow-control window.
   const clients = Array.from(
     { length: streams },
     () =>
@@ -169,6 +191,8 @@ export async function runSimulation(options: SimulationOptions, onProgress?: (p:
   let lost: Error | undefined;
   const inFlight = new Set<Promise<void>>();
   const calls = new Set<grpc.ClientUnaryCall | grpc.ClientWritableStream<LocationPing>>();
+  /** Set when the drain timeout is reached: pings still waiting in a batch slot are counted as failed, not sent. */
+  let gaveUp = false;
   const track = (p: Promise<void>, call: grpc.ClientUnaryCall | grpc.ClientWritableStream<LocationPing>) => {
     inFlight.add(p);
     calls.add(call);
@@ -186,8 +210,86 @@ export async function runSimulation(options: SimulationOptions, onProgress?: (p:
     }
   };
 
-  // ---------------------------------------------------------------- stream slots
-  class Slot {
+  // ---------------------------------------------------------------- send slots
+  interface SendSlot {
+    /** Whether it takes a ping now. */
+    readonly ready: boolean;
+    write(ping: LocationPing): void;
+    /** Every tick: sends what has waited long enough. */
+    poll(now: number): void;
+    /** Sending is over: sends or ends what it holds. */
+    finish(): void;
+  }
+
+  const countSummary = (summary: StreamSummary) => {
+    stats.acked += summary.accepted;
+    stats.rejected += summary.rejected;
+    for (const r of summary.rejections.slice(0, FIRST_FEW)) noteRejection(r.eventId, r.reason);
+    lastAckAt = Date.now();
+  };
+
+  /** Sends one RecordBatch at a time and collects the next meanwhile. */
+  class BatchSlot implements SendSlot {
+    private pending: LocationPing[] = [];
+    /** Date.now() when the oldest pending ping was taken. */
+    private oldestAt = 0;
+    private busy = false;
+    private finishing = false;
+
+    constructor(private readonly client: LocationIngestClient) {}
+
+    get ready(): boolean {
+      return this.pending.length < batch;
+    }
+
+    write(ping: LocationPing): void {
+      if (this.pending.length === 0) this.oldestAt = Date.now();
+      this.pending.push(ping);
+      this.poll(Date.now());
+    }
+
+    poll(now: number): void {
+      if (this.busy || this.pending.length === 0) return;
+      if (this.pending.length >= batch || this.finishing || now - this.oldestAt >= BATCH_LINGER_MS) this.send();
+    }
+
+    finish(): void {
+      this.finishing = true;
+      this.poll(Date.now());
+    }
+
+    private send(): void {
+      const pings = this.pending;
+      this.pending = [];
+      stats.sent += pings.length;
+      if (gaveUp) {
+        // Never sent: counted with the cancelled calls' pings.
+        stats.failed += pings.length;
+        return;
+      }
+      this.busy = true;
+      let settle!: () => void;
+      const settled = new Promise<void>((resolve) => (settle = resolve));
+      const call = this.client.recordBatch({ pings }, (err: grpc.ServiceError | null, summary: StreamSummary) => {
+        this.busy = false;
+        if (err) {
+          stats.failed += pings.length;
+          const hint = err.code === grpc.status.UNIMPLEMENTED ? ' (a location-ingest without RecordBatch: send with method stream)' : '';
+          noteError(`${grpc.status[err.code] ?? err.code}: ${err.details}${hint}`);
+          checkConnection(err, this.client);
+        } else {
+          countSummary(summary);
+        }
+        // The next batch (if due) is tracked before this call settles, so the drain waits for it too.
+        this.poll(Date.now());
+        settle();
+      });
+      track(settled, call);
+    }
+  }
+
+  /** Writes to one open RecordStream call at a time; up to maxOpen ended ones await their summaries. */
+  class StreamSlot implements SendSlot {
     private call: OpenCall | undefined;
     private open = 0;
     private waitingForDrain = false;
@@ -206,10 +308,15 @@ export async function runSimulation(options: SimulationOptions, onProgress?: (p:
         this.waitingForDrain = true;
         call.stream.once('drain', () => (this.waitingForDrain = false));
       }
-      if (call.written >= batch) this.endCall();
+      if (call.written >= batch) this.finish();
     }
 
-    endCall(): void {
+    poll(): void {
+      // A stream sends each ping as it is written.
+    }
+
+    /** Ends the open call (its summary is then awaited); the next write opens another. */
+    finish(): void {
       const call = this.call;
       this.call = undefined;
       this.waitingForDrain = false;
@@ -232,10 +339,7 @@ export async function runSimulation(options: SimulationOptions, onProgress?: (p:
             noteError(err ? `${grpc.status[err.code] ?? err.code}: ${err.details}` : 'stream ended without a summary');
             if (err) checkConnection(err, this.client);
           } else {
-            stats.acked += summary.accepted;
-            stats.rejected += summary.rejected;
-            for (const r of summary.rejections.slice(0, FIRST_FEW)) noteRejection(r.eventId, r.reason);
-            lastAckAt = Date.now();
+            countSummary(summary);
           }
           settle();
         }),
@@ -247,7 +351,7 @@ export async function runSimulation(options: SimulationOptions, onProgress?: (p:
     }
   }
 
-  const slots = clients.map((c) => new Slot(c));
+  const slots: SendSlot[] = clients.map((c) => (method === 'batch' ? new BatchSlot(c) : new StreamSlot(c)));
   let unaryInFlight = 0;
 
   const record = (client: LocationIngestClient, ping: LocationPing) => {
@@ -305,7 +409,7 @@ export async function runSimulation(options: SimulationOptions, onProgress?: (p:
         record(clients[generated % clients.length]!, nextPing(now));
         continue;
       }
-      let slot: Slot | undefined;
+      let slot: SendSlot | undefined;
       for (let k = 0; k < slots.length && !slot; k++) {
         const s = slots[(nextSlot + k) % slots.length]!;
         if (s.ready) slot = s;
@@ -314,13 +418,14 @@ export async function runSimulation(options: SimulationOptions, onProgress?: (p:
       nextSlot = (slots.indexOf(slot) + 1) % slots.length;
       slot.write(nextPing(now));
     }
+    for (const s of slots) s.poll(now);
   };
 
   let sendingMs = 0;
   const finishSending = (now: number) => {
     clearInterval(ticker);
     sendingMs = now - startedAt;
-    for (const s of slots) s.endCall();
+    for (const s of slots) s.finish();
     stopSending();
   };
 
@@ -346,16 +451,21 @@ export async function runSimulation(options: SimulationOptions, onProgress?: (p:
   try {
     await sendingDone;
     // Every call started is settled by its callback; a server that never answers is cut off after the drain timeout.
+    // A batch slot's last batch starts only when its previous call is answered, so wait until none is left.
+    const allSettled = async () => {
+      while (inFlight.size > 0) await Promise.all([...inFlight]);
+    };
     let timer: NodeJS.Timeout | undefined;
     const drained = await Promise.race([
-      Promise.all([...inFlight]).then(() => true),
+      allSettled().then(() => true),
       new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), options.drainTimeoutMs ?? 60_000))),
     ]);
     clearTimeout(timer);
     if (!drained) {
       noteError(`gave up waiting for ${inFlight.size} call(s) to be acknowledged`);
+      gaveUp = true;
       for (const call of calls) call.cancel(); // their callbacks count the pings as failed
-      await Promise.all([...inFlight]);
+      await allSettled();
     }
   } finally {
     clearInterval(ticker);

@@ -1,5 +1,5 @@
 /**
- * `npm run bench:ingest [-- --duration 60 --rate 30000 --low-rate 5000 --persons 1000 --quick]`
+ * `npm run bench:ingest [-- --duration 60 --rate 30000 --low-rate 5000 --persons 1000 --method batch|stream --quick]`
  *
  * The whole ingest pipeline on this machine: simulated devices → gRPC location-ingest →
  * Kafka → location-writer → PostGIS. Each service runs as its own process, as in production,
@@ -8,6 +8,12 @@
  *
  *   1. throughput: as fast as offered (default 30,000 pings/s) — target ≥ 20,000 pings/s end to end;
  *   2. latency:    5,000 pings/s — target p99 ≤ 2 s from acknowledgement to the row in PostGIS.
+ *
+ * The simulated devices send with `--method` (scripts/simulator/simulator.ts): `batch` (the
+ * default) — RecordBatch calls of up to `--batch` pings, `--streams` of them in flight — or
+ * `stream` — RecordStream calls of `--batch` pings, `--streams` written at once, each slot with up
+ * to `--open-calls` ended ones awaiting their summary. Run both for an A/B comparison; the method
+ * is named in the report.
  *
  * Latency: one ping in `--sample-every` (50) is sent with the unary Record call, whose
  * acknowledgement time is exact for that ping; the row's `received_at` (DEFAULT now(), i.e.
@@ -19,7 +25,7 @@
  * person ids do not exist, while another client sends a known person's pings with Record (20 per second); reported: the known
  * client's Record p50/p99 during the flood, the flood's duration and summary size, and
  * location-ingest's RSS before, at its peak, right after and `--settle` seconds after. Written to
- * docs/benchmarks.md under "## Unknown-person flood".
+ * docs/benchmarks.md under "## Unknown-person flood". `--method` does not apply to the flood.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,7 +37,7 @@ import * as grpc from '@grpc/grpc-js';
 import { bearerInterceptor } from '@udaconnect/common';
 import { LocationIngestClient, StreamSummary } from '@udaconnect/proto';
 import { migrateLatest, seed } from '../../db';
-import { runSimulation, type SimulationStats } from '../../scripts/simulator/simulator';
+import { MAX_BATCH, runSimulation, SEND_METHODS, type SendMethod, type SimulationStats } from '../../scripts/simulator/simulator';
 import { floodPing, type FloodOrder, type FloodResult } from './flood-sender';
 import { healthStatus } from '../support/grpc-probes';
 import {
@@ -76,10 +82,13 @@ const optionsSchema = z.object({
   rate: num(30_000),
   'low-rate': num(5_000),
   persons: z.coerce.number().int().min(1).max(100_000).default(1_000),
+  /** RecordBatch (default) or RecordStream, for A/B runs. */
+  method: z.enum(SEND_METHODS).default('batch'),
   // 8, not the CLI's 4: one stream slot (one connection) carries ~3,000 pings/s here, so 4 would measure the simulator.
   streams: z.coerce.number().int().min(1).max(64).default(8),
+  /** Pings per call; at most MAX_BATCH with --method batch (checked below). */
   batch: z.coerce.number().int().min(1).default(500),
-  /** RecordStream calls per stream slot that may await their summary at once. */
+  /** With --method stream: RecordStream calls per stream slot that may await their summary at once. */
   'open-calls': z.coerce.number().int().min(1).default(4),
   'sample-every': z.coerce.number().int().min(1).default(50),
   'drain-timeout': num(60),
@@ -105,6 +114,10 @@ function parseOptions(argv: string[]): Options {
     process.exit(2);
   }
   const opts = parsed.data;
+  if (opts.method === 'batch' && opts.batch > MAX_BATCH) {
+    console.error(`bench:ingest: --batch: at most ${MAX_BATCH} pings per RecordBatch call with --method batch`);
+    process.exit(2);
+  }
   // --quick: a smoke run, unless a duration was given explicitly.
   if (opts.quick && values.duration === undefined) opts.duration = 10;
   return opts;
@@ -251,7 +264,7 @@ async function runPhase(ctx: PhaseContext, name: string, rate: number): Promise<
   const { opts, bench } = ctx;
   const durationMs = opts.duration * 1000;
   console.log(
-    `\n[bench] phase "${name}": ${fmt(rate)} pings/s offered for ${opts.duration} s (${opts.streams} streams × ${opts.batch}, 1 in ${opts['sample-every']} by Record)`,
+    `\n[bench] phase "${name}": ${fmt(rate)} pings/s offered for ${opts.duration} s (${sendingDescription(opts).replace(/`/g, '')}, 1 in ${opts['sample-every']} by Record)`,
   );
   const baseline = await countRows(bench);
   const metricsBefore = await readMetrics(ctx.metricsUrl);
@@ -277,6 +290,7 @@ async function runPhase(ctx: PhaseContext, name: string, rate: number): Promise<
         personIds: ctx.personIds,
         rate,
         durationMs,
+        method: opts.method,
         streams: opts.streams,
         batch: opts.batch,
         maxOpenCallsPerSlot: opts['open-calls'],
@@ -474,6 +488,15 @@ async function runFlood(ctx: PhaseContext, ingestPid: number, command: string, m
 
 // ---------------------------------------------------------------- the report
 
+/** How the simulated devices send, for the log and the report. */
+function sendingDescription(opts: Options): string {
+  const methods: Record<SendMethod, string> = {
+    batch: `method \`batch\`: ${opts.streams} \`RecordBatch\` calls of up to ${opts.batch} pings in flight at a time`,
+    stream: `method \`stream\`: ${opts.streams} \`RecordStream\` calls of ${opts.batch} pings written at a time, up to ${opts['open-calls']} per connection awaiting their summary`,
+  };
+  return methods[opts.method];
+}
+
 function renderReport(r: {
   command: string;
   machine: ReturnType<typeof machineDescription>;
@@ -494,7 +517,7 @@ function renderReport(r: {
   const contended = r.phases.some((p) => (p.cpu.other ?? 0) > 15) || Number(r.loadBefore.split(' ')[0]) > 0.5;
 
   return [
-    `Measured ${r.date.toISOString().slice(0, 16).replace('T', ' ')} UTC with \`${r.command}\`: simulated devices (in the benchmark process) → location-ingest → Kafka → location-writer → PostGIS, each service its own process, on a fresh database and topic. ${fmt(r.opts.persons)} persons, ${r.opts.streams} RecordStream calls of ${r.opts.batch} pings at a time, ${r.opts.partitions} partitions; 1 ping in ${r.opts['sample-every']} is sent with Record for the latency figures.`,
+    `Measured ${r.date.toISOString().slice(0, 16).replace('T', ' ')} UTC with \`${r.command}\`: simulated devices (in the benchmark process) → location-ingest → Kafka → location-writer → PostGIS, each service its own process, on a fresh database and topic. ${fmt(r.opts.persons)} persons, sent with ${sendingDescription(r.opts)}, ${r.opts.partitions} partitions; 1 ping in ${r.opts['sample-every']} is sent with Record for the latency figures.`,
     '',
     `| | ${r.phases.map((p) => `${p.name} phase`).join(' | ')} |`,
     `|---|${r.phases.map(() => '---:').join('|')}|`,
@@ -538,13 +561,17 @@ function renderReport(r: {
       '`received_at` defaults to `now()`, the start of the writer\'s insert transaction; the row becomes visible at its commit, up to one "insert per batch" later (see that row). ' +
       'So the true ack → visible latency is at most *ack → row* plus the insert time; at the resolution asked here (seconds) that is precise enough. ' +
       `${r.phases.some((p) => p.ackToRow.negative > 0) ? "A negative value means the writer's transaction began before the ingest's acknowledgement reached the simulator (Kafka delivered the ping to the writer first). " : ''}` +
-      'Pings sent on streams are acknowledged only when their stream of ' +
-      `${r.opts.batch}` +
-      ' ends, so they are not used for latency.',
+      `Pings sent in ${r.opts.method === 'batch' ? 'a `RecordBatch`' : 'a `RecordStream`'} are acknowledged only all together, when the call of up to ${r.opts.batch} ends, so they are not used for latency.`,
     ...(tp.sim.achievedRate < 0.95 * tp.offeredRate
       ? [
-          `- The throughput phase offers more than the pipeline takes: the simulator sends as fast as location-ingest acknowledges (each stream slot keeps at most ${r.opts['open-calls']} calls awaiting their summary and waits for gRPC flow control), so *acknowledged* is the pipeline's rate, not the offered one. ` +
-            'Measured on this machine: one stream slot (one HTTP/2 connection) carries about 3,000 pings/s; more calls per slot do not help, more slots do, until the CPU is used up.',
+          `- The throughput phase offers more than the pipeline takes: the simulator sends as fast as location-ingest acknowledges (${
+            r.opts.method === 'batch'
+              ? `each of the ${r.opts.streams} slots sends its next \`RecordBatch\` only once the previous one is answered`
+              : `each stream slot keeps at most ${r.opts['open-calls']} calls awaiting their summary and waits for gRPC flow control`
+          }), so *acknowledged* is the pipeline's rate, not the offered one.` +
+            (r.opts.method === 'stream'
+              ? ' Measured on this machine: one stream slot (one HTTP/2 connection) carries about 3,000 pings/s; more calls per slot do not help, more slots do, until the CPU is used up.'
+              : ''),
         ]
       : []),
     `- Everything runs on one machine: the simulator, both services, Kafka and PostgreSQL share its ${r.machine.nproc} cores, so the throughput is the machine's, not one service's. ` +

@@ -12,7 +12,7 @@ import { ingestConfigSchema } from '../../modules/location-ingest/src/config';
 import { startIngest } from '../../modules/location-ingest/src/ingest-service';
 import { startTestPersonApi, type Harness } from '../../modules/person-api/test/harness';
 import { ensurePersons, PersonApiUnreachableError } from '../../scripts/simulator/persons';
-import { IngestUnreachableError, runSimulation } from '../../scripts/simulator/simulator';
+import { IngestUnreachableError, runSimulation, SEND_METHODS } from '../../scripts/simulator/simulator';
 import { DEFAULT_CENTER } from '../../scripts/simulator/venue';
 import { eventually } from '../support/eventually';
 import { infraEnv, ROOT, runId, serviceDatabaseUrl } from '../support/test-env';
@@ -86,7 +86,7 @@ function simulateCli(args: string[]): Promise<{ code: number | null; stdout: str
 }
 
 describe('runSimulation', () => {
-  it('streams paced pings that are all acknowledged, and exactly the acknowledged ones reach Kafka', async () => {
+  it.each(SEND_METHODS)('method %s: sends paced pings that are all acknowledged, and exactly the acknowledged ones reach Kafka', async (method) => {
     const before = consumed.length;
     const startedAt = Date.now();
     const progress: number[] = [];
@@ -97,6 +97,7 @@ describe('runSimulation', () => {
         personIds: SEEDED,
         rate: 500,
         durationMs: 2_000,
+        method,
         streams: 2,
         batch: 100,
         sampleEvery: 10,
@@ -139,13 +140,14 @@ describe('runSimulation', () => {
     }
   });
 
-  it('counts pings of an unknown person as rejected, with the reason from location-ingest', async () => {
+  it.each(SEND_METHODS)('method %s: counts pings of an unknown person as rejected, with the reason from location-ingest', async (method) => {
     const stats = await runSimulation({
       token: api.auth.organizer,
       target,
       personIds: [999_999],
       rate: 200,
       durationMs: 300,
+      method,
       streams: 1,
       batch: 20,
       sampleEvery: 5,
@@ -169,6 +171,12 @@ describe('runSimulation', () => {
     }).catch((e) => e);
     expect(err).toBeInstanceOf(IngestUnreachableError);
     expect(err.message).toContain(`cannot reach location-ingest at 127.0.0.1:${port} — is \`npm start\` running?`);
+  });
+
+  it("refuses batches over RecordBatch's 5,000 pings with method batch", async () => {
+    const err = await runSimulation({ token: api.auth.organizer, target, personIds: SEEDED, rate: 10, durationMs: 100, batch: 5_001 }).catch((e) => e);
+    expect(err).toBeInstanceOf(RangeError);
+    expect(err.message).toMatch(/batch must be at most 5000 with method batch/);
   });
 });
 
@@ -205,9 +213,11 @@ describe('ensurePersons', () => {
 });
 
 describe('npm run simulate (the CLI)', () => {
-  it('creates the persons, streams for the duration, prints progress lines and a summary, exits 0', async () => {
+  it.each(SEND_METHODS)('--method %s: creates the persons, sends for the duration, prints progress lines and a summary, exits 0', async (method) => {
     const before = consumed.length;
     const r = await simulateCli([
+      '--method',
+      method,
       '--persons',
       '15',
       '--rate',
@@ -246,5 +256,11 @@ describe('npm run simulate (the CLI)', () => {
     const r = await simulateCli(['--rate', 'fast']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--rate: /);
+    const method = await simulateCli(['--method', 'carrier-pigeon']);
+    expect(method.code).toBe(2);
+    expect(method.stderr).toMatch(/--method: /);
+    const batch = await simulateCli(['--batch', '5001']);
+    expect(batch.code).toBe(2);
+    expect(batch.stderr).toMatch(/--batch: at most 5,000 pings per RecordBatch call/);
   });
 });
