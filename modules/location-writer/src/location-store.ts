@@ -37,17 +37,17 @@ export async function lookUpPersons(knex: Knex, ids: readonly number[]): Promise
 export const FOREIGN_KEY_VIOLATION = '23503';
 
 /**
- * Writes every ping with one statement in one transaction; a ping whose event_id is already
- * stored is skipped (ON CONFLICT), so replaying the topic changes nothing. The skipped ones are
- * then looked up, in the same transaction, to tell a replay (same person) from an event id reused
- * by another person (`conflicts`). The caller passes
- * pings with distinct, non-empty event ids (one statement must not see an id twice).
- * Values are bound as arrays and unnested by PostgreSQL: X = longitude, Y = latitude, and the
- * time travels as an ISO string so its milliseconds survive.
+ * Writes every ping with one statement, no transaction around it; a ping whose event_id is already
+ * stored is skipped (ON CONFLICT), so replaying the topic changes nothing. The skipped ones, if
+ * any, are then looked up to tell a replay (same person) from an event id reused by another person
+ * (`conflicts`). The caller passes pings with distinct, non-empty event ids (one statement must not
+ * see an id twice). Values are bound as arrays and unnested by PostgreSQL: X = longitude,
+ * Y = latitude, and the time travels as an ISO string so its milliseconds survive.
  *
- * With `windows` (the event windows, event-windows.ts), the same transaction also queues one
- * presence_dirty mark per person with pings inside a window, written now or already stored, for
- * the presence worker (presence.ts): one more statement, and only when some ping is inside one.
+ * With `windows` (the event windows, event-windows.ts), the same statement also queues one
+ * presence_dirty mark per person with pings inside a window, written now or already stored, for the
+ * presence worker (presence.ts): a data-modifying WITH, so marks and rows are stored together or
+ * not at all, in one round trip.
  */
 export async function insertPings(knex: Knex, pings: readonly LocationPing[], windows?: WindowSet): Promise<InsertResult> {
   if (pings.length === 0) return { inserted: 0, duplicates: 0, conflicts: [] };
@@ -57,36 +57,35 @@ export async function insertPings(knex: Knex, pings: readonly LocationPing[], wi
   const times = pings.map((p) => p.recordedAt!.toISOString());
   const eventIds = pings.map((p) => p.eventId);
   const marks = windows ? presenceMarks(pings, windows) : undefined;
-  return knex.transaction(async (trx) => {
-    if (marks && marks.personIds.length > 0) {
-      await trx.raw(`INSERT INTO presence_dirty (person_id, since, until) SELECT * FROM unnest(?::int[], ?::timestamptz[], ?::timestamptz[])`, [
-        marks.personIds,
-        marks.since,
-        marks.until,
-      ]);
-    }
-    const { rows: written } = await trx.raw<{ rows: Array<{ event_id: string }> }>(
-      `INSERT INTO location (person_id, coordinate, creation_time, event_id)
-       SELECT p, ST_SetSRID(ST_MakePoint(lon, lat), 4326)::geography, t, e
-         FROM unnest(?::int[], ?::float8[], ?::float8[], ?::timestamptz[], ?::uuid[]) AS u(p, lon, lat, t, e)
-       ON CONFLICT (event_id) DO NOTHING
-       RETURNING event_id::text`,
-      [personIds, longitudes as number[], latitudes as number[], times, eventIds],
-    );
-    if (written.length === pings.length) return { inserted: written.length, duplicates: 0, conflicts: [] };
-    const done = new Set(written.map((r) => r.event_id.toLowerCase()));
-    const skipped = pings.filter((p) => !done.has(p.eventId.toLowerCase()));
-    // Stored rows whose event id one of the skipped pings carries for a different person.
-    const { rows: foreign } = await trx.raw<{ rows: Array<{ event_id: string }> }>(
-      `SELECT l.event_id::text AS event_id
-         FROM unnest(?::uuid[], ?::int[]) AS u(e, p)
-         JOIN location l ON l.event_id = u.e
-        WHERE l.person_id <> u.p`,
-      [skipped.map((p) => p.eventId), skipped.map((p) => p.personId)],
-    );
-    const conflicts = foreign.map((r) => r.event_id.toLowerCase());
-    return { inserted: written.length, duplicates: skipped.length - conflicts.length, conflicts };
-  });
+  const withMarks = marks !== undefined && marks.personIds.length > 0;
+  const { rows: written } = await knex.raw<{ rows: Array<{ event_id: string }> }>(
+    `${
+      withMarks
+        ? `WITH marked AS (
+             INSERT INTO presence_dirty (person_id, since, until) SELECT * FROM unnest(?::int[], ?::timestamptz[], ?::timestamptz[])
+           )
+           `
+        : ''
+    }INSERT INTO location (person_id, coordinate, creation_time, event_id)
+     SELECT p, ST_SetSRID(ST_MakePoint(lon, lat), 4326)::geography, t, e
+       FROM unnest(?::int[], ?::float8[], ?::float8[], ?::timestamptz[], ?::uuid[]) AS u(p, lon, lat, t, e)
+     ON CONFLICT (event_id) DO NOTHING
+     RETURNING event_id::text`,
+    [...(withMarks ? [marks.personIds, marks.since, marks.until] : []), personIds, longitudes as number[], latitudes as number[], times, eventIds],
+  );
+  if (written.length === pings.length) return { inserted: written.length, duplicates: 0, conflicts: [] };
+  const done = new Set(written.map((r) => r.event_id.toLowerCase()));
+  const skipped = pings.filter((p) => !done.has(p.eventId.toLowerCase()));
+  // Stored rows whose event id one of the skipped pings carries for a different person.
+  const { rows: foreign } = await knex.raw<{ rows: Array<{ event_id: string }> }>(
+    `SELECT l.event_id::text AS event_id
+       FROM unnest(?::uuid[], ?::int[]) AS u(e, p)
+       JOIN location l ON l.event_id = u.e
+      WHERE l.person_id <> u.p`,
+    [skipped.map((p) => p.eventId), skipped.map((p) => p.personId)],
+  );
+  const conflicts = foreign.map((r) => r.event_id.toLowerCase());
+  return { inserted: written.length, duplicates: skipped.length - conflicts.length, conflicts };
 }
 
 /** The two functions above bound to one connection pool, as the batch processor uses them. */
