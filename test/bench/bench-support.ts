@@ -185,12 +185,22 @@ export function cpuPercent(a: CpuReading, b: CpuReading): Record<string, number>
 // ---------------------------------------------------------------- Prometheus text
 
 /** `name{labels} value` lines into a map keyed by `name{labels}` (comments skipped). */
+/**
+ * Sample name (with its labels) → value. Every service labels its metrics with `service="…"` (a
+ * registry default): that label is left out of the keys, so `location_writer_rows_inserted_total`
+ * and `…_bucket{le="0.5"}` are found by their plain names.
+ */
 function parsePrometheus(text: string): Map<string, number> {
   const out = new Map<string, number>();
   for (const line of text.split('\n')) {
     if (!line || line.startsWith('#')) continue;
     const i = line.lastIndexOf(' ');
-    out.set(line.slice(0, i), Number(line.slice(i + 1)));
+    const key = line
+      .slice(0, i)
+      .replace(/([{,])service="[^"]*",?/, '$1')
+      .replace(/,}$/, '}')
+      .replace('{}', '');
+    out.set(key, Number(line.slice(i + 1)));
   }
   return out;
 }
