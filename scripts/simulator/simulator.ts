@@ -210,6 +210,13 @@ export async function runSimulation(options: SimulationOptions, onProgress?: (p:
     }
   };
 
+  /** A call that failed: its `pings` count as failed, the error is noted, a lost connection ends the run. */
+  const callFailed = (err: grpc.ServiceError, client: LocationIngestClient, pings: number, hint = '') => {
+    stats.failed += pings;
+    noteError(`${grpc.status[err.code] ?? err.code}: ${err.details}${hint}`);
+    checkConnection(err, client);
+  };
+
   // ---------------------------------------------------------------- send slots
   interface SendSlot {
     /** Whether it takes a ping now. */
@@ -273,10 +280,8 @@ export async function runSimulation(options: SimulationOptions, onProgress?: (p:
       const call = this.client.recordBatch({ pings }, (err: grpc.ServiceError | null, summary: StreamSummary) => {
         this.busy = false;
         if (err) {
-          stats.failed += pings.length;
           const hint = err.code === grpc.status.UNIMPLEMENTED ? ' (a location-ingest without RecordBatch: send with method stream)' : '';
-          noteError(`${grpc.status[err.code] ?? err.code}: ${err.details}${hint}`);
-          checkConnection(err, this.client);
+          callFailed(err, this.client, pings.length, hint);
         } else {
           countSummary(summary);
         }
@@ -335,9 +340,11 @@ export async function runSimulation(options: SimulationOptions, onProgress?: (p:
           if (err || !summary) {
             call.broken = true;
             if (this.call === call) this.call = undefined;
-            stats.failed += call.written;
-            noteError(err ? `${grpc.status[err.code] ?? err.code}: ${err.details}` : 'stream ended without a summary');
-            if (err) checkConnection(err, this.client);
+            if (err) callFailed(err, this.client, call.written);
+            else {
+              stats.failed += call.written;
+              noteError('stream ended without a summary');
+            }
           } else {
             countSummary(summary);
           }
@@ -371,9 +378,7 @@ export async function runSimulation(options: SimulationOptions, onProgress?: (p:
         stats.rejected++;
         noteRejection(ping.eventId, err.details);
       } else {
-        stats.failed++;
-        noteError(`${grpc.status[err.code] ?? err.code}: ${err.details}`);
-        checkConnection(err, client);
+        callFailed(err, client, 1);
       }
       settle();
     });

@@ -36,6 +36,8 @@ const REPLAY_NOTIFY_GRACE_MS = 5_000;
  * early in a large batch are written at once rather than after the whole batch.
  */
 const SLICE_PINGS = 200;
+/** Upper bounds (s) of both delay histograms: found in the grid, written to the stream. */
+const DELAY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10];
 /** How often open streams are checked for expired or revoked tokens. */
 const TOKEN_SWEEP_MS = 5_000;
 
@@ -311,13 +313,13 @@ function feedMetrics(registry: Registry) {
     detectionDelay: new Histogram({
       name: 'udaconnect_meeting_detection_delay_seconds',
       help: 'From the Kafka timestamp of the ping that completed a meeting to the meeting found in the grid (how far behind the topic the grid is).',
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
+      buckets: DELAY_BUCKETS,
       registers,
     }),
     delay: new Histogram({
       name: 'udaconnect_meeting_notification_delay_seconds',
       help: 'From the Kafka timestamp of the ping that completed a meeting to its message written to a Watch stream.',
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
+      buckets: DELAY_BUCKETS,
       registers,
     }),
   };

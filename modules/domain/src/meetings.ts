@@ -40,6 +40,21 @@ export interface MeetingPing {
 const EARTH_RADIUS_METERS = 6_371_008.8;
 const DEG = 180 / Math.PI;
 
+/** Degrees of latitude within which every point at most `meters` away lies (d ≥ R·|Δφ|). */
+function latitudeReach(meters: number): number {
+  return (meters / EARTH_RADIUS_METERS) * DEG;
+}
+
+/**
+ * Degrees of longitude within which every point at most `meters` away lies, for two points whose
+ * latitudes both have a cosine of at least `cosLatitude` (d ≥ 2R·√(cos φ1·cos φ2)·|sin(Δλ/2)|); 360
+ * when every longitude is (near a pole).
+ */
+function longitudeReach(meters: number, cosLatitude: number): number {
+  const x = cosLatitude > 0 ? meters / (2 * EARTH_RADIUS_METERS * cosLatitude) : Infinity;
+  return x >= 1 ? 360 : 2 * Math.asin(x) * DEG;
+}
+
 /**
  * The grid's cells: rows of latitude `cellMeters` high, each cut into as many equal longitude cells
  * as fit while every cell stays at least `cellMeters` wide at the row's poleward neighbour's far edge,
@@ -62,7 +77,7 @@ export class GridGeometry {
 
   constructor(readonly cellMeters: number) {
     if (!(cellMeters > 0) || !Number.isFinite(cellMeters)) throw new RangeError(`cellMeters must be a positive number, got ${cellMeters}`);
-    this.rowDegrees = (cellMeters / EARTH_RADIUS_METERS) * DEG;
+    this.rowDegrees = latitudeReach(cellMeters);
     this.minRow = this.row(-90) - 1;
     this.colSpan = this.cols(0);
     const rows = this.row(90) + 2 - this.minRow;
@@ -87,9 +102,8 @@ export class GridGeometry {
 
   private computeCols(row: number): number {
     const maxAbsLatitude = Math.min(90, Math.max(Math.abs(row - 1), Math.abs(row + 2)) * this.rowDegrees);
-    const c = Math.cos(maxAbsLatitude / DEG);
-    const x = c > 0 ? this.cellMeters / (2 * EARTH_RADIUS_METERS * c) : Infinity;
-    return x >= 1 ? 1 : Math.max(1, Math.floor(360 / (2 * Math.asin(x) * DEG)));
+    const width = longitudeReach(this.cellMeters, Math.cos(maxAbsLatitude / DEG));
+    return width >= 360 ? 1 : Math.max(1, Math.floor(360 / width));
   }
 
   /** The column of `longitude` (degrees in [-180, 180]; 180 is -180) in a row of `cols` cells. */
@@ -177,7 +191,7 @@ export class PingGrid {
     this.geometry = new GridGeometry(rules.distanceMeters);
     this.lateMs = opts.lateMs ?? DEFAULT_MEETING_LATE_MS;
     this.bucketMs = Math.max(1_000, Math.ceil((rules.windowMs + this.lateMs) / 8));
-    this.maxDeltaLatitude = (rules.distanceMeters / EARTH_RADIUS_METERS) * DEG * (1 + 1e-9);
+    this.maxDeltaLatitude = latitudeReach(rules.distanceMeters) * (1 + 1e-9);
   }
 
   /** Pings held. */
@@ -227,9 +241,7 @@ export class PingGrid {
     const maxDeltaLatitude = this.maxDeltaLatitude;
     // Longitude too (d ≥ 2R·√(cos φ1·cos φ2)·|sin(Δλ/2)|, with the smaller cosine of the two latitudes):
     // most pings of the 3 × 3 cells that are too far are left out before any trigonometry.
-    const c = Math.cos((Math.min(90, Math.abs(latitude) + maxDeltaLatitude) * Math.PI) / 180);
-    const x = c > 0 ? distanceMeters / (2 * EARTH_RADIUS_METERS * c) : 1;
-    const maxDeltaLongitude = x >= 1 ? 360 : 2 * Math.asin(x) * DEG * (1 + 1e-9);
+    const maxDeltaLongitude = longitudeReach(distanceMeters, Math.cos(Math.min(90, Math.abs(latitude) + maxDeltaLatitude) / DEG)) * (1 + 1e-9);
     const from = Math.max(horizon, at - windowMs);
     const last = at + windowMs;
     const around = this.around;
@@ -461,9 +473,8 @@ export class PlaceIndex {
 
   /** The places a point at most `radiusMeters` from `point` can be in: find() for many points near one. */
   around(point: LatLon, radiusMeters: number): PlacesAround {
-    const latMargin = (radiusMeters / EARTH_RADIUS_METERS) * DEG;
-    const cos = Math.cos((Math.min(90, Math.abs(point.latitude) + latMargin) * Math.PI) / 180);
-    const lonMargin = cos > 0 ? Math.min(360, latMargin / cos) : 360;
+    const latMargin = latitudeReach(radiusMeters);
+    const lonMargin = longitudeReach(radiusMeters, Math.cos(Math.min(90, Math.abs(point.latitude) + latMargin) / DEG));
     const near = this.places.filter(
       (p) =>
         point.latitude >= p.minLat - latMargin &&

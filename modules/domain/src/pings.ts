@@ -57,17 +57,18 @@ export const MAX_PINGS_PER_BATCH = 5_000;
 
 /**
  * Decodes a LocationBatch from its protobuf bytes, each ping with decodePingBytes (so its wire
- * problems are kept). Throws on bytes that are not a LocationBatch.
+ * problems are kept). A batch of more than `maxPings` is only counted (its pings are not decoded:
+ * `pings` is empty). Throws on bytes that are not a LocationBatch.
  */
-export function decodeBatchBytes(bytes: Uint8Array): LocationPing[] {
+export function decodeBatchBytes(bytes: Uint8Array, maxPings = Infinity): { count: number; pings: LocationPing[] } {
   const reader = new BinaryReader(bytes);
-  const pings: LocationPing[] = [];
+  const raw: Uint8Array[] = [];
   while (reader.pos < reader.len) {
     const tag = reader.uint32();
-    if (tag >>> 3 === 1 && (tag & 7) === 2) pings.push(decodePingBytes(reader.bytes()));
+    if (tag >>> 3 === 1 && (tag & 7) === 2) raw.push(reader.bytes());
     else reader.skip(tag & 7);
   }
-  return pings;
+  return { count: raw.length, pings: raw.length > maxPings ? [] : raw.map(decodePingBytes) };
 }
 
 /** The last recorded_at (field 5) of an encoded LocationPing, as sent. */

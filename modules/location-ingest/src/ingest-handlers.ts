@@ -4,7 +4,7 @@
  * sent once every accepted ping is acknowledged by Kafka. The summary is bounded (counts by
  * reason and the first MAX_LISTED_REJECTIONS rejections), whatever the stream's length.
  */
-import { Metadata, status, type sendUnaryData, type ServerReadableStream, type ServerUnaryCall } from '@grpc/grpc-js';
+import { Metadata, status, type sendUnaryData, type ServerErrorResponse, type ServerReadableStream, type ServerUnaryCall } from '@grpc/grpc-js';
 import { grpcPrincipal, unaryHandler, type Logger, type Principal, type TokenVerifier } from '@udaconnect/common';
 import {
   admitPing,
@@ -105,25 +105,15 @@ const decodeRequest = (value: Buffer): LocationPing => {
   }
 };
 
-/** RecordBatch's request: the batch's pings, decoded one by one (their wire problems kept), or what was wrong. */
-type BatchRequest = LocationPing[] | UndecodablePing;
-
-const decodeBatchRequest = (value: Buffer): BatchRequest => {
-  try {
-    return decodeBatchBytes(value);
-  } catch (err) {
-    return new UndecodablePing((err as Error).message);
-  }
-};
-
 /** The generated service definition, with request decoding that keeps wire-level problems for the handlers. */
 export const ingestServiceDefinition = {
   record: { ...LocationIngestDefinition.record, requestDeserialize: decodeRequest },
   recordStream: { ...LocationIngestDefinition.recordStream, requestDeserialize: decodeRequest },
-  recordBatch: { ...LocationIngestDefinition.recordBatch, requestDeserialize: decodeBatchRequest as unknown as (value: Buffer) => LocationBatch },
+  // A batch may be thousands of pings: its bytes are decoded by the handler, once the token is checked.
+  recordBatch: { ...LocationIngestDefinition.recordBatch, requestDeserialize: (value: Buffer) => value as unknown as LocationBatch },
 } as const;
 
-const UNDECODABLE_DETAILS = (what: string, err: string) => `${what} is not a LocationPing protobuf (${err.slice(0, 200)})`;
+const UNDECODABLE_DETAILS = (what: string, err: string, type = 'LocationPing') => `${what} is not a ${type} protobuf (${err.slice(0, 200)})`;
 
 const KAFKA_DOWN = 'could not hand the ping to Kafka; retry later with the same event_id';
 
@@ -170,14 +160,20 @@ export function createIngestHandlers({ publisher, persons, verifier, logger, quo
     }
   };
 
+  /** The caller of a unary call; undefined once the call has been answered UNAUTHENTICATED. */
+  const callerOf = async (call: { metadata: Metadata }, callback: (err: ServerErrorResponse) => void): Promise<Principal | undefined> => {
+    try {
+      return await grpcPrincipal(verifier, call.metadata);
+    } catch (err) {
+      callback(err as ServerErrorResponse);
+      return undefined;
+    }
+  };
+
   return {
     record: unaryHandler(logger, async (call: ServerUnaryCall<LocationPing, RecordAck>, callback: sendUnaryData<RecordAck>) => {
-      let principal: Principal;
-      try {
-        principal = await grpcPrincipal(verifier, call.metadata);
-      } catch (err) {
-        return callback(err as Parameters<typeof callback>[0]);
-      }
+      const principal = await callerOf(call, callback);
+      if (!principal) return;
       const refusal = await quotas.take(principal);
       if (refusal) {
         metrics?.count('rate_limited');
@@ -208,22 +204,21 @@ export function createIngestHandlers({ publisher, persons, verifier, logger, quo
     }),
 
     recordBatch: unaryHandler(logger, async (call: ServerUnaryCall<LocationBatch, StreamSummary>, callback: sendUnaryData<StreamSummary>) => {
-      let principal: Principal;
+      const principal = await callerOf(call, callback);
+      if (!principal) return;
+      let pings: LocationPing[];
       try {
-        principal = await grpcPrincipal(verifier, call.metadata);
+        const batch = decodeBatchBytes(call.request as unknown as Buffer, MAX_PINGS_PER_BATCH);
+        if (batch.count > MAX_PINGS_PER_BATCH) {
+          return callback({
+            code: status.INVALID_ARGUMENT,
+            details: `pings: the batch has ${batch.count} pings, at most ${MAX_PINGS_PER_BATCH} are taken at once; split it (nothing was stored)`,
+          });
+        }
+        pings = batch.pings;
       } catch (err) {
-        return callback(err as Parameters<typeof callback>[0]);
-      }
-      const pings = call.request as unknown as BatchRequest;
-      if (pings instanceof UndecodablePing) {
         metrics?.count('invalid');
-        return callback({ code: status.INVALID_ARGUMENT, details: UNDECODABLE_DETAILS('the request', pings.error).replace('LocationPing', 'LocationBatch') });
-      }
-      if (pings.length > MAX_PINGS_PER_BATCH) {
-        return callback({
-          code: status.INVALID_ARGUMENT,
-          details: `pings: the batch has ${pings.length} pings, at most ${MAX_PINGS_PER_BATCH} are taken at once; split it (nothing was stored)`,
-        });
+        return callback({ code: status.INVALID_ARGUMENT, details: UNDECODABLE_DETAILS('the request', (err as Error).message, 'LocationBatch') });
       }
       // The whole batch or nothing: its size against the per-call limit, then all its pings from the rate at once.
       const refusal = (pings.length > 0 ? quotas.streamLimit(principal, pings.length - 1) : undefined) ?? (await quotas.take(principal, pings.length));
