@@ -22,15 +22,9 @@ mkdir -p "$STATE"
 log() { printf '\033[1;34m[provision]\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31m[provision] %s\033[0m\n' "$*" >&2; exit 1; }
 
-# True once a TCP port answers; tries for up to $3 seconds (0: a single try).
-wait_port() {
-  local host=$1 port=$2 secs=$3 i
-  for ((i = 0; ; i++)); do
-    if (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then return 0; fi
-    ((i < secs * 4)) || return 1
-    sleep 0.25
-  done
-}
+# wait_port, and starting a Kafka node from the jars Maven Central serves.
+# shellcheck source=scripts/kafka/broker.sh
+. "$ROOT/scripts/kafka/broker.sh"
 
 apt_install() {
   if [ ! -f "$STATE/.apt-updated" ]; then
@@ -217,13 +211,6 @@ SQL
 }
 
 # ---------------------------------------------------------------- Kafka (KRaft, single node)
-# The JVM command line shared by the storage tool and the broker.
-kafka_java_cmd() {
-  KAFKA_JAVA=(java -Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true
-    -Dlog4j2.configurationFile="$ROOT/scripts/kafka/log4j2.yaml"
-    -cp "$KAFKA_HOME/$KAFKA_VERSION/lib/*")
-}
-
 ensure_kafka() {
   if [ -n "${KAFKA_BROKERS:-}" ]; then
     local first=${KAFKA_BROKERS%%,*}
@@ -236,59 +223,18 @@ ensure_kafka() {
     log "Kafka already answering on $KAFKA_BROKERS"
     return
   fi
-  command -v java >/dev/null || die "java (17+) is needed to run the Kafka broker"
-  local lib="$KAFKA_HOME/$KAFKA_VERSION/lib"
-  if [ ! -f "$lib/kafka_2.13-$KAFKA_VERSION.jar" ]; then
-    command -v mvn >/dev/null || die "mvn is needed to fetch the Kafka jars from Maven Central"
-    log "fetching org.apache.kafka:kafka_2.13:$KAFKA_VERSION with mvn"
-    rm -rf "$lib.tmp"
-    mvn -q -B -f "$ROOT/scripts/kafka/pom.xml" dependency:copy-dependencies \
-      -Dkafka.version="$KAFKA_VERSION" -DincludeScope=runtime -DoutputDirectory="$lib.tmp" >"$KAFKA_HOME.mvn.log" 2>&1 ||
-      { tail -20 "$KAFKA_HOME.mvn.log" >&2; die "mvn could not fetch the Kafka jars"; }
-    mv "$lib.tmp" "$lib"
-  fi
-
-  kafka_java_cmd
-  local conf="$KAFKA_HOME/server.properties" data="$KAFKA_HOME/data"
-  mkdir -p "$data"
-  cat >"$conf" <<PROPS
-process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@localhost:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://localhost:$KAFKA_PORT,CONTROLLER://localhost:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://localhost:$KAFKA_PORT
-controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
-log.dirs=$data
-num.partitions=6
-auto.create.topics.enable=false
-offsets.topic.replication.factor=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
-group.initial.rebalance.delay.ms=0
-log.retention.hours=168
-PROPS
-  if [ ! -f "$data/meta.properties" ]; then
+  kafka_fetch_jars
+  local cluster_id=""
+  if [ ! -f "$KAFKA_HOME/data/meta.properties" ]; then
     log "formatting Kafka storage"
-    local id
-    id=$("${KAFKA_JAVA[@]}" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)
-    "${KAFKA_JAVA[@]}" kafka.tools.StorageTool format -t "$id" -c "$conf" >"$KAFKA_HOME/format.log" 2>&1 ||
-      { cat "$KAFKA_HOME/format.log" >&2; die "could not format Kafka storage"; }
+    cluster_id=$(kafka_cluster_id)
   fi
   log "starting Kafka $KAFKA_VERSION (KRaft) on $KAFKA_BROKERS; log in .udaconnect/kafka/broker.log"
-  # setsid + all descriptors redirected: the broker outlives this script without holding its pipes.
-  setsid "${KAFKA_JAVA[@]}" kafka.Kafka "$conf" >"$KAFKA_HOME/broker.log" 2>&1 </dev/null &
-  echo $! >"$KAFKA_HOME/broker.pid"
-  local i
-  for ((i = 0; i < 360; i++)); do
-    wait_port localhost "$KAFKA_PORT" 0 && break
-    kill -0 "$(cat "$KAFKA_HOME/broker.pid")" 2>/dev/null || break
-    sleep 0.25
-  done
-  wait_port localhost "$KAFKA_PORT" 1 || { tail -30 "$KAFKA_HOME/broker.log" >&2; die "Kafka did not start within 90 s"; }
+  # One copy of everything: a single broker.
+  kafka_start_node "$KAFKA_HOME" 1 "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "1@localhost:$KAFKA_CONTROLLER_PORT" "$cluster_id" 768m \
+    offsets.topic.replication.factor=1 transaction.state.log.replication.factor=1 transaction.state.log.min.isr=1 \
+    share.coordinator.state.topic.replication.factor=1 share.coordinator.state.topic.min.isr=1
+  kafka_wait_node "$KAFKA_HOME" "$KAFKA_PORT"
   log "Kafka ready on $KAFKA_BROKERS"
 }
 

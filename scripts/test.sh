@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # `npm test`: provision PostgreSQL/PostGIS and Kafka if missing, type-check, lint, run every test, then
 # check that the run left the git work tree as it found it (scripts/check-clean-tree.sh).
+# `npm run test:faults` (--faults): provision, then only the suites that run alone (test/faults, test/replica).
 set -euo pipefail
+faults_only=0
+if [ "${1:-}" = "--faults" ]; then faults_only=1; shift; fi
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 start=$(date +%s)
@@ -13,23 +16,26 @@ set -a
 # shellcheck disable=SC1091
 . .udaconnect/env
 set +a
-echo "[test] type-checking"
-npx tsc -p tsconfig.json --noEmit
 status=0
 lint_failed=0
-# Lint findings fail the run, but jest still runs, so one CI run shows both.
-echo "[test] lint"
-if ! bash scripts/lint.sh; then
-  echo "[test] FAILED: lint (findings above; \`npm run lint\` repeats it, \`npm run format\` fixes the layout)" >&2
-  status=1 lint_failed=1
-fi
-echo "[test] jest"
 mkdir -p test-output
 rm -f test-output/jest-*.json
-npx jest --json --outputFile=test-output/jest-main.json "$@" || status=$?
+if [ $faults_only -eq 0 ]; then
+  echo "[test] type-checking"
+  npx tsc -p tsconfig.json --noEmit
+  # Lint findings fail the run, but jest still runs, so one CI run shows both.
+  echo "[test] lint"
+  if ! bash scripts/lint.sh; then
+    echo "[test] FAILED: lint (findings above; \`npm run lint\` repeats it, \`npm run format\` fixes the layout)" >&2
+    status=1 lint_failed=1
+  fi
+  echo "[test] jest"
+  npx jest --json --outputFile=test-output/jest-main.json "$@" || status=$?
+fi
 if [ $# -eq 0 ]; then
-  # Fault injection (writer killed, broker restarted, PostgreSQL stopped): alone, after the rest.
-  echo "[test] jest: fault-injection suite"
+  # Alone, after the rest: fault injection (writer killed, broker restarted, PostgreSQL stopped; a
+  # broker of a three-node cluster killed, one of two writers killed) and the read replica.
+  echo "[test] jest: the suites that run alone (test/faults, test/replica)"
   npx jest -c jest.faults.config.js --json --outputFile=test-output/jest-faults.json || status=$?
 fi
 # Provisioning (npm ci), generators and tests write only gitignored files: a fresh clone stays clean.

@@ -6,183 +6,32 @@
  * The device here behaves like a real one: it streams batches and re-sends, with the same
  * event ids, whatever was not acknowledged (a failed call or a per-ping rejection).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
 import type { Knex } from 'knex';
-import { createLogger, parseConfig } from '@udaconnect/common';
-import { LocationIngestClient, type LocationPing, type StreamSummary } from '@udaconnect/proto';
-import { ingestConfigSchema } from '../../modules/location-ingest/src/config';
-import { startIngest } from '../../modules/location-ingest/src/ingest-service';
-import { createTestDatabase, type TestDatabase, testKnex } from '../support/test-database';
-import { infraEnv, ROOT, runId, serviceDatabaseUrl } from '../support/test-env';
-import { testAuth } from '../support/auth';
-import { eventually } from '../support/eventually';
+import type { LocationIngestClient } from '@udaconnect/proto';
+import { infraEnv, ROOT } from '../support/test-env';
+import { Device, expectExactlyOnce, type FaultRig, sleep, startFaultRig, WriterProcess } from './fault-kit';
 
 jest.setTimeout(240_000);
-const logger = createLogger('faults-test', process.env.TEST_LOG_LEVEL ?? 'silent');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** location-writer as a real process, restarted when it dies, as Kubernetes would. */
-class WriterProcess {
-  child: ChildProcess | undefined;
-  restarts = 0;
-  private stopping = false;
-  constructor(private readonly env: Record<string, string>) {}
-  start(): void {
-    this.stopping = false;
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'modules/location-writer/src/main.ts')], {
-      cwd: ROOT,
-      env: { ...process.env, ...this.env },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    child.stderr.resume();
-    child.once('exit', () => {
-      if (this.child === child && !this.stopping) {
-        this.restarts++;
-        setTimeout(() => !this.stopping && this.start(), 500);
-      }
-    });
-    this.child = child;
-  }
-  kill(signal: NodeJS.Signals): Promise<void> {
-    const child = this.child!;
-    this.stopping = true;
-    return new Promise((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill(signal);
-    });
-  }
-}
-
-/** Streams batches of pings; keeps every ping until it is acknowledged. */
-class Device {
-  acked = new Set<string>();
-  private unacked: LocationPing[] = [];
-  private running = false;
-  private loop: Promise<void> | undefined;
-  sent = 0;
-  failures = 0;
-  constructor(private readonly client: LocationIngestClient) {}
-
-  private stream(pings: LocationPing[]): Promise<StreamSummary> {
-    return new Promise((resolve, reject) => {
-      const call = this.client.recordStream({ deadline: Date.now() + 20_000 }, (err, res) => (err ? reject(err) : resolve(res)));
-      for (const p of pings) call.write(p);
-      call.end();
-    });
-  }
-
-  start(ratePerBatch = 100, intervalMs = 50): void {
-    this.running = true;
-    this.loop = (async () => {
-      let i = 0;
-      while (this.running) {
-        const fresh = Array.from({ length: ratePerBatch }, () => ({
-          eventId: randomUUID(),
-          personId: [1, 5, 6, 8, 9][i++ % 5]!,
-          latitude: 37.55 + Math.random() * 1e-3,
-          longitude: -122.29 + Math.random() * 1e-3,
-          recordedAt: new Date(),
-        }));
-        await this.send([...this.unacked.splice(0), ...fresh]);
-        await sleep(intervalMs);
-      }
-    })();
-  }
-
-  private async send(batch: LocationPing[]): Promise<void> {
-    this.sent += batch.length;
-    try {
-      const summary = await this.stream(batch);
-      const rejected = new Set(summary.rejections.map((r) => Number(r.index)));
-      batch.forEach((p, idx) => (rejected.has(idx) ? this.unacked.push(p) : this.acked.add(p.eventId)));
-    } catch {
-      this.failures++;
-      this.unacked.push(...batch);
-    }
-  }
-
-  /** Stops producing new pings, then re-sends until everything is acknowledged. */
-  async finish(deadlineMs = 60_000): Promise<void> {
-    this.running = false;
-    await this.loop;
-    const end = Date.now() + deadlineMs;
-    while (this.unacked.length && Date.now() < end) {
-      await this.send(this.unacked.splice(0));
-      if (this.unacked.length) await sleep(500);
-    }
-    if (this.unacked.length) throw new Error(`${this.unacked.length} pings were never acknowledged`);
-  }
-}
-
-let testDb: TestDatabase;
+let rig: FaultRig;
 let knex: Knex;
-let ingest: Awaited<ReturnType<typeof startIngest>>;
 let client: LocationIngestClient;
 let writer: WriterProcess;
-const unique = `${runId()}.faults.${process.pid}`;
-const topic = `test.${unique}.locations`;
 
 beforeAll(async () => {
-  testDb = await createTestDatabase('faults');
-  knex = testKnex(testDb.url);
-  const { kafkaBrokers } = infraEnv();
-  const env = { DATABASE_URL: testDb.url, KAFKA_BROKERS: kafkaBrokers, LOCATIONS_TOPIC: topic, LOCATIONS_PARTITIONS: '3' };
-  const auth = await testAuth();
-  ingest = await startIngest(
-    parseConfig(ingestConfigSchema, {
-      ...env,
-      ...auth.env,
-      DATABASE_URL: serviceDatabaseUrl('location-ingest', testDb.url),
-      PORT: '0',
-      METRICS_PORT: '0',
-      KAFKA_HEALTH_INTERVAL_MS: '1000',
-    }),
-    logger,
-  );
-  await ingest.untilReady();
-  client = new LocationIngestClient(`127.0.0.1:${ingest.port}`, grpc.credentials.createInsecure(), auth.grpcOptions());
-  writer = new WriterProcess({
-    ...env,
-    DATABASE_URL: serviceDatabaseUrl('location-writer', testDb.url),
-    PORT: '0',
-    METRICS_PORT: '0',
-    KAFKA_GROUP_ID: `test.${unique}.writer`,
-    LOCATIONS_DLQ_TOPIC: `${topic}.dlq`,
-    LOG_LEVEL: 'warn',
-  });
+  rig = await startFaultRig('faults', infraEnv().kafkaBrokers);
+  ({ knex, client } = rig);
+  writer = new WriterProcess(rig.writerEnv, 'pipeline-writer');
   writer.start();
 });
 
 afterAll(async () => {
   await writer?.kill('SIGTERM');
-  client?.close();
-  await ingest?.stop();
-  await knex?.destroy();
-  await testDb?.drop();
+  await rig?.close();
 });
-
-/** Every acknowledged ping is a row, once; and no row exists that was not acknowledged. */
-async function expectExactlyOnce(device: Device): Promise<void> {
-  const ids = [...device.acked];
-  await eventually(
-    async () => {
-      const { rows } = await knex.raw('SELECT count(*)::int AS n FROM location WHERE event_id = ANY(?::uuid[])', [ids]);
-      expect(rows[0].n).toBe(ids.length);
-    },
-    120_000,
-    500,
-  );
-  const { rows } = await knex.raw(
-    `SELECT count(*)::int AS total, count(DISTINCT event_id)::int AS distinct_ids FROM location WHERE creation_time > now() - interval '1 hour'`,
-  );
-  expect(rows[0].total).toBe(rows[0].distinct_ids);
-  expect(rows[0].total).toBeGreaterThanOrEqual(ids.length);
-}
 
 test('the writer killed with SIGKILL mid-stream and started again: no loss, no duplicates', async () => {
   const device = new Device(client);
@@ -194,7 +43,7 @@ test('the writer killed with SIGKILL mid-stream and started again: no loss, no d
   await sleep(2_000);
   await device.finish();
   expect(device.acked.size).toBeGreaterThan(1_000);
-  await expectExactlyOnce(device);
+  await expectExactlyOnce(knex, device);
 });
 
 /**
@@ -236,7 +85,7 @@ faultTest('the Kafka broker restarted mid-stream: every acknowledged ping stored
   await sleep(3_000);
   await device.finish(120_000);
   expect(device.acked.size).toBeGreaterThan(1_000);
-  await expectExactlyOnce(device);
+  await expectExactlyOnce(knex, device);
 });
 
 /** The local cluster on port 5432 as [version, name], or why PostgreSQL cannot be stopped and started here. */
@@ -268,5 +117,5 @@ faultTest('PostgreSQL stopped for 20 s mid-stream: once it is back, every acknow
   await sleep(2_000);
   await device.finish(120_000);
   expect(device.acked.size).toBeGreaterThan(1_000);
-  await expectExactlyOnce(device);
+  await expectExactlyOnce(knex, device);
 });

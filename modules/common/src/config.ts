@@ -96,6 +96,17 @@ export const authConfigShape = {
 };
 
 /**
+ * How the topics a service creates are replicated (topics that already exist are left as they are):
+ * 1 copy on the local single broker, 3 on a production cluster (overlays/production).
+ */
+export const kafkaTopicsConfigShape = {
+  /** Copies of each partition, on as many brokers. */
+  KAFKA_REPLICATION_FACTOR: z.coerce.number().int().min(1).max(7).default(1),
+  /** Copies that must have a message before producers get their acknowledgement (acks=all). Unset: one less than KAFKA_REPLICATION_FACTOR, at least 1. */
+  KAFKA_MIN_INSYNC_REPLICAS: z.coerce.number().int().min(1).max(7).optional(),
+};
+
+/**
  * The operator port (GET /metrics, /healthz), never the public one. It binds the loopback interface
  * unless an operator opens it (K3s sets 0.0.0.0, reachable in the cluster, never by a NodePort).
  */

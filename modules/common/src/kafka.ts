@@ -11,6 +11,26 @@ export interface TopicSpec {
   configs?: Record<string, string>;
 }
 
+/** How the topics `ensureTopics` creates are replicated. */
+export interface TopicReplication {
+  /** Copies of each partition. */
+  factor: number;
+  /** Copies that must have a message before it is acknowledged (acks=all). */
+  minInsync: number;
+}
+
+/**
+ * The replication a service's config asks for (kafkaTopicsConfigShape). Throws, naming both
+ * variables, when fewer copies exist than must acknowledge: every send would be refused.
+ */
+export function topicReplication(config: { KAFKA_REPLICATION_FACTOR: number; KAFKA_MIN_INSYNC_REPLICAS?: number | undefined }): TopicReplication {
+  const factor = config.KAFKA_REPLICATION_FACTOR;
+  const minInsync = config.KAFKA_MIN_INSYNC_REPLICAS ?? Math.max(1, factor - 1);
+  if (minInsync > factor)
+    throw new Error(`KAFKA_MIN_INSYNC_REPLICAS (${minInsync}) is more than KAFKA_REPLICATION_FACTOR (${factor}): no message could ever be acknowledged`);
+  return { factor, minInsync };
+}
+
 export interface OutgoingMessage {
   key: string | null;
   value: Buffer;
@@ -110,7 +130,14 @@ function toHeaders(raw: IHeaders | undefined): Record<string, string> {
   return out;
 }
 
-export function createKafkaBus(opts: { brokers: string[]; clientId: string; logger: Logger }): KafkaBus {
+export function createKafkaBus(opts: {
+  brokers: string[];
+  clientId: string;
+  logger: Logger;
+  /** For the topics this bus creates; default one copy (a single broker). */
+  replication?: TopicReplication;
+}): KafkaBus {
+  const replication = opts.replication ?? { factor: 1, minInsync: 1 };
   const log = opts.logger.child({ component: 'kafka' });
   const settings = {
     clientId: opts.clientId,
@@ -156,6 +183,20 @@ export function createKafkaBus(opts: { brokers: string[]; clientId: string; logg
     return attempt;
   };
 
+  /** Partitions per topic, asked once (a topic's partitions are added by an operator, and seen after a restart). */
+  const partitionCounts = new Map<string, Promise<number>>();
+  const partitionCount = (topic: string): Promise<number> => {
+    let known = partitionCounts.get(topic);
+    if (!known) {
+      known = connectAdmin()
+        .then(() => admin.fetchTopicMetadata({ topics: [topic] }))
+        .then(({ topics }) => topics[0]!.partitions.length);
+      void known.catch(() => partitionCounts.delete(topic));
+      partitionCounts.set(topic, known);
+    }
+    return known;
+  };
+
   return {
     async ensureTopics(topics) {
       await connectAdmin();
@@ -167,11 +208,11 @@ export function createKafkaBus(opts: { brokers: string[]; clientId: string; logg
         topics: missing.map((t) => ({
           topic: t.topic,
           numPartitions: t.numPartitions ?? 6,
-          replicationFactor: 1,
-          configEntries: Object.entries(t.configs ?? {}).map(([name, value]) => ({ name, value })),
+          replicationFactor: replication.factor,
+          configEntries: Object.entries({ 'min.insync.replicas': String(replication.minInsync), ...t.configs }).map(([name, value]) => ({ name, value })),
         })),
       });
-      log.info({ topics: missing.map((t) => t.topic) }, 'created topics');
+      log.info({ topics: missing.map((t) => t.topic), replicationFactor: replication.factor, minInsyncReplicas: replication.minInsync }, 'created topics');
     },
 
     async producer() {
@@ -185,14 +226,45 @@ export function createKafkaBus(opts: { brokers: string[]; clientId: string; logg
       });
       await producer.connect();
       producers.add(producer);
+      // The same choice kafkajs makes (murmur2 of the key, modulo the partitions), made here so that
+      // send() knows which partitions must answer.
+      const choosePartition = Partitioners.DefaultPartitioner();
       return {
+        /**
+         * kafkajs 2.2.4 can resolve a send without writing some of it (its issue #1303): when one
+         * broker fails and its partitions move to a broker that already answered for other
+         * partitions of the same send, the retry skips them. So every message gets its partition
+         * here, and the partitions missing from the answer are sent again (up to 3 times in all);
+         * only then is the send acknowledged. test/faults/kafka-cluster-faults.test.ts lost pings
+         * on a broker kill without this.
+         */
         async send(topic, messages) {
-          await producer.send({
-            topic,
-            acks: -1,
-            compression: CompressionTypes.None,
-            messages: messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers })),
-          });
+          const partitionMetadata = Array.from({ length: await partitionCount(topic) }, (_, partitionId) => ({
+            partitionId,
+            leader: 0,
+            replicas: [],
+            isr: [],
+            partitionErrorCode: 0,
+          }));
+          let pending = messages.map((m) => ({
+            key: m.key,
+            value: m.value,
+            headers: m.headers,
+            partition: choosePartition({ topic, partitionMetadata, message: { key: m.key, value: m.value } }),
+          }));
+          for (let attempt = 1; ; attempt++) {
+            const answered = await producer.send({ topic, acks: -1, compression: CompressionTypes.None, messages: pending });
+            const written = new Set(answered.filter((r) => r.errorCode === 0).map((r) => r.partition));
+            const unsent = pending.filter((m) => !written.has(m.partition));
+            if (unsent.length === 0) return;
+            const partitions = [...new Set(unsent.map((m) => m.partition))];
+            if (attempt === 3) throw new Error(`Kafka did not acknowledge partitions ${partitions.join(', ')} of ${topic} after ${attempt} sends`);
+            log.warn(
+              { topic, partitions, messages: unsent.length, attempt },
+              'the Kafka client left partitions unsent after a leader change; sending them again',
+            );
+            pending = unsent;
+          }
         },
         async close() {
           producers.delete(producer);

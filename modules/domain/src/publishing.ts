@@ -4,7 +4,7 @@
  * broker answers. Meanwhile publish() rejects with KafkaNotConnectedError, which callers turn into
  * 503 / UNAVAILABLE: nothing is acknowledged to a device before Kafka has it.
  */
-import { connectInBackground, createKafkaBus, type BusProducer, type Logger } from '@udaconnect/common';
+import { connectInBackground, createKafkaBus, type BusProducer, type Logger, type TopicReplication } from '@udaconnect/common';
 import type { PingMetrics } from './ping-metrics';
 import { PingPublisher, type LocationPing } from './pings';
 
@@ -31,6 +31,8 @@ export function startPingPublishing(opts: {
   clientId: string;
   topic: string;
   partitions: number;
+  /** How the topic is replicated if this creates it. */
+  replication?: TopicReplication;
   logger: Logger;
   /** What callers see while Kafka is down, for the log line. */
   whileDown: string;
@@ -38,7 +40,12 @@ export function startPingPublishing(opts: {
   /** Each send's size and latency. */
   metrics?: PingMetrics;
 }): PingPublishing {
-  const bus = createKafkaBus({ brokers: opts.brokers, clientId: opts.clientId, logger: opts.logger });
+  const bus = createKafkaBus({
+    brokers: opts.brokers,
+    clientId: opts.clientId,
+    logger: opts.logger,
+    ...(opts.replication ? { replication: opts.replication } : {}),
+  });
   const connection = connectInBackground<{ producer: BusProducer; publisher: PingPublisher }>({
     what: 'Kafka producer',
     logger: opts.logger,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { authConfigShape, env, metricsConfigShape, tracingConfigShape } from '@udaconnect/common';
+import { authConfigShape, env, kafkaTopicsConfigShape, metricsConfigShape, tracingConfigShape } from '@udaconnect/common';
 import { LOCATIONS_TOPIC } from '@udaconnect/domain';
 import { tlsEnv, tlsFilesPaired, tlsFilesPairedParams } from '@udaconnect/common';
 
@@ -11,6 +11,7 @@ export const ingestConfigSchema = z
     PORT: env.port(30002),
     DATABASE_URL: env.databaseUrl(),
     KAFKA_BROKERS: env.kafkaBrokers(),
+    ...kafkaTopicsConfigShape,
     LOG_LEVEL: env.logLevel(),
     ...tracingConfigShape,
     ...authConfigShape,

@@ -14,6 +14,7 @@ import {
   startGrpcServer,
   startOperatorServer,
   startTokenVerification,
+  topicReplication,
   type Logger,
 } from '@udaconnect/common';
 import { pingMetrics, PersonDirectory, startPingPublishing } from '@udaconnect/domain';
@@ -38,6 +39,7 @@ export async function startIngest(config: IngestConfig, logger: Logger) {
     clientId: 'location-ingest',
     topic: config.LOCATIONS_TOPIC,
     partitions: config.LOCATIONS_PARTITIONS,
+    replication: topicReplication(config),
     logger,
     whileDown: 'health is NOT_SERVING and pings are refused with UNAVAILABLE until it is',
     batching: { maxBatch: config.PUBLISH_MAX_BATCH, lingerMs: config.PUBLISH_LINGER_MS },

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { env, tracingConfigShape } from '@udaconnect/common';
+import { env, kafkaTopicsConfigShape, tracingConfigShape } from '@udaconnect/common';
 import { LOCATIONS_DLQ_TOPIC, LOCATIONS_TOPIC } from '@udaconnect/domain';
 
 // Kafka's own rule for topic and group names.
@@ -19,6 +19,7 @@ export const locationWriterConfigSchema = z.object({
   METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   DATABASE_URL: env.databaseUrl(),
   KAFKA_BROKERS: env.kafkaBrokers(),
+  ...kafkaTopicsConfigShape,
   LOG_LEVEL: env.logLevel(),
   ...tracingConfigShape,
   KAFKA_GROUP_ID: kafkaName('location-writer'),

@@ -12,6 +12,7 @@ import {
   createOperatorServer,
   databaseMetrics,
   listen,
+  topicReplication,
   type BusProducer,
   type Database,
   type Logger,
@@ -51,7 +52,7 @@ export interface LocationWriter {
 
 export async function startLocationWriter(config: LocationWriterConfig, logger: Logger): Promise<LocationWriter> {
   const db = createDatabase({ url: config.DATABASE_URL, logger, poolMax: config.DB_POOL_MAX });
-  const bus = createKafkaBus({ brokers: config.KAFKA_BROKERS, clientId: 'location-writer', logger });
+  const bus = createKafkaBus({ brokers: config.KAFKA_BROKERS, clientId: 'location-writer', logger, replication: topicReplication(config) });
   const registry = createMetricsRegistry('location-writer');
   const metrics = new WriterMetrics(registry);
   databaseMetrics(registry, db.knex);

@@ -1,6 +1,6 @@
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
-import { authConfigShape, env, metricsConfigShape, tracingConfigShape } from '@udaconnect/common';
+import { authConfigShape, env, kafkaTopicsConfigShape, metricsConfigShape, tracingConfigShape } from '@udaconnect/common';
 import { LOCATIONS_TOPIC } from '@udaconnect/domain';
 import { tlsEnv, tlsFilesPaired, tlsFilesPairedParams } from '@udaconnect/common';
 
@@ -44,6 +44,7 @@ export const personApiConfigSchema = z
       .default('16kb'),
     DB_POOL_MAX: env.positiveInt(10),
     KAFKA_BROKERS: env.kafkaBrokers(),
+    ...kafkaTopicsConfigShape,
     LOCATIONS_TOPIC: z.string().min(1).default(LOCATIONS_TOPIC),
     LOCATIONS_PARTITIONS: env.positiveInt(6),
     /** host:port of connection-service (gRPC). */

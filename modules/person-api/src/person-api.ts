@@ -15,6 +15,7 @@ import {
   loadServerTls,
   runShutdownSteps,
   startOperatorServer,
+  topicReplication,
   type Logger,
   type ShutdownStep,
 } from '@udaconnect/common';
@@ -69,6 +70,7 @@ export async function startPersonApi(config: PersonApiConfig, logger: Logger, gi
         brokers: config.KAFKA_BROKERS,
         topic: config.LOCATIONS_TOPIC,
         partitions: config.LOCATIONS_PARTITIONS,
+        replication: topicReplication(config),
         knex: db.knex,
         logger,
         metrics: metrics.pings,

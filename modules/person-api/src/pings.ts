@@ -4,7 +4,7 @@
  * The real one is location-ingest's: the person cache and the background-connected batching
  * publisher of @udaconnect/domain.
  */
-import type { Knex, Logger } from '@udaconnect/common';
+import type { Knex, Logger, TopicReplication } from '@udaconnect/common';
 import { PersonDirectory, startPingPublishing as connectPublisher, type LocationPing, type PingMetrics } from '@udaconnect/domain';
 
 export interface PingPublishing {
@@ -26,6 +26,7 @@ export function startPingPublishing(opts: {
   brokers: string[];
   topic: string;
   partitions: number;
+  replication: TopicReplication;
   knex: Knex;
   logger: Logger;
   metrics?: PingMetrics;
@@ -37,6 +38,7 @@ export function startPingPublishing(opts: {
     clientId: 'person-api',
     topic: opts.topic,
     partitions: opts.partitions,
+    replication: opts.replication,
     logger: opts.logger,
     whileDown: 'POST /api/locations answers 503 until it is',
     ...(opts.metrics ? { metrics: opts.metrics } : {}),
