@@ -8,7 +8,9 @@
 #   3. every target of the real Dockerfile (scripts/build-images.sh, podman's layer cache)
 #   4. deployment/ rendered with `kubectl kustomize` after scripts/k3s-secrets.sh made its secrets
 #      (in a copy under .udaconnect/cache/deploy/run: your own deployment/secrets.env is untouched);
-#      then scripts/deploy/apiserver.sh applies it to a real kube-apiserver (PSS restricted)
+#      then scripts/deploy/apiserver.sh applies it to a real kube-apiserver (PSS restricted); the
+#      production overlay (overlays/production) likewise, rendered from the same copy and applied
+#      to a fresh kube-apiserver of its own, with the same strictness (it is not run on podman)
 #   5. the rendered manifests on podman (podman-kube.ts convert, podman-run.sh up), then from the
 #      host: gRPC pings into location-ingest, rows in PostGIS, persons and connections over REST,
 #      the frontend's page and its /api proxy, and SIGTERM of every pod (exit 0 within its grace)
@@ -82,6 +84,10 @@ summary() {
   - the Vagrant box and K3s itself (local-path volumes, containerd, image import)
   - runAsNonRoot/fsGroup are not enforced by podman (the images' USER and the converter's file
     ownership stand in); the API server's PSS check covers the declared settings
+  - the production overlay (overlays/production) runs nowhere here: it is rendered and accepted by
+    the API server only. Three Kafka brokers forming a quorum, two pods of every service, the
+    autoscalers (controller-manager, metrics-server) and the disruption budgets (eviction) are not
+    exercised; test/deployment/production-overlay.test.ts checks them statically
 TXT
   } >&2
 }
@@ -136,24 +142,32 @@ build_images() {
 }
 
 # ---------------------------------------------------------------- 4. render + API server
+PRODUCTION=overlays/production
 render() {
-  local dep="$RUN_DIR/deployment"
-  rm -rf "$dep"
-  mkdir -p "$RUN_DIR"
+  local dep="$RUN_DIR/deployment" overlay="$RUN_DIR/$PRODUCTION"
+  rm -rf "$dep" "$RUN_DIR/overlays"
+  mkdir -p "$RUN_DIR" "$(dirname "$overlay")"
   # A copy of deployment/ without its generated (gitignored) files: the user's stay untouched.
   cp -r deployment "$dep"
-  rm -rf "$dep/secrets.env" "$dep/secrets.env.tmp" "$dep/auth" "$dep/tls"
-  # A fresh clone first: `kubectl apply -k` must refuse with the documented message.
-  local msg
-  if msg=$(kubectl kustomize "$dep" 2>&1); then ddie "kustomize rendered deployment/ without its secrets"; fi
-  grep -q 'k3s-secrets.sh' <<<"$msg" || ddie "without secrets, kustomize's message does not name scripts/k3s-secrets.sh: $msg"
-  proved "fresh clone: kustomize refuses with a message naming scripts/k3s-secrets.sh"
+  rm -rf "$dep/secrets.env" "$dep/secrets.env.tmp" "$dep/auth" "$dep/tls" "$dep/generated-by-scripts-k3s-secrets.sh.yaml"
+  # The production overlay beside it, as in the repository (its base is ../../deployment).
+  cp -r "$PRODUCTION" "$overlay"
+  # A fresh clone first: `kubectl apply -k` must refuse with the documented message, for the
+  # base and for the overlay (whose base it is).
+  local msg target
+  for target in "$dep" "$overlay"; do
+    if msg=$(kubectl kustomize "$target" 2>&1); then ddie "kustomize rendered ${target#"$RUN_DIR"/} without its secrets"; fi
+    grep -q 'k3s-secrets.sh' <<<"$msg" || ddie "without secrets, kustomize's message for ${target#"$RUN_DIR"/} does not name scripts/k3s-secrets.sh: $msg"
+  done
+  proved "fresh clone: kustomize refuses deployment/ and $PRODUCTION with a message naming scripts/k3s-secrets.sh"
   # The documented way: scripts/k3s-secrets.sh, then kustomize.
   K3S_DEPLOYMENT_DIR="$dep" bash scripts/k3s-secrets.sh 2>"$RUN_DIR/k3s-secrets.log" ||
     { cat "$RUN_DIR/k3s-secrets.log" >&2; ddie "scripts/k3s-secrets.sh failed"; }
   kubectl kustomize "$dep" >"$RUN_DIR/rendered.yaml"
   if [ -n "$BREAK" ]; then bash "$HERE/self-test.sh" --apply "$BREAK" "$RUN_DIR/rendered.yaml"; fi
   proved "kubectl kustomize rendered $(grep -c '^kind:' "$RUN_DIR/rendered.yaml") objects"
+  kubectl kustomize "$overlay" >"$RUN_DIR/rendered-production.yaml"
+  proved "kubectl kustomize rendered the production overlay: $(grep -c '^kind:' "$RUN_DIR/rendered-production.yaml") objects"
 }
 
 apiserver() {
@@ -172,6 +186,22 @@ apiserver() {
     tail -3 "$log.self-test" >&2
     proved "apiserver.sh --self-test: its broken manifests were refused"
   fi
+}
+
+# The production overlay, on a fresh kube-apiserver of its own (so nothing of the base's apply can
+# hide a refusal), with the same check: no refusal, no warning, every Pod admitted under PSS
+# restricted. Not in --self-test's broken runs: their breaks apply to the base's rendering only.
+apiserver_production() {
+  if [ -n "$BREAK" ]; then
+    dlog "production overlay: not applied in a --self-test run (break $BREAK)"
+    return 0
+  fi
+  [ -f "$HERE/apiserver.sh" ] || return 0
+  local log="$RUN_DIR/apiserver-production.log"
+  bash "$HERE/apiserver.sh" "$RUN_DIR/rendered-production.yaml" >"$log" 2>&1 ||
+    { tail -40 "$log" >&2; ddie "apiserver.sh refused the rendered production overlay (log: $log)"; }
+  tail -4 "$log" >&2
+  proved "kube-apiserver accepted the rendered production overlay ($PRODUCTION) under PSS restricted: $(sed -n 's/.*\] \([0-9]* objects accepted and present ([^)]*)\).*/\1/p' "$log")"
 }
 
 # ---------------------------------------------------------------- 5. podman
@@ -200,6 +230,7 @@ STAGE="1 tools"; timed tools install_tools
 STAGE="2+3 images"; timed images build_images
 STAGE="4 render"; timed render render
 STAGE="4 apiserver"; timed apiserver apiserver
+STAGE="4 production overlay"; timed apiserver-production apiserver_production
 STAGE="5 pods"; timed pods run_pods
 STAGE="5 end-to-end"; timed e2e end_to_end
 STAGE="5 sigterm"; timed sigterm sigterm

@@ -8,16 +8,17 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { DEPLOYMENT_DIR, K8sObject, ROOT, SECRETS_MARKER, loadManifests, manifestFiles, parseEnvFile, parseYamlFile } from './manifests';
-
-/** The kubernetes-models class for an object, e.g. apps/v1 Deployment → kubernetes-models/apps/v1/Deployment. */
-function validate(obj: K8sObject): void {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const mod = require(`kubernetes-models/${obj.apiVersion}/${obj.kind}`) as Record<string, new (o: unknown) => { validate(): void }>;
-  const Model = mod[obj.kind];
-  if (!Model) throw new Error(`no kubernetes-models class for ${obj.apiVersion} ${obj.kind}`);
-  new Model(obj).validate();
-}
+import {
+  DEPLOYMENT_DIR,
+  K8sObject,
+  ROOT,
+  SECRETS_MARKER,
+  loadManifests,
+  manifestFiles,
+  parseEnvFile,
+  parseYamlFile,
+  validateObject as validate,
+} from './manifests';
 
 const kustomization = parseYamlFile('kustomization.yaml')[0]!;
 
