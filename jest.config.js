@@ -4,8 +4,8 @@ module.exports = {
   rootDir: __dirname,
   roots: ['<rootDir>/modules', '<rootDir>/test', '<rootDir>/db'],
   testMatch: ['**/test/**/*.test.ts', '<rootDir>/test/**/*.test.ts'],
-  // test/faults stops shared servers: it runs afterwards, alone (jest.faults.config.js).
-  testPathIgnorePatterns: ['/node_modules/', '/dist/', '<rootDir>/modules/frontend/', '<rootDir>/test/faults/'],
+  // test/faults stops shared servers and test/replica clones the database: they run afterwards, alone (jest.faults.config.js).
+  testPathIgnorePatterns: ['/node_modules/', '/dist/', '<rootDir>/modules/frontend/', '<rootDir>/test/faults/', '<rootDir>/test/replica/'],
   transform: { '^.+\\.[tj]sx?$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }] },
   // jose ships ES modules only; swc turns it into CommonJS like our own sources.
   transformIgnorePatterns: ['/node_modules/(?!jose/)'],

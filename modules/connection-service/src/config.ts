@@ -2,9 +2,24 @@ import { z } from 'zod';
 import { authConfigShape, env, metricsConfigShape, tracingConfigShape } from '@udaconnect/common';
 import { LOCATIONS_TOPIC } from '@udaconnect/domain';
 
-export const connectionConfigSchema = z.object({
+/** The variables; connectionConfigSchema adds the check that needs two of them. */
+const connectionConfigShape = z.object({
   PORT: env.port(30003),
   DATABASE_URL: env.databaseUrl(),
+  /**
+   * A read-only streaming replica of DATABASE_URL's database (a hot standby), reached as the same
+   * role. Set: FindConnections' queries (the cost estimate, the proximity query, the unknown-person
+   * look-up) run on a second pool to it; the token revocation list, the live meetings' directory and
+   * everything else stay on DATABASE_URL. Health and /readyz then need both: a replica that does not
+   * answer, or lags more than DATABASE_READ_MAX_LAG_MS, makes the service NOT_SERVING (no fallback to
+   * the primary; docs/decisions.md). Unset: everything on DATABASE_URL.
+   */
+  DATABASE_READ_URL: env.databaseUrl().optional(),
+  /**
+   * With DATABASE_READ_URL: the replica counts as down while it has not replayed what the primary had
+   * written this long ago (checked every DB_HEALTH_INTERVAL_MS), which bounds how old an answer is.
+   */
+  DATABASE_READ_MAX_LAG_MS: env.positiveInt(10_000),
   LOG_LEVEL: env.logLevel(),
   ...tracingConfigShape,
   /** Calls need a bearer token (person-api forwards its caller's, or sends its own service token). */
@@ -47,6 +62,32 @@ export const connectionConfigSchema = z.object({
   MEETING_LATE_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
   /** How often the places of current events and the persons who are not discoverable are re-read. */
   MEETING_REFRESH_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
+});
+
+/** The replica has the primary's roles: the read pool connects as the service's own, never another. */
+function sameRoleOnTheReplica(value: { DATABASE_URL?: string; DATABASE_READ_URL?: string | undefined }, ctx: z.RefinementCtx): void {
+  if (!value.DATABASE_URL || !value.DATABASE_READ_URL) return;
+  const user = (url: string) => {
+    try {
+      return decodeURIComponent(new URL(url).username);
+    } catch {
+      return undefined;
+    }
+  };
+  const primary = user(value.DATABASE_URL);
+  const replica = user(value.DATABASE_READ_URL);
+  if (primary !== replica) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['DATABASE_READ_URL'],
+      message: `must connect as DATABASE_URL's role (${primary || 'none given'}), not as ${replica || 'none given'}: the replica has the same roles`,
+    });
+  }
+}
+
+// Still a z.ZodObject (zod 4); `when` runs the check even when other variables are bad, so every problem is named at once.
+export const connectionConfigSchema = connectionConfigShape.superRefine(sameRoleOnTheReplica, {
+  when: (payload) => typeof payload.value === 'object' && payload.value !== null,
 });
 
 export type ConnectionConfig = z.infer<typeof connectionConfigSchema>;

@@ -26,6 +26,8 @@ import { GroupBy, type ConnectionServiceServer, type FindConnectionsRequest, typ
 import { estimateWork, findConnections, QUERY_CANCELED, withCancellableConnection, type ConnectionQuery } from './connection-query';
 
 const MAX_DISTANCE_METERS = 10_000;
+/** serialization_failure: on a hot standby, "canceling statement due to conflict with recovery". */
+const RECOVERY_CONFLICT = '40001';
 /** 366 days (a leap year, both ends included) plus a day of slack for callers' time zones. */
 const MAX_SPAN_DAYS = 367;
 const DAY_MS = 86_400_000;
@@ -228,6 +230,12 @@ export function createConnectionHandlers({
           onDatabaseUnavailable?.();
           logger.warn({ err: (err as Error).message }, 'database unavailable');
           return callback(fail(status.UNAVAILABLE, 'the database is unavailable; retry later'));
+        }
+        if ((err as { code?: string }).code === RECOVERY_CONFLICT) {
+          // A read replica (DATABASE_READ_URL) ended the query to replay a change it conflicted with
+          // (a lock, or rows its snapshot still needed): the replica is fine, the next try will do.
+          logger.warn({ err: (err as Error).message }, 'proximity query cancelled by the read replica (conflict with recovery)');
+          return callback(fail(status.UNAVAILABLE, 'the query was cancelled by the read replica applying changes; retry'));
         }
         if ((err as { code?: string }).code === QUERY_CANCELED) {
           logger.warn({ query: q, statementTimeoutMs }, 'proximity query timed out');

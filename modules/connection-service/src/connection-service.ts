@@ -1,6 +1,7 @@
 /**
- * Builds connection-service from its config: database pool, gRPC server (health, reflection), DB
- * health polling, and live meetings (a Kafka consumer of the pings, meeting-feed.ts).
+ * Builds connection-service from its config: database pool (and, with DATABASE_READ_URL, a second
+ * one to a read replica for FindConnections), gRPC server (health, reflection), DB health polling,
+ * and live meetings (a Kafka consumer of the pings, meeting-feed.ts).
  */
 import {
   createDatabase,
@@ -18,6 +19,7 @@ import { createConnectionHandlers } from './connection-handlers';
 import { CONNECTION_SESSION_SETTINGS } from './connection-query';
 import { createMeetingHandlers } from './meeting-handlers';
 import { MeetingFeed } from './meeting-feed';
+import { replicaFreshness } from './read-replica';
 
 export const CONNECTION_SERVICE_NAME = 'udaconnect.connection.v1.ConnectionService';
 export const MEETINGS_SERVICE_NAME = 'udaconnect.meeting.v1.Meetings';
@@ -41,12 +43,30 @@ export async function startConnectionService(config: ConnectionConfig, logger: L
     applicationName: 'connection-service',
     sessionSettings: CONNECTION_SESSION_SETTINGS,
   });
+  // FindConnections' queries go to the read replica when there is one (DATABASE_READ_URL, same role):
+  // a pool of its own, the same settings, and read-only sessions, so not even a primary given as the
+  // replica is written to through it. Everything else stays on the primary's pool.
+  const readDb = config.DATABASE_READ_URL
+    ? createDatabase({
+        url: config.DATABASE_READ_URL,
+        logger,
+        poolMax: config.DB_POOL_MAX,
+        statementTimeoutMs: config.STATEMENT_TIMEOUT_MS,
+        applicationName: 'connection-service-read',
+        sessionSettings: { ...CONNECTION_SESSION_SETTINGS, default_transaction_read_only: 'on' },
+      })
+    : undefined;
   const registry = createMetricsRegistry('connection-service');
+  // db_pool_connections follows the primary's pool; db_query_duration_seconds times both pools' statements.
   databaseMetrics(registry, db.knex);
+  if (readDb) databaseMetrics(registry, readDb.knex);
+  const replica = readDb && replicaFreshness({ primary: db.knex, replica: readDb.knex, maxLagMs: config.DATABASE_READ_MAX_LAG_MS, logger, registry });
   // The service starts even while the database is down: it answers NOT_SERVING (so Kubernetes
-  // keeps it out of rotation) and turns SERVING once the database answers.
+  // keeps it out of rotation) and turns SERVING once the database answers — and the replica, when
+  // there is one, answers and keeps up (no fallback to the primary: docs/decisions.md).
   const databaseUp = await db.isReady();
   if (!databaseUp) logger.warn('database unreachable at start-up; health is NOT_SERVING until it answers');
+  const replicaUp = replica ? await replica.check() : true;
 
   // Revoked ids are read from the same database; while it is down the last list stays in force
   // (never read yet: calls are refused with UNAVAILABLE and health is NOT_SERVING).
@@ -54,7 +74,7 @@ export async function startConnectionService(config: ConnectionConfig, logger: L
 
   let server: GrpcServerHandle | undefined;
   const handlers = createConnectionHandlers({
-    knex: db.knex,
+    knex: (readDb ?? db).knex,
     verifier: auth.verifier,
     logger,
     statementTimeoutMs: config.STATEMENT_TIMEOUT_MS,
@@ -94,14 +114,18 @@ export async function startConnectionService(config: ConnectionConfig, logger: L
     port: config.METRICS_PORT,
     host: config.METRICS_HOST,
     logger,
-    readiness: { database: () => db.isReady(), revocation_list: () => auth.revocations.loaded },
+    readiness: {
+      database: () => db.isReady(),
+      ...(replica && { database_read: () => replica.check() }),
+      revocation_list: () => auth.revocations.loaded,
+    },
   });
   try {
     server = await startGrpcServer({
       port: config.PORT,
       logger,
       metrics: registry,
-      serving: databaseUp && auth.revocations.loaded,
+      serving: databaseUp && replicaUp && auth.revocations.loaded,
       services: [
         { name: CONNECTION_SERVICE_NAME, definition: ConnectionServiceDefinition, implementation: handlers },
         { name: MEETINGS_SERVICE_NAME, definition: MeetingsDefinition, implementation: meetingHandlers },
@@ -112,11 +136,12 @@ export async function startConnectionService(config: ConnectionConfig, logger: L
     auth.stop();
     await operator.close();
     await db.close();
+    await readDb?.close();
     throw err;
   }
   const grpcServer = server;
 
-  grpcServer.followHealth(async () => auth.revocations.loaded && (await db.isReady()), config.DB_HEALTH_INTERVAL_MS);
+  grpcServer.followHealth(async () => auth.revocations.loaded && (await db.isReady()) && (!replica || (await replica.check())), config.DB_HEALTH_INTERVAL_MS);
   meetings?.start();
 
   return {
@@ -132,6 +157,7 @@ export async function startConnectionService(config: ConnectionConfig, logger: L
       await meetings?.stop();
       await operator.close();
       await db.close();
+      await readDb?.close();
     },
   };
 }

@@ -32,13 +32,20 @@ export interface HarnessOptions {
   env?: Record<string, string>;
   /** The database URL the service gets (e.g. through a TCP proxy); the test's own pool keeps the direct one. */
   serviceDatabaseUrl?: (url: string) => string;
+  /** DATABASE_READ_URL for the service, from its own direct URL (e.g. the same database on a replica); unset: none. */
+  serviceReadDatabaseUrl?: (url: string) => string;
 }
 
-export async function startHarness(label: string, { env = {}, serviceDatabaseUrl = (url) => url }: HarnessOptions = {}): Promise<Harness> {
+export async function startHarness(
+  label: string,
+  { env = {}, serviceDatabaseUrl = (url) => url, serviceReadDatabaseUrl }: HarnessOptions = {},
+): Promise<Harness> {
   const testDb = await createTestDatabase(label);
   const auth = await testAuth();
+  const roleUrl = roleDatabaseUrl('connection-service', testDb.url);
   const config = parseConfig(connectionConfigSchema, {
-    DATABASE_URL: serviceDatabaseUrl(roleDatabaseUrl('connection-service', testDb.url)),
+    DATABASE_URL: serviceDatabaseUrl(roleUrl),
+    ...(serviceReadDatabaseUrl && { DATABASE_READ_URL: serviceReadDatabaseUrl(roleUrl) }),
     PORT: '0',
     METRICS_PORT: '0',
     ...auth.env,
