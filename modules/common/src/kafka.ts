@@ -3,6 +3,7 @@
  * interface — topics, a batching producer, a batch consumer — so the client can be swapped.
  */
 import { CompressionTypes, Kafka, logLevel, Partitioners, type Admin, type Consumer, type IHeaders, type LogEntry, type Producer } from 'kafkajs';
+import { retry } from './backoff';
 import type { Logger } from './logger';
 
 export interface TopicSpec {
@@ -183,14 +184,23 @@ export function createKafkaBus(opts: {
     return attempt;
   };
 
-  /** Partitions per topic, asked once (a topic's partitions are added by an operator, and seen after a restart). */
+  /**
+   * Partitions per topic, known from creating it or asked once (partitions an operator adds later are
+   * used after a restart). Asked with retries for 10 s: a topic another process has just created may
+   * not be in every broker's metadata yet.
+   */
   const partitionCounts = new Map<string, Promise<number>>();
   const partitionCount = (topic: string): Promise<number> => {
     let known = partitionCounts.get(topic);
     if (!known) {
-      known = connectAdmin()
-        .then(() => admin.fetchTopicMetadata({ topics: [topic] }))
-        .then(({ topics }) => topics[0]!.partitions.length);
+      known = retry(
+        async () => {
+          await connectAdmin();
+          const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+          return topics[0]!.partitions.length;
+        },
+        { deadlineMs: 10_000, baseMs: 100, capMs: 1_000 },
+      );
       void known.catch(() => partitionCounts.delete(topic));
       partitionCounts.set(topic, known);
     }
@@ -212,6 +222,7 @@ export function createKafkaBus(opts: {
           configEntries: Object.entries({ 'min.insync.replicas': String(replication.minInsync), ...t.configs }).map(([name, value]) => ({ name, value })),
         })),
       });
+      for (const t of missing) partitionCounts.set(t.topic, Promise.resolve(t.numPartitions ?? 6));
       log.info({ topics: missing.map((t) => t.topic), replicationFactor: replication.factor, minInsyncReplicas: replication.minInsync }, 'created topics');
     },
 

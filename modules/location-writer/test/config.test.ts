@@ -14,6 +14,8 @@ test('defaults follow the contract: port 30004 on the loopback interface, group 
     LOCATIONS_TOPIC: 'locations',
     LOCATIONS_DLQ_TOPIC: 'locations.dlq',
     LOCATIONS_PARTITIONS: 6,
+    // One copy of each topic it creates (a single broker); KAFKA_MIN_INSYNC_REPLICAS unset: one less, at least 1.
+    KAFKA_REPLICATION_FACTOR: 1,
     DB_POOL_MAX: 5,
     RETENTION_DAYS: 30,
     RETENTION_INTERVAL_MINUTES: 60,
