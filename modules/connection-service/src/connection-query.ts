@@ -10,7 +10,7 @@
  * with the table. Values are always bound parameters.
  */
 import type { Knex } from 'knex';
-import { withOneConnection } from '@udaconnect/common';
+import { sleep, withOneConnection } from '@udaconnect/common';
 
 export interface ConnectionQuery {
   personId: number;
@@ -363,24 +363,50 @@ export async function estimateWork(db: Queryable, q: ConnectionQuery, maxPairs: 
 /**
  * Runs `work` on one connection of the pool, and cancels what that connection runs when
  * `signal` aborts (the gRPC call was cancelled): pg_cancel_backend from a connection of its own,
- * outside the pool, so it works even when every pooled connection is busy. The connection is
- * returned to the pool only once a cancel request in flight has been answered, so a late cancel
- * can never hit the next user of the connection.
+ * outside the pool, so it works even when every pooled connection is busy. A cancel reaches only
+ * the statement the server runs at that moment, so one arriving between two statements (the cost
+ * estimate, then the query), or while a statement is still on its way, would be lost: after an abort
+ * no new statement starts, and the running one is cancelled again every 250 ms until it ends. The
+ * connection is returned to the pool only once the cancelling has stopped, so a late cancel can
+ * never hit the next user of the connection.
  */
 export async function withCancellableConnection<T>(knex: Knex, signal: AbortSignal | undefined, work: (db: Queryable) => Promise<T>): Promise<T> {
+  const cancelled = () => Object.assign(new Error('the call was cancelled'), { code: QUERY_CANCELED });
   return withOneConnection(knex, async (conn) => {
-    let cancelling: Promise<unknown> | undefined;
-    let running = true;
-    const cancel = () => {
-      if (running && !cancelling) cancelling = conn.cancel().catch(() => undefined);
+    let statement: Promise<unknown> | undefined;
+    let cancelling: Promise<void> | undefined;
+    const cancelUntilDone = async () => {
+      while (statement) {
+        const running = statement;
+        await conn.cancel().catch(() => undefined);
+        const ended = running.then(
+          () => true,
+          () => true,
+        );
+        // Ended: no statement starts after the abort, so nothing is left to cancel.
+        if (await Promise.race([ended, sleep(250).then(() => false)])) return;
+      }
     };
-    signal?.addEventListener('abort', cancel, { once: true });
+    const onAbort = () => {
+      cancelling ??= cancelUntilDone();
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      if (signal?.aborted) throw Object.assign(new Error('the call was cancelled'), { code: QUERY_CANCELED });
-      return await work({ raw: (sql, bindings) => conn.query(sql, bindings) });
+      return await work({
+        raw: async <R>(sql: string, bindings: Knex.RawBinding[]) => {
+          if (signal?.aborted) throw cancelled();
+          // A real promise: knex's query is a thenable that runs again on every then().
+          const run = Promise.resolve(conn.query<R>(sql, bindings));
+          statement = run;
+          try {
+            return await run;
+          } finally {
+            statement = undefined;
+          }
+        },
+      });
     } finally {
-      running = false;
-      signal?.removeEventListener('abort', cancel);
+      signal?.removeEventListener('abort', onAbort);
       await cancelling;
     }
   });
