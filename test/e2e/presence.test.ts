@@ -98,8 +98,15 @@ test('two booths, one talk, three persons: exact visits, attendance, shared answ
   };
   // Within a minute: a writer whose event windows (cached 10 s) were read just before the event was
   // created stores these pings unmarked, and the presence worker takes a new event whole 30 s after
-  // it first sees it (location-writer presence.ts) — under CI load that path was taken.
-  await eventually(async () => expect((await api(`/api/persons/${ada}/visits?event_id=${event.id}`, { token: adaToken })).body).toEqual(adaVisits), 60_000);
+  // it first sees it (location-writer presence.ts) — under CI load that path was taken. Polled every
+  // 500 ms: each token may make 300 requests a minute, and polling every 100 ms for a minute ran into
+  // that limit (429) in two CI runs, hiding the answer once it was there.
+  const POLL_MS = 500;
+  await eventually(
+    async () => expect((await api(`/api/persons/${ada}/visits?event_id=${event.id}`, { token: adaToken })).body).toEqual(adaVisits),
+    60_000,
+    POLL_MS,
+  );
   // The others' pings may be on other partitions, written and recomputed a moment after Ada's.
   await eventually(
     async () =>
@@ -111,11 +118,13 @@ test('two booths, one talk, three persons: exact visits, attendance, shared answ
         sessions: [],
       }),
     30_000,
+    POLL_MS,
   );
   await eventually(
     async () =>
       expect((await api(`/api/persons/${cy}/visits?event_id=${event.id}`)).body).toMatchObject({ places: [{ place: { id: B }, minutes: 4 }], sessions: [] }),
     30_000,
+    POLL_MS,
   );
 
   const summaryOf = (body: { shared: Array<{ person: { id: number }; places: Array<{ id: number }>; sessions: Array<{ id: number }>; meetings: number }> }) =>
@@ -187,6 +196,7 @@ test('two booths, one talk, three persons: exact visits, attendance, shared answ
     async () =>
       expect(summaryOf((await api(`/api/persons/${ada}/shared?event_id=${event.id}`)).body)).toEqual([{ id: bob, places: [A, R], sessions: [], meetings: 2 }]),
     10_000,
+    POLL_MS,
   );
 
   // ---- a replay of the whole topic (a new consumer group) changes nothing
