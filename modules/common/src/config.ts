@@ -88,6 +88,15 @@ export const env = {
       .default(fallback),
 };
 
+/**
+ * The params of a check across variables (`schema.superRefine(check, crossVariableCheck)`, still a
+ * z.ZodObject in zod 4): the check runs even when other variables are bad, so every problem is named
+ * at once.
+ */
+export const crossVariableCheck = {
+  when: (payload: { value: unknown }) => typeof payload.value === 'object' && payload.value !== null,
+};
+
 /** The settings every service that verifies tokens reads. */
 export const authConfigShape = {
   /** JSON Web Key Set with the public keys tokens are verified with (at most two: current and previous). */

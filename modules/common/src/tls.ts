@@ -12,6 +12,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { createSecureContext } from 'node:tls';
 import { z } from 'zod';
+import { crossVariableCheck } from './config';
 
 /** A certificate (chain) and its private key, PEM. */
 export interface ServerTls {
@@ -41,12 +42,9 @@ export const tlsEnv = {
 
 /**
  * A refinement for config schemas with TLS_CERT_FILE and TLS_KEY_FILE: both or neither.
- * `schema.superRefine(tlsFilesPaired, tlsFilesPairedParams)` (still a z.ZodObject in zod 4);
- * the params make it run even when other variables are bad, so every problem is named at once.
+ * `schema.superRefine(tlsFilesPaired, tlsFilesPairedParams)`: run even when other variables are bad.
  */
-export const tlsFilesPairedParams = {
-  when: (payload: { value: unknown }) => typeof payload.value === 'object' && payload.value !== null,
-};
+export const tlsFilesPairedParams = crossVariableCheck;
 
 export function tlsFilesPaired(value: { TLS_CERT_FILE?: string | undefined; TLS_KEY_FILE?: string | undefined }, ctx: z.RefinementCtx): void {
   const cert = Boolean(value.TLS_CERT_FILE);

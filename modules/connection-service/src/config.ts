@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { authConfigShape, env, metricsConfigShape, tracingConfigShape } from '@udaconnect/common';
+import { authConfigShape, crossVariableCheck, env, metricsConfigShape, tracingConfigShape } from '@udaconnect/common';
 import { LOCATIONS_TOPIC } from '@udaconnect/domain';
 
 /** The variables; connectionConfigSchema adds the check that needs two of them. */
@@ -85,9 +85,6 @@ function sameRoleOnTheReplica(value: { DATABASE_URL?: string; DATABASE_READ_URL?
   }
 }
 
-// Still a z.ZodObject (zod 4); `when` runs the check even when other variables are bad, so every problem is named at once.
-export const connectionConfigSchema = connectionConfigShape.superRefine(sameRoleOnTheReplica, {
-  when: (payload) => typeof payload.value === 'object' && payload.value !== null,
-});
+export const connectionConfigSchema = connectionConfigShape.superRefine(sameRoleOnTheReplica, crossVariableCheck);
 
 export type ConnectionConfig = z.infer<typeof connectionConfigSchema>;
