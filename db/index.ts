@@ -11,6 +11,7 @@ import * as m0005 from './migrations/0005_location_creation_time_brin';
 import * as m0006 from './migrations/0006_person_privacy';
 import * as m0007 from './migrations/0007_events';
 import * as m0008 from './migrations/0008_presence';
+import * as m0009 from './migrations/0009_location_time_partitions';
 import starterSeed from './seed-data/starter-seed.json';
 
 const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Promise<void> }> = {
@@ -22,6 +23,7 @@ const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Pr
   '0006_person_privacy': m0006,
   '0007_events': m0007,
   '0008_presence': m0008,
+  '0009_location_time_partitions': m0009,
 };
 
 const migrationSource: Knex.MigrationSource<string> = {
@@ -34,6 +36,12 @@ const migrationSource: Knex.MigrationSource<string> = {
 export async function migrateLatest(knex: Knex): Promise<string[]> {
   const [, applied] = (await knex.migrate.latest({ migrationSource })) as [number, string[]];
   return applied;
+}
+
+/** Undoes the newest applied migration; returns its name (tests of a migration's down and up). */
+export async function migrateDown(knex: Knex): Promise<string[]> {
+  const [, undone] = (await knex.migrate.down({ migrationSource })) as [number, string[]];
+  return undone;
 }
 
 export interface SeedData {

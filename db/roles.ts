@@ -7,9 +7,9 @@
  *   `db/cli.ts roles|setup` (the K3s migrate Job, as ct_admin, a superuser there) and, as the same
  *   text, by scripts/provision.sh through `su postgres -c psql` (`db/cli.ts roles-sql`).
  * - applyGrants(): after every migration (`db/cli.ts migrate|setup`, test/support/global-setup.ts),
- *   revokes everything on the schema's tables from PUBLIC and from these roles, then grants what is
- *   declared below — in one transaction, so a running service never sees a gap. A table a
- *   migration adds is readable by nobody until it is declared here.
+ *   revokes everything on the schema's tables and functions from PUBLIC and from these roles, then
+ *   grants what is declared below — in one transaction, so a running service never sees a gap. A
+ *   table a migration adds is readable, and a function callable, by nobody until it is declared here.
  *
  * Role names and variable names are relied upon by scripts/provision.sh, the K3s manifests and
  * the tests; change them together.
@@ -37,6 +37,8 @@ export interface ServiceRole {
   tables: TableGrant[];
   /** Serial columns whose sequence the role draws ids from (nextval: USAGE on the sequence). */
   sequences: Array<{ table: string; column: string }>;
+  /** Functions of the schema the role may call (EXECUTE), by signature: `name(argument types)`. */
+  functions: string[];
 }
 
 /** What RevocationList (modules/common/src/auth.ts) reads: revoked device ids not yet expired, and erased persons. */
@@ -72,6 +74,7 @@ export const SERVICE_ROLES: readonly ServiceRole[] = [
       { table: 'place', column: 'id' },
       { table: 'session', column: 'id' },
     ],
+    functions: [],
   },
   {
     // Which person ids exist (PersonDirectory) and which tokens are revoked (devices, erased persons).
@@ -81,12 +84,13 @@ export const SERVICE_ROLES: readonly ServiceRole[] = [
     urlEnv: 'INGEST_DATABASE_URL',
     tables: [{ table: 'person', privileges: ['SELECT'], columns: ['id'] }, ...REVOCATION_TABLES],
     sequences: [],
+    functions: [],
   },
   {
     // Which person ids exist, and the idempotent batch insert (location-store.ts). It names the
     // columns it writes: id comes from the sequence and received_at is the server's clock.
-    // ON CONFLICT (event_id) reads the arbiter column, hence SELECT on event_id; person_id is
-    // read for the event ids it skipped, to tell a replay from an id reused by another person.
+    // ON CONFLICT (event_id, creation_time) reads the arbiter columns, hence SELECT on them;
+    // person_id is read for the pings it skipped, to tell a replay from an id reused by another person.
     service: 'location-writer',
     role: 'udaconnect_writer',
     passwordEnv: 'WRITER_DB_PASSWORD',
@@ -113,6 +117,10 @@ export const SERVICE_ROLES: readonly ServiceRole[] = [
       { table: 'location', column: 'id' },
       { table: 'presence_dirty', column: 'id' },
     ],
+    // The day partitions of location (migration 0009): made ahead (partitions.ts) and dropped by
+    // retention. SECURITY DEFINER functions of the table's owner: the role itself may create and
+    // drop no table.
+    functions: ['location_ensure_partitions(date, integer)', 'location_drop_partitions_before(timestamp with time zone)'],
   },
   {
     // The proximity query (locations and the persons met), the revocation list, and for live
@@ -129,6 +137,7 @@ export const SERVICE_ROLES: readonly ServiceRole[] = [
       { table: 'place', privileges: ['SELECT'], columns: ['id', 'event_id', 'name', 'area'] },
     ],
     sequences: [],
+    functions: [],
   },
 ];
 
@@ -231,9 +240,10 @@ export async function applyDatabaseAcl(knex: Knex, database?: string): Promise<v
 
 /**
  * Applies the declared privileges to the schema the migrations made (run as its owner or a
- * superuser, after migrating). Every table, view and sequence of the current schema that the
- * caller owns, except an extension's (PostGIS' spatial_ref_sys stays readable), first loses every
- * privilege of PUBLIC and of the service roles. Roles that do not exist are reported, not an error.
+ * superuser, after migrating). Every table, view, sequence and function of the current schema that
+ * the caller owns, except an extension's (PostGIS' spatial_ref_sys stays readable, its functions
+ * callable), first loses every privilege of PUBLIC and of the service roles. Roles that do not
+ * exist are reported, not an error.
  */
 export async function applyGrants(knex: Knex): Promise<GrantReport> {
   return knex.transaction(async (trx) => {
@@ -251,6 +261,17 @@ export async function applyGrants(knex: Knex): Promise<GrantReport> {
     );
     for (const rel of relations) {
       await trx.raw(`REVOKE ALL ON ${rel.sequence ? 'SEQUENCE' : 'TABLE'} ${rel.name} FROM ${grantees}`);
+    }
+    // Functions too: PostgreSQL lets PUBLIC execute a new function unless revoked.
+    const { rows: functions } = await trx.raw<{ rows: Array<{ name: string }> }>(
+      `SELECT p.oid::regprocedure::text AS name
+         FROM pg_proc p
+        WHERE p.pronamespace = current_schema()::regnamespace AND pg_has_role(p.proowner, 'USAGE')
+          AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+        ORDER BY 1`,
+    );
+    for (const fn of functions) {
+      await trx.raw(`REVOKE ALL ON FUNCTION ${fn.name} FROM ${grantees}`);
     }
 
     // The schema: nobody but its owner creates objects in it (PostgreSQL before 15 let PUBLIC).
@@ -273,6 +294,9 @@ export async function applyGrants(knex: Knex): Promise<GrantReport> {
         const { rows } = await trx.raw<{ rows: Array<{ seq: string | null }> }>('SELECT pg_get_serial_sequence(?, ?) AS seq', [s.table, s.column]);
         if (!rows[0]?.seq) throw new Error(`${s.table}.${s.column} has no sequence`);
         await trx.raw(`GRANT USAGE ON SEQUENCE ${rows[0].seq} TO ${ident(r.role)}`);
+      }
+      for (const fn of r.functions) {
+        await trx.raw(`GRANT EXECUTE ON FUNCTION ${fn} TO ${ident(r.role)}`);
       }
     }
     return { granted: present.map((r) => r.role), missing: SERVICE_ROLES.filter((r) => !existing.has(r.role)).map((r) => r.role) };

@@ -428,8 +428,10 @@ async function loadData(knex: Knex, opts: Options): Promise<LoadStats> {
     indexes.push({ name, s: seconds(t0) });
     console.log(`[bench]   ${name}: ${fmt(seconds(t0), 1)} s`);
   };
+  // location is partitioned (migration 0009): its indexes print as ON ONLY the parent, which would
+  // make an empty parent index; without ONLY it is built on every partition.
   const recreate = (d: (typeof defs)[number]) =>
-    timed(d.name, (trx) => trx.raw(d.is_constraint ? `ALTER TABLE location ADD CONSTRAINT ${d.name} ${d.def}` : d.def));
+    timed(d.name, (trx) => trx.raw(d.is_constraint ? `ALTER TABLE location ADD CONSTRAINT ${d.name} ${d.def}` : d.def.replace(' ON ONLY ', ' ON ')));
   const gist = defs.filter((d) => /using gist/i.test(d.def));
   const others = defs.filter((d) => !gist.includes(d));
   let oldCopyS = 0;
@@ -454,12 +456,13 @@ async function loadData(knex: Knex, opts: Options): Promise<LoadStats> {
   console.log(`[bench]   VACUUM (ANALYZE): ${fmt(vacuumS, 1)} s`);
 
   const { rows: shape } = await knex.raw<{ rows: Array<{ persons: string }> }>('SELECT count(DISTINCT person_id) AS persons FROM location');
+  // Each of location's sizes is the sum over its partitions (migration 0009).
   const { rows: sizes } = await knex.raw<{ rows: Array<{ name: string; size: string }> }>(
-    `SELECT c.relname AS name, pg_size_pretty(pg_relation_size(c.oid)) AS size
+    `SELECT c.relname AS name, pg_size_pretty((SELECT sum(pg_relation_size(t.relid)) FROM pg_partition_tree(c.oid) t)::bigint) AS size
        FROM pg_class c
       WHERE c.relname IN ('location', 'old_location')
          OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid IN ('location'::regclass, 'old_location'::regclass))
-      ORDER BY c.relkind DESC, c.relname`,
+      ORDER BY c.relkind IN ('i', 'I'), c.relname`,
   );
   // Pings within a booth's radius (from the GiST index, one probe per booth).
   const { rows: atBooth } = await knex.raw<{ rows: Array<{ n: string }> }>(

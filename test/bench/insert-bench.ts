@@ -48,7 +48,7 @@ async function insertByCopy(client: PoolClient, pings: readonly LocationPing[]):
     const { rowCount } = await client.query(
       `INSERT INTO location (person_id, coordinate, creation_time, event_id)
        SELECT p, ST_SetSRID(ST_MakePoint(lon, lat), 4326)::geography, t, e FROM location_staging
-       ON CONFLICT (event_id) DO NOTHING RETURNING event_id::text`,
+       ON CONFLICT (event_id, creation_time) DO NOTHING RETURNING event_id::text`,
     );
     await client.query('COMMIT');
     return rowCount ?? 0;

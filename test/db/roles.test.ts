@@ -26,7 +26,7 @@ const PERMISSION_DENIED = '42501';
 /**
  * What each role may do, written out here independently of db/roles.ts: widening a grant there
  * without changing this list fails the test. `table: PRIV` is a table-level privilege,
- * `table(column): PRIV` a column-level one.
+ * `table(column): PRIV` a column-level one, `function(argument types): EXECUTE` a function's.
  */
 const EXPECTED_GRANTS: Record<string, string[]> = {
   udaconnect_person_api: [
@@ -78,6 +78,8 @@ const EXPECTED_GRANTS: Record<string, string[]> = {
     'location(person_id): SELECT',
     'erased_person(person_id): SELECT',
     'location: DELETE',
+    'location_drop_partitions_before(timestamp with time zone): EXECUTE',
+    'location_ensure_partitions(date, integer): EXECUTE',
     'location_id_seq: USAGE',
     'person(id): SELECT',
     'place: SELECT',
@@ -182,7 +184,7 @@ describeRoles('each service role on a test database', () => {
     return list.isRevoked(deviceId);
   }
 
-  test('the roles hold exactly the declared privileges; PUBLIC holds none on the schema nor on the database', async () => {
+  test('the roles hold exactly the declared privileges; PUBLIC holds none on the schema, its functions nor the database', async () => {
     const { rows } = await admin.raw<{ rows: Array<{ grantee: string; entry: string }> }>(`
       WITH rel AS (
         SELECT c.oid, c.relname, c.relacl FROM pg_class c
@@ -194,6 +196,13 @@ describeRoles('each service role on a test database', () => {
       UNION ALL
       SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END, rel.relname || '(' || att.attname || '): ' || a.privilege_type
         FROM rel JOIN pg_attribute att ON att.attrelid = rel.oid, aclexplode(att.attacl) a
+      UNION ALL
+      -- A function without an ACL of its own has the default one: EXECUTE for PUBLIC.
+      SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END,
+             p.proname || '(' || oidvectortypes(p.proargtypes) || '): ' || a.privilege_type
+        FROM pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+       WHERE p.pronamespace = 'public'::regnamespace
+         AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
       UNION ALL
       SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END, 'schema public: ' || a.privilege_type
         FROM pg_namespace n, aclexplode(n.nspacl) a WHERE n.nspname = 'public'
@@ -245,9 +254,29 @@ describeRoles('each service role on a test database', () => {
       const ping = { eventId: randomUUID(), personId: 5, latitude: 37.55, longitude: -122.29, recordedAt: new Date('2020-08-18T10:37:06.123Z') };
       expect(await insertPings(k, [ping])).toEqual({ inserted: 1, duplicates: 0, conflicts: [] });
       expect(await insertPings(k, [ping])).toEqual({ inserted: 0, duplicates: 1, conflicts: [] });
-      expect(await insertPings(k, [{ ...ping, personId: 6 }])).toEqual({ inserted: 0, duplicates: 0, conflicts: [ping.eventId] });
+      const other = { ...ping, personId: 6 };
+      expect(await insertPings(k, [other])).toEqual({ inserted: 0, duplicates: 0, conflicts: [other] });
       const { rows } = await admin.raw('SELECT person_id, received_at FROM location WHERE event_id = ?', [ping.eventId]);
       expect(rows).toEqual([{ person_id: 5, received_at: expect.any(Date) }]);
+    });
+
+    test('makes and drops day partitions of location through the SECURITY DEFINER functions only', async () => {
+      const k = as['location-writer'];
+      const { rows: made } = await k.raw(`SELECT partition_name, moved_rows FROM location_ensure_partitions('2039-01-01', 2)`);
+      expect(made).toEqual([
+        { partition_name: 'location_p20390101', moved_rows: 0 },
+        { partition_name: 'location_p20390102', moved_rows: 0 },
+      ]);
+      // Owned by the table's owner, as the partitions the migration made.
+      const { rows: owners } = await admin.raw(
+        `SELECT DISTINCT pg_get_userbyid(relowner) AS owner FROM pg_class WHERE oid IN ('location'::regclass, 'location_p20390101'::regclass)`,
+      );
+      expect(owners).toHaveLength(1);
+      await refused(k, 'SELECT id FROM location_p20390101');
+      await refused(k, 'DROP TABLE location_p20390101');
+      await refused(k, 'ALTER TABLE location DETACH PARTITION location_p20390102');
+      await refused(k, 'SELECT * FROM location_partitions()');
+      expect((await k.raw(`SELECT * FROM location_drop_partitions_before(now() - interval '1 day')`)).rows).toEqual([]);
     });
 
     test.each([
@@ -296,6 +325,8 @@ describeRoles('each service role on a test database', () => {
       ['un-revoke a device', 'UPDATE device SET revoked_at = NULL'],
       ['delete a device', 'DELETE FROM device'],
       ['delete a person', 'DELETE FROM person WHERE id = 5'],
+      ['make partitions', `SELECT location_ensure_partitions('2039-02-01', 1)`],
+      ['drop partitions', `SELECT location_drop_partitions_before(now() - interval '1 day')`],
     ])('may not %s', async (_what, sql) => refused(as['location-ingest'], sql));
   });
 
@@ -327,6 +358,8 @@ describeRoles('each service role on a test database', () => {
       ['un-revoke a device', 'UPDATE device SET revoked_at = NULL'],
       ['delete a device', 'DELETE FROM device'],
       ['read device labels', 'SELECT label FROM device LIMIT 1'],
+      ['make partitions', `SELECT location_ensure_partitions('2039-02-01', 1)`],
+      ['drop partitions', `SELECT location_drop_partitions_before(now() - interval '1 day')`],
     ])('may not %s', async (_what, sql) => refused(as['connection-service'], sql));
   });
 
@@ -360,6 +393,8 @@ describeRoles('each service role on a test database', () => {
       ['write a visit', `INSERT INTO visit (person_id, event_id, place_id, first_seen, last_seen) VALUES (5, 1, 1, now(), now())`],
       ['delete attendance', 'DELETE FROM attendance'],
       ['read the presence queue', 'SELECT id FROM presence_dirty'],
+      ['make partitions', `SELECT location_ensure_partitions('2039-02-01', 1)`],
+      ['drop partitions', `SELECT location_drop_partitions_before(now() - interval '1 day')`],
     ])('may not %s', async (_what, sql) => refused(as['person-api'], sql));
 
     test('changes and erases a person (DELETE /api/persons/{id}): the person, their locations and devices', async () => {

@@ -2,7 +2,8 @@
  * The query the service runs uses the indexes (docs/contract.md §6): on a venue-sized dataset, EXPLAIN of
  * exactly the statement buildConnectionQuery returns shows the person's own pings read through
  * the (person_id, creation_time) btree and every other ping found by probing the GiST index on
- * coordinate once per own ping — never a scan of the whole location table.
+ * coordinate once per own ping — never a scan of the whole location table — and, location being
+ * partitioned by day (migration 0009), only the partitions its time range meets.
  */
 import type { Knex } from 'knex';
 import { createDatabase, createLogger, type Database } from '@udaconnect/common';
@@ -60,10 +61,32 @@ interface PlanNode {
 const nodesOf = (n: PlanNode): PlanNode[] => [n, ...(n.Plans ?? []).flatMap(nodesOf)];
 const INDEX_NODES = ['Index Scan', 'Index Only Scan', 'Bitmap Index Scan'];
 
+/**
+ * The plan's nodes, each index named as declared on location: a plan names a partition's own index
+ * (location_legacy_person_time_idx, location_p20270101_coordinate_creation_time_idx, …), which is
+ * that partition's copy of one of the parent's.
+ */
 async function explain(q: ConnectionQuery): Promise<PlanNode[]> {
   const { sql, bindings } = buildConnectionQuery(q);
   const { rows } = await knex.raw<{ rows: Array<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }> }>(`EXPLAIN (FORMAT JSON) ${sql}`, bindings);
-  return nodesOf(rows[0]!['QUERY PLAN'][0]!.Plan);
+  const { rows: parents } = await knex.raw<{ rows: Array<{ index: string; parent: string }> }>(
+    `SELECT c.relname AS index, p.relname AS parent
+       FROM pg_index x JOIN pg_inherits i ON i.inhparent = x.indexrelid
+       JOIN pg_class p ON p.oid = x.indexrelid JOIN pg_class c ON c.oid = i.inhrelid
+      WHERE x.indrelid = 'location'::regclass`,
+  );
+  const parentOf = new Map(parents.map((r) => [r.index, r.parent]));
+  return nodesOf(rows[0]!['QUERY PLAN'][0]!.Plan).map((n) => (n['Index Name'] ? { ...n, 'Index Name': parentOf.get(n['Index Name']) ?? n['Index Name'] } : n));
+}
+
+/** location's partitions a plan reads, sorted. */
+async function partitionsRead(q: ConnectionQuery): Promise<string[]> {
+  const { rows } = await knex.raw<{ rows: Array<{ name: string }> }>(
+    `SELECT inhrelid::regclass::text AS name FROM pg_inherits WHERE inhparent = 'location'::regclass`,
+  );
+  const partitions = new Set(rows.map((r) => r.name));
+  const read = (await explain(q)).map((n) => n['Relation Name']).filter((name): name is string => name !== undefined && partitions.has(name));
+  return [...new Set(read)].sort();
 }
 
 const base: ConnectionQuery = {
@@ -103,5 +126,41 @@ it.each(cases)('%s: own pings by the (person_id, creation_time) btree, the other
   const locationIndexes = nodes.map((n) => n['Index Name']).filter((name) => name?.startsWith('location_'));
   expect([...new Set(locationIndexes)].sort()).toEqual(['location_coordinate_time_gist', 'location_person_time_idx']);
   expect(nodes.some((n) => INDEX_NODES.includes(n['Node Type']) && n['Index Name'] === 'location_person_time_idx')).toBe(true);
-  expect(nodes.filter((n) => n['Node Type'] === 'Seq Scan' && n['Relation Name'] === 'location')).toEqual([]);
+  expect(nodes.filter((n) => n['Node Type'] === 'Seq Scan' && n['Relation Name']?.startsWith('location'))).toEqual([]);
+});
+
+it('reads only the partitions its time range meets', async () => {
+  // The dataset is of 2021, in the legacy partition (the old table): nothing else is read, not
+  // even the default partition.
+  expect(await partitionsRead(base)).toEqual(['location_legacy']);
+  // Three days made ahead, 1,000 pings each (the same venue, persons 100–599, person 123 among them).
+  const { rows: days } = await knex.raw<{ rows: Array<{ day: string }> }>(
+    `SELECT d::date::text AS day FROM generate_series((now() AT TIME ZONE 'UTC')::date + 40, (now() AT TIME ZONE 'UTC')::date + 42, interval '1 day') d`,
+  );
+  const [first, second, third] = days.map((d) => d.day) as [string, string, string];
+  const { rows: made } = await knex.raw<{ rows: Array<{ partition_name: string }> }>(`SELECT partition_name FROM location_ensure_partitions(?::date, 3)`, [
+    first,
+  ]);
+  const partition = made.map((m) => m.partition_name);
+  expect(partition).toEqual([first, second, third].map((d) => `location_p${d.replace(/-/g, '')}`));
+  await knex.raw(
+    `
+    INSERT INTO location (person_id, coordinate, creation_time, event_id)
+    SELECT 100 + g % 500, ST_SetSRID(ST_MakePoint(-122.2905 + (g % 37) * 0.00005, 37.5534 + (g % 41) * 0.00005), 4326)::geography,
+           ?::date::timestamp AT TIME ZONE 'UTC' + g * interval '86.4 seconds', gen_random_uuid()
+      FROM generate_series(0, 2999) g`,
+    [first],
+  );
+  await knex.raw('ANALYZE location');
+
+  const at = (day: string, hour = 0) => new Date(`${day}T${String(hour).padStart(2, '0')}:00:00Z`);
+  const oneDay = { ...base, start: at(second), end: at(third) };
+  expect(await partitionsRead(oneDay)).toEqual([partition[1]]);
+  expect(await partitionsRead({ ...base, start: at(first, 12), end: at(second, 12), timeWindowMinutes: 30 })).toEqual([partition[0], partition[1]]);
+  // Still the same indexes of each partition read.
+  const nodes = await explain(oneDay);
+  expect([...new Set(nodes.map((n) => n['Index Name']).filter((name) => name?.startsWith('location_')))].sort()).toEqual([
+    'location_coordinate_time_gist',
+    'location_person_time_idx',
+  ]);
 });

@@ -17,7 +17,7 @@ import {
   type OutgoingMessage,
 } from '@udaconnect/common';
 import { checkPing, decodePing, type LocationPing } from '@udaconnect/domain';
-import { FOREIGN_KEY_VIOLATION, type InsertResult, type PingStore } from './location-store';
+import { FOREIGN_KEY_VIOLATION, pingKey, type InsertResult, type PingStore } from './location-store';
 import type { WriterMetrics } from './metrics';
 
 export interface BatchProcessorDeps {
@@ -70,17 +70,21 @@ function parseMessage(message: IncomingMessage, now: number): LocationPing | { r
   return ping;
 }
 
-/** Why a ping is dead-lettered when its event id is already another person's. */
+/** Why a ping is dead-lettered when its event id and time are already another person's. */
 const eventIdReused = (ping: LocationPing) =>
-  `event_id reused: ${ping.eventId} already belongs to another person's ping, not person_id ${ping.personId}'s; nothing was written for this message`;
+  `event_id reused: ${ping.eventId} at ${ping.recordedAt!.toISOString()} already belongs to another person's ping, not person_id ${ping.personId}'s; nothing was written for this message`;
 
-/** Keeps the first message of each event id (ids compared as PostgreSQL compares uuids, case-insensitively). */
-function dedupeByEventId<T extends { ping: LocationPing }>(items: readonly T[]): { unique: T[]; repeated: T[] } {
+/**
+ * Keeps the first message of each idempotence key (`pingKey`: the event id, compared as PostgreSQL
+ * compares uuids, and the time), the key the table's unique constraint sees, so that what is stored
+ * does not depend on how the messages fall into batches.
+ */
+function dedupeByKey<T extends { ping: LocationPing }>(items: readonly T[]): { unique: T[]; repeated: T[] } {
   const seen = new Set<string>();
   const unique: T[] = [];
   const repeated: T[] = [];
   for (const item of items) {
-    const id = item.ping.eventId.toLowerCase();
+    const id = pingKey(item.ping);
     if (seen.has(id)) repeated.push(item);
     else {
       seen.add(id);
@@ -180,13 +184,13 @@ export function createBatchProcessor(deps: BatchProcessorDeps): BatchProcessor {
       if ('reason' in parsed) dead.push({ message, reason: parsed.reason });
       else valid.push({ message, ping: parsed });
     }
-    const { unique, repeated: sameId } = dedupeByEventId(valid);
+    const { unique, repeated: sameKey } = dedupeByKey(valid);
     // A repeat within the batch is a replay if it is the same person's, else an event id reused.
-    const firstOwner = new Map(unique.map((u) => [u.ping.eventId.toLowerCase(), u.ping.personId]));
-    const repeated = sameId.filter((r) => firstOwner.get(r.ping.eventId.toLowerCase()) === r.ping.personId);
+    const firstOwner = new Map(unique.map((u) => [pingKey(u.ping), u.ping.personId]));
+    const repeated = sameKey.filter((r) => firstOwner.get(pingKey(r.ping)) === r.ping.personId);
     let reused = 0;
-    for (const r of sameId) {
-      if (firstOwner.get(r.ping.eventId.toLowerCase()) !== r.ping.personId) {
+    for (const r of sameKey) {
+      if (firstOwner.get(pingKey(r.ping)) !== r.ping.personId) {
         dead.push({ message: r.message, reason: eventIdReused(r.ping) });
         reused++;
       }
@@ -223,7 +227,7 @@ export function createBatchProcessor(deps: BatchProcessorDeps): BatchProcessor {
         // An erased person's pings are dropped, not dead-lettered: the dead-letter topic would keep them.
         if (persons.erased.has(u.ping.personId)) erasedDropped++;
         else if (!persons.known.has(u.ping.personId)) dead.push({ message: u.message, reason: `unknown person: person_id ${u.ping.personId} does not exist` });
-        else if (conflicts.has(u.ping.eventId.toLowerCase())) {
+        else if (conflicts.has(u.ping)) {
           dead.push({ message: u.message, reason: eventIdReused(u.ping) });
           reused++;
         }

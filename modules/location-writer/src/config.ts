@@ -36,6 +36,11 @@ export const locationWriterConfigSchema = z.object({
   RETENTION_FIRST_RUN_DELAY_MS: z.coerce.number().int().min(0).max(86_400_000).default(60_000),
   /** Rows deleted per statement, so that no statement holds its row locks long or writes much WAL. */
   RETENTION_BATCH_ROWS: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+  /**
+   * Time partitions (partitions.ts): the day partitions of `location` for today and this many UTC
+   * days after (at least 1: a ping may be 5 minutes in the future) are made ahead, at start and hourly.
+   */
+  LOCATION_PARTITION_DAYS_AHEAD: z.coerce.number().int().min(1).max(365).default(7),
   /** Presence (presence.ts): milliseconds between runs of the worker that derives visits and attendance; 0 turns it off. */
   PRESENCE_INTERVAL_MS: z.coerce.number().int().min(0).max(3_600_000).default(1_000),
   /** Persons whose presence one run recomputes, at most (the rest wait for the next run). */

@@ -23,6 +23,7 @@ import type { LocationWriterConfig } from './config';
 import { EventWindows } from './event-windows';
 import { pingStore } from './location-store';
 import { PresenceMetrics, RetentionMetrics, WriterMetrics } from './metrics';
+import { startPartitionUpkeep, type PartitionUpkeep } from './partitions';
 import { startPresence, type Presence } from './presence';
 import { startRetention, type Retention } from './retention';
 
@@ -33,15 +34,18 @@ export interface LocationWriter {
   db: Database;
   /** The periodic deletion of old pings (retention.ts); runOnce() runs one now. */
   retention: Retention;
+  /** The day partitions of `location` made ahead (partitions.ts); runOnce() runs one now. */
+  partitions: PartitionUpkeep;
   /** The presence worker (presence.ts): visits and attendance derived from the pings; runOnce() runs one now. */
   presence: Presence;
   /** True while the consumer is in its group and the database answers (what /readyz says). */
   isReady(): Promise<boolean>;
   /**
-   * In order: stop retention (no new run; a run in progress ends after its current statement) and
-   * the presence worker (no new run; the one in progress finishes), stop consuming (the batch in
-   * flight finishes and is committed, or is handed back), then close the HTTP server, the database
-   * pool and the Kafka clients.
+   * In order: stop the partition upkeep (no new run; the one in progress finishes), retention (no
+   * new run; a run in progress ends after its current statement) and the presence worker (no new
+   * run; the one in progress finishes), stop consuming (the batch in flight finishes and is
+   * committed, or is handed back), then close the HTTP server, the database pool and the Kafka
+   * clients.
    */
   shutdownSteps: ShutdownStep[];
   /** Runs shutdownSteps; rejects with the first failure after trying them all. */
@@ -100,6 +104,10 @@ export async function startLocationWriter(config: LocationWriterConfig, logger: 
     throw err;
   }
 
+  // Today's and the next days' partitions of location; a database that is down only fails a run
+  // (its pings go to the default partition meanwhile, and move when their day's partition is made).
+  const partitions = startPartitionUpkeep({ knex: db.knex, logger, daysAhead: config.LOCATION_PARTITION_DAYS_AHEAD });
+
   // Kafka in the background (docs/decisions.md, "Start without dependencies"): /readyz says
   // consumer: false until the consumer is in its group; a database that is down only pauses batches.
   let deadLetterProducer: BusProducer | undefined;
@@ -121,6 +129,8 @@ export async function startLocationWriter(config: LocationWriterConfig, logger: 
         logger,
       });
       const batchProcessor = processor;
+      // The days ahead exist before the first batch is written (a failure is only logged).
+      await partitions.runOnce();
       await consumer.run([config.LOCATIONS_TOPIC], (batch) => batchProcessor.process(batch));
       consuming = crashed === undefined;
     },
@@ -149,6 +159,8 @@ export async function startLocationWriter(config: LocationWriterConfig, logger: 
   });
 
   const shutdownSteps: ShutdownStep[] = [
+    // No new run; the one in progress finishes (one statement).
+    { name: 'partitions', run: () => partitions.stop() },
     // No new run; the one in progress ends after its current DELETE statement.
     { name: 'retention', run: () => retention.stop() },
     // No new run; the one in progress finishes (its marks are deleted only with what it stored).
@@ -171,6 +183,7 @@ export async function startLocationWriter(config: LocationWriterConfig, logger: 
     metrics,
     db,
     retention,
+    partitions,
     presence,
     async isReady() {
       return consuming && (await checks.database());

@@ -13,6 +13,6 @@ runService('location-writer', locationWriterConfigSchema, async (config, logger)
     logger.fatal({ err }, 'Kafka consumer crashed for good; exiting');
     process.exit(1);
   });
-  // SIGTERM: stop retention and presence runs, stop consuming (the batch in flight is finished and committed), then close HTTP, database, Kafka.
+  // SIGTERM: stop the partition upkeep, retention and presence runs, stop consuming (the batch in flight is finished and committed), then close HTTP, database, Kafka.
   return { shutdownSteps: writer.shutdownSteps };
 });

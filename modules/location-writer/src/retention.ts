@@ -1,10 +1,11 @@
 /**
- * Retention: pings whose creation_time is older than RETENTION_DAYS are deleted, at most
- * RETENTION_BATCH_ROWS per statement, every RETENTION_INTERVAL_MINUTES (the first run
- * RETENTION_FIRST_RUN_DELAY_MS after start). Every writer replica schedules runs; a session-level
- * advisory lock lets one run at a time, the others skip theirs. A run that fails (the database
- * down included) is logged and counted, and the next interval tries again: the writer never stops
- * for it.
+ * Retention: pings whose creation_time is older than RETENTION_DAYS are deleted every
+ * RETENTION_INTERVAL_MINUTES (the first run RETENTION_FIRST_RUN_DELAY_MS after start): first the
+ * day partitions (migration 0009) whose every row is older, dropped whole, then the older rows
+ * left elsewhere, at most RETENTION_BATCH_ROWS per statement. Every writer replica schedules runs;
+ * a session-level advisory lock lets one run at a time, the others skip theirs. A run that fails
+ * (the database down included) is logged and counted, and the next interval tries again: the
+ * writer never stops for it.
  */
 import { performance } from 'node:perf_hooks';
 import { periodicRuns, withOneConnection, type Knex, type Logger } from '@udaconnect/common';
@@ -20,15 +21,20 @@ export interface RetentionSettings {
   batchRows: number;
 }
 
-export type DeleteResult = { locked: false } | { locked: true; deleted: number; cutoff: Date; stopped: boolean };
+export type DeleteResult = { locked: false } | { locked: true; deleted: number; cutoff: Date; stopped: boolean; droppedPartitions: string[] };
 
 /**
  * One run, on one pooled connection (the lock belongs to its session): takes the lock or gives up
  * at once, asks the database for the cutoff (now() - days, to the millisecond, fixed for the run),
- * then deletes up to batchRows older rows per statement, each committed on its own, until a
- * statement deletes fewer or `stopping()` says so between statements. `onBatch` is told (and
- * awaited with) each statement's count. The subquery finds a backlog through the BRIN index on
- * creation_time (migration 0005); when few rows are old the planner may prefer the GiST
+ * drops the partitions whose upper bound is at or before the cutoff (the migration's SECURITY
+ * DEFINER function: the writer's role does not own the table; it returns the rows each held), then
+ * deletes up to batchRows older rows per statement, each committed on its own, until a statement
+ * deletes fewer or `stopping()` says so between statements. `onBatch` is told (and awaited with)
+ * the dropped partitions' rows, if any were dropped, and each DELETE's count. What the DELETE still
+ * finds is in the partitions below the cutoff that were not dropped: the legacy and default ones
+ * and the day that straddles the cutoff; `creation_time < cutoff` on both sides leaves the others
+ * out of the plan. The subquery finds a backlog through the BRIN index on creation_time
+ * (migration 0005, on every partition); when few rows are old the planner may prefer the GiST
  * (coordinate, creation_time) index. The DELETE reaches the rows by primary key.
  */
 export async function deleteExpiredPings(
@@ -46,17 +52,25 @@ export async function deleteExpiredPings(
       if (!locked) return { locked: false };
       const { rows: at } = await query<{ cutoff: Date }>(`SELECT date_trunc('milliseconds', now() - make_interval(days => ?::int)) AS cutoff`, [settings.days]);
       const cutoff = at[0]!.cutoff;
-      let deleted = 0;
+      const { rows: dropped } = await query<{ partition_name: string; deleted_rows: number }>(
+        'SELECT partition_name, deleted_rows FROM location_drop_partitions_before(?::timestamptz)',
+        [cutoff],
+      );
+      const droppedPartitions = dropped.map((d) => d.partition_name);
+      let deleted = dropped.reduce((n, d) => n + Number(d.deleted_rows), 0);
+      if (dropped.length > 0) await opts.onBatch?.(deleted);
       for (;;) {
-        const { rowCount } = await query(`DELETE FROM location WHERE id IN (SELECT id FROM location WHERE creation_time < ?::timestamptz LIMIT ?::int)`, [
-          cutoff,
-          settings.batchRows,
-        ]);
+        const { rowCount } = await query(
+          `DELETE FROM location
+            WHERE creation_time < ?::timestamptz
+              AND (id, creation_time) IN (SELECT id, creation_time FROM location WHERE creation_time < ?::timestamptz LIMIT ?::int)`,
+          [cutoff, cutoff, settings.batchRows],
+        );
         const n = rowCount ?? 0;
         deleted += n;
         await opts.onBatch?.(n);
-        if (n < settings.batchRows) return { locked: true, deleted, cutoff, stopped: false };
-        if (opts.stopping?.()) return { locked: true, deleted, cutoff, stopped: true };
+        if (n < settings.batchRows) return { locked: true, deleted, cutoff, stopped: false, droppedPartitions };
+        if (opts.stopping?.()) return { locked: true, deleted, cutoff, stopped: true, droppedPartitions };
       }
     } finally {
       if (locked) {
@@ -70,7 +84,7 @@ export async function deleteExpiredPings(
 type RetentionRun =
   | { outcome: 'off' }
   | { outcome: 'skipped'; ms: number }
-  | { outcome: 'completed'; deleted: number; cutoff: Date; ms: number; stopped: boolean }
+  | { outcome: 'completed'; deleted: number; cutoff: Date; ms: number; stopped: boolean; droppedPartitions: string[] }
   | { outcome: 'failed'; deleted: number; ms: number; error: Error };
 
 export interface Retention {
@@ -88,7 +102,10 @@ export interface RetentionOptions extends RetentionSettings {
   firstRunDelayMs: number;
 }
 
-/** Schedules the runs (none when days is 0). Each run logs one line: "retention run" with {deleted, cutoff, ms}. */
+/**
+ * Schedules the runs (none when days is 0). Each run logs one line: "retention run" with
+ * {deleted, cutoff, ms}, and droppedPartitions when it dropped some.
+ */
 export function startRetention(opts: RetentionOptions): Retention {
   const { knex, metrics } = opts;
   const logger = opts.logger.child({ component: 'retention' });
@@ -114,9 +131,18 @@ export function startRetention(opts: RetentionOptions): Retention {
         logger.info({ ms: ms() }, 'retention run skipped: another writer holds the lock');
         return { outcome: 'skipped', ms: ms() };
       }
-      const done = { deleted: result.deleted, cutoff: result.cutoff, ms: ms(), stopped: result.stopped };
+      const done = { deleted: result.deleted, cutoff: result.cutoff, ms: ms(), stopped: result.stopped, droppedPartitions: result.droppedPartitions };
       metrics.run('completed', done.ms / 1000);
-      logger.info({ deleted: done.deleted, cutoff: done.cutoff.toISOString(), ms: done.ms, ...(done.stopped ? { stopped: true } : {}) }, 'retention run');
+      logger.info(
+        {
+          deleted: done.deleted,
+          cutoff: done.cutoff.toISOString(),
+          ms: done.ms,
+          ...(done.droppedPartitions.length > 0 ? { droppedPartitions: done.droppedPartitions } : {}),
+          ...(done.stopped ? { stopped: true } : {}),
+        },
+        'retention run',
+      );
       return { outcome: 'completed', ...done };
     } catch (err) {
       metrics.run('failed', ms() / 1000);

@@ -2,12 +2,12 @@
 import { type IncomingMessage, type MessageBatch, type OutgoingMessage } from '@udaconnect/common';
 import { toMessage, type LocationPing } from '@udaconnect/domain';
 import { BatchAbandonedError, createBatchProcessor, deadLetterMessage } from '../src/batch-processor';
-import type { PingStore } from '../src/location-store';
+import { pingKey, type PingStore } from '../src/location-store';
 import { Registry } from 'prom-client';
 import { WriterMetrics } from '../src/metrics';
 import { makePing, testLogger } from './harness';
 
-/** Stores pings by event id like the real table; `failures` are thrown by the next calls, in order. */
+/** Stores pings by (event id, time) like the real table; `failures` are thrown by the next calls, in order. */
 function memoryStore(personIds = [1, 5, 6, 8, 9], erasedIds = [4]) {
   const rows = new Map<string, LocationPing>();
   const insertCalls: LocationPing[][] = [];
@@ -20,12 +20,12 @@ function memoryStore(personIds = [1, 5, 6, 8, 9], erasedIds = [4]) {
     async insertPings(pings) {
       if (failures.length) throw failures.shift();
       insertCalls.push([...pings]);
-      const ids = pings.map((p) => p.eventId.toLowerCase());
-      if (new Set(ids).size !== ids.length) throw new Error('one statement saw the same event id twice');
+      const keys = pings.map(pingKey);
+      if (new Set(keys).size !== keys.length) throw new Error('one statement saw the same event id and time twice');
       let inserted = 0;
       for (const p of pings) {
-        if (rows.has(p.eventId.toLowerCase())) continue;
-        rows.set(p.eventId.toLowerCase(), p);
+        if (rows.has(pingKey(p))) continue;
+        rows.set(pingKey(p), p);
         inserted++;
       }
       return { inserted, duplicates: pings.length - inserted, conflicts: [] };
@@ -83,7 +83,7 @@ describe('within one batch', () => {
 
     expect(mem.insertCalls).toHaveLength(1);
     expect(mem.insertCalls[0]!.map((p) => p.eventId)).toEqual([a.eventId, b.eventId]);
-    expect(mem.rows.get(a.eventId)!.latitude).toBe(a.latitude);
+    expect(mem.rows.get(pingKey(a))!.latitude).toBe(a.latitude);
     expect(deadLetters).toEqual([]);
     expect(await metrics.values()).toMatchObject({ messages: 4, rowsInserted: 2, duplicates: 2, deadLettered: 0, batches: 1, insertsTimed: 1 });
   });
@@ -94,7 +94,7 @@ describe('within one batch', () => {
     const kept = makePing(0, { personId: 5 });
     const erased = [makePing(1, { personId: 4 }), makePing(2, { personId: 4 })];
     await processor.process(batchOf([kept, ...erased].map(toMessage)).batch);
-    expect([...mem.rows.keys()]).toEqual([kept.eventId]);
+    expect([...mem.rows.values()].map((p) => p.eventId)).toEqual([kept.eventId]);
     expect(deadLetters).toEqual([]);
     expect(await metrics.values()).toMatchObject({ messages: 3, rowsInserted: 1, erasedDropped: 2, deadLettered: 0 });
   });
@@ -121,9 +121,23 @@ describe('within one batch', () => {
     const kept = makePing(0, { personId: 5 });
     await processor.process(batchOf([kept, makePing(1, { personId: 4 })].map(toMessage)).batch);
     expect(lookUps).toHaveLength(2);
-    expect([...mem.rows.keys()]).toEqual([kept.eventId]);
+    expect([...mem.rows.values()].map((p) => p.eventId)).toEqual([kept.eventId]);
     expect(deadLetters).toEqual([]);
     expect(await metrics.values()).toMatchObject({ rowsInserted: 1, erasedDropped: 1 });
+  });
+
+  it('keeps an event id repeated at another time as a ping of its own, as the table does (the key is the id and the time)', async () => {
+    const mem = memoryStore();
+    const { processor, metrics, deadLetters } = processorWith(mem.store);
+    const a = makePing(0);
+    const later = { ...a, recordedAt: new Date(a.recordedAt!.getTime() + 1) };
+    const otherPersonLater = { ...a, personId: 6, recordedAt: new Date(a.recordedAt!.getTime() + 2) };
+    await processor.process(batchOf([a, later, otherPersonLater].map(toMessage)).batch);
+    expect(mem.insertCalls.map((call) => call.map((p) => [p.eventId, p.personId, p.recordedAt]))).toEqual([
+      [a, later, otherPersonLater].map((p) => [p.eventId, p.personId, p.recordedAt]),
+    ]);
+    expect(deadLetters).toEqual([]);
+    expect(await metrics.values()).toMatchObject({ messages: 3, rowsInserted: 3, duplicates: 0, eventIdReused: 0 });
   });
 
   it('counts event ids already stored as duplicates on a replay', async () => {
@@ -154,7 +168,7 @@ describe('messages that can never be written', () => {
     await processor.process(batch);
 
     // The writer applies ingest's checkPing, the 5-minute future rule included (issue 14, finding 6).
-    expect([...mem.rows.keys()]).toEqual([good.eventId]);
+    expect([...mem.rows.values()].map((p) => p.eventId)).toEqual([good.eventId]);
     expect(deadLetters.map((d) => d.headers!['dlq-original-offset'])).toEqual(['100', '101', '103', '104', '105', '106']);
     const reasons = deadLetters.map((d) => d.headers!['dlq-reason']);
     expect(reasons[0]).toBe('unknown person: person_id 4242 does not exist');

@@ -21,6 +21,8 @@ test('defaults follow the contract: port 30004 on the loopback interface, group 
     RETENTION_INTERVAL_MINUTES: 60,
     RETENTION_FIRST_RUN_DELAY_MS: 60_000,
     RETENTION_BATCH_ROWS: 10_000,
+    // Day partitions of location made for today and the 7 days after.
+    LOCATION_PARTITION_DAYS_AHEAD: 7,
     // Presence: a run a second, up to 2,000 persons; the rules of issue 15 (2-minute visits, 5-minute gaps and covers).
     PRESENCE_INTERVAL_MS: 1_000,
     PRESENCE_PERSONS_PER_RUN: 2_000,
@@ -64,4 +66,17 @@ test('the presence rules are checked: a gap or cover of 0 seconds, a negative in
     PRESENCE_INTERVAL_MS: 0,
     PRESENCE_MIN_VISIT_SECONDS: 0,
   });
+});
+
+test('the days of partitions made ahead are 1 to 365 whole days: 0 would leave tomorrow without one for a ping 5 minutes ahead', () => {
+  const problems = (value: string) => {
+    try {
+      parseConfig(locationWriterConfigSchema, { ...required, LOCATION_PARTITION_DAYS_AHEAD: value });
+      return '';
+    } catch (err) {
+      return (err as ConfigError).problems.join('\n');
+    }
+  };
+  for (const bad of ['0', '366', '2.5', 'week']) expect(problems(bad)).toMatch(/LOCATION_PARTITION_DAYS_AHEAD/);
+  expect(parseConfig(locationWriterConfigSchema, { ...required, LOCATION_PARTITION_DAYS_AHEAD: '1' })).toMatchObject({ LOCATION_PARTITION_DAYS_AHEAD: 1 });
 });

@@ -5,7 +5,16 @@
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import { createKafkaBus, createLogger, parseConfig, type BusProducer, type IncomingMessage, type KafkaBus } from '@udaconnect/common';
+import {
+  createDatabase,
+  createKafkaBus,
+  createLogger,
+  parseConfig,
+  type BusProducer,
+  type Database,
+  type IncomingMessage,
+  type KafkaBus,
+} from '@udaconnect/common';
 import { type LocationPing } from '@udaconnect/domain';
 import { locationWriterConfigSchema, type LocationWriterConfig } from '../src/config';
 import { startLocationWriter, type LocationWriter } from '../src/location-writer';
@@ -29,6 +38,11 @@ export interface WriterTestBed {
   config(overrides?: { databaseUrl?: string }): LocationWriterConfig;
   startWriter(overrides?: { databaseUrl?: string }): Promise<LocationWriter>;
   close(): Promise<void>;
+}
+
+/** A pool on the bed's test database as the writer's own role (what its grants allow), named `label` in the logs. */
+export function writerRoleDatabase(bed: WriterTestBed, label: string, poolMax: number): Database {
+  return createDatabase({ url: serviceDatabaseUrl('location-writer', bed.testDb.url), logger: testLogger(label), poolMax });
 }
 
 export async function createWriterTestBed(label: string): Promise<WriterTestBed> {

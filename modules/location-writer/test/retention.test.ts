@@ -12,7 +12,7 @@ import { serviceDatabaseUrl, serviceRoleUrl } from '../../../test/support/test-e
 import { startLocationWriter } from '../src/location-writer';
 import { RetentionMetrics } from '../src/metrics';
 import { deleteExpiredPings, RETENTION_LOCK_KEY, startRetention, type RetentionOptions } from '../src/retention';
-import { createWriterTestBed, httpGet, testLogger, type WriterTestBed } from './harness';
+import { createWriterTestBed, httpGet, testLogger, writerRoleDatabase, type WriterTestBed } from './harness';
 
 let bed: WriterTestBed;
 /** The writer's role on the test database. */
@@ -20,7 +20,7 @@ let writerDb: Database;
 
 beforeAll(async () => {
   bed = await createWriterTestBed('retention');
-  writerDb = createDatabase({ url: serviceDatabaseUrl('location-writer', bed.testDb.url), logger: testLogger('retention-test-db'), poolMax: 3 });
+  writerDb = writerRoleDatabase(bed, 'retention-test-db', 3);
 });
 afterAll(async () => {
   await writerDb?.close();
@@ -90,7 +90,8 @@ test('the writer role deletes, in batches, the pings older than the cutoff the d
   const kept = [...(await insertAged(4, '29 days 23 hours')), ...(await insertAged(6, '1 minute'))];
   const batches: number[] = [];
   const result = await deleteExpiredPings(writerDb.knex, { days: 30, batchRows: 10 }, { onBatch: (n) => void batches.push(n) });
-  expect(result).toEqual({ locked: true, deleted: 30, cutoff: expect.any(Date), stopped: false });
+  // Every row is in the legacy partition (the test database was migrated today): none to drop.
+  expect(result).toEqual({ locked: true, deleted: 30, cutoff: expect.any(Date), stopped: false, droppedPartitions: [] });
   // Full batches until one deletes fewer than 10.
   expect(batches).toEqual([10, 10, 10, 0]);
   expect(await storedIds()).toEqual(kept.sort((a, b) => a - b));
@@ -112,7 +113,7 @@ test('a run counts its rows, its outcome and its end time in the metrics, and lo
   try {
     const before = Date.now() / 1000;
     const run = await retention.runOnce();
-    expect(run).toEqual({ outcome: 'completed', deleted: 12, cutoff: expect.any(Date), ms: expect.any(Number), stopped: false });
+    expect(run).toEqual({ outcome: 'completed', deleted: 12, cutoff: expect.any(Date), ms: expect.any(Number), stopped: false, droppedPartitions: [] });
     expect(await sample(registry, 'location_writer_retention_deleted_total')).toBe(12);
     expect(await labelled(registry, 'location_writer_retention_runs_total', 'outcome="completed"')).toBe(1);
     expect(await labelled(registry, 'location_writer_retention_runs_total', 'outcome="skipped"')).toBe(0);
@@ -145,7 +146,7 @@ test('RETENTION_DAYS=0 keeps every ping: no run is scheduled and runOnce deletes
 
 test('two runners at once: the second, started while the first holds the lock, skips and deletes nothing', async () => {
   await insertAged(30, '40 days');
-  const other = createDatabase({ url: serviceDatabaseUrl('location-writer', bed.testDb.url), logger: testLogger('retention-test-other'), poolMax: 1 });
+  const other = writerRoleDatabase(bed, 'retention-test-other', 1);
   try {
     let second: Awaited<ReturnType<typeof deleteExpiredPings>> | undefined;
     // The second runner starts, and ends, between the first one's statements: both overlap for certain.
@@ -227,11 +228,11 @@ test('a run that cannot reach the database is logged as a warning and counted; t
   }
 });
 
-test('migration 0005 made a BRIN index on location (creation_time), and the batch DELETE finds a backlog through it', async () => {
+test('location has a BRIN index on creation_time (migration 0005, on every partition since 0009), and the batch DELETE finds a backlog through it', async () => {
   const { rows: idx } = await bed.knex.raw<{ rows: Array<{ indexdef: string }> }>(
     `SELECT indexdef FROM pg_indexes WHERE indexname = 'location_creation_time_brin'`,
   );
-  expect(idx.map((r) => r.indexdef)).toEqual(['CREATE INDEX location_creation_time_brin ON public.location USING brin (creation_time)']);
+  expect(idx.map((r) => r.indexdef)).toEqual(['CREATE INDEX location_creation_time_brin ON ONLY public.location USING brin (creation_time)']);
   // 20,000 pings of 500 persons over 60 days, in time order as they arrive; half are older than 30 days.
   await bed.knex.raw(
     `INSERT INTO location (person_id, coordinate, creation_time, event_id)
@@ -240,10 +241,24 @@ test('migration 0005 made a BRIN index on location (creation_time), and the batc
        FROM generate_series(1, 20000) g`,
   );
   await bed.knex.raw('ANALYZE location');
+  // The statement deleteExpiredPings runs; the rows are in the legacy partition, whose BRIN is the
+  // parent's (it was migration 0005's own, attached as the first partition's by 0009).
   const { rows: plan } = await writerDb.knex.raw<{ rows: Array<{ 'QUERY PLAN': string }> }>(
-    `EXPLAIN DELETE FROM location WHERE id IN (SELECT id FROM location WHERE creation_time < now() - interval '30 days' LIMIT 10000)`,
+    `EXPLAIN DELETE FROM location
+      WHERE creation_time < now() - interval '30 days'
+        AND (id, creation_time) IN (SELECT id, creation_time FROM location WHERE creation_time < now() - interval '30 days' LIMIT 10000)`,
   );
-  expect(plan.map((r) => r['QUERY PLAN']).join('\n')).toMatch(/Bitmap Index Scan on location_creation_time_brin/);
+  const scanned = [
+    ...plan
+      .map((r) => r['QUERY PLAN'])
+      .join('\n')
+      .matchAll(/Bitmap Index Scan on (\w+)/g),
+  ].map((m) => m[1]);
+  expect(scanned).toContain('location_legacy_creation_time_brin');
+  const { rows: parents } = await bed.knex.raw<{ rows: Array<{ parent: string }> }>(
+    `SELECT inhparent::regclass::text AS parent FROM pg_inherits WHERE inhrelid = 'location_legacy_creation_time_brin'::regclass`,
+  );
+  expect(parents).toEqual([{ parent: 'location_creation_time_brin' }]);
 });
 
 test('a running writer makes its first run after RETENTION_FIRST_RUN_DELAY_MS on its own; /metrics shows it', async () => {

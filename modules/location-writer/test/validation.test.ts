@@ -1,8 +1,9 @@
 /**
  * The writer against the real broker and PostGIS, for messages written straight to Kafka: it applies
  * ingest's own checkPing (the 5-minute future rule, required coordinates, Timestamp nanos), and an
- * event id already stored for another person is dead-lettered with a reason and counted, never
- * dropped silently (issue 14, findings 5 and 6).
+ * event id already stored with the same time for another person is dead-lettered with a reason and
+ * counted, never dropped silently (issue 14, findings 5 and 6). The same event id at another time is
+ * a ping of its own (the key is (event_id, creation_time) since migration 0009).
  */
 import { LocationPing, Timestamp } from '@udaconnect/proto';
 import { toMessage } from '@udaconnect/domain';
@@ -44,16 +45,16 @@ const dlqReasons = async (eventIds: string[]): Promise<Map<string, string>> => {
   return found;
 };
 
-test('an event id already stored for another person is dead-lettered with a reason and counted; a same-person replay is a duplicate', async () => {
+test('an event id already stored at the same time for another person is dead-lettered with a reason and counted; a same-person replay is a duplicate', async () => {
   const before = await writer.metrics.values();
   const original = makePing(0, { personId: 5 });
   await bed.producer.send(bed.topic, [toMessage(original)]);
   await eventually(async () => expect(await countStored(bed.knex, [original.eventId])).toBe(1), 30_000);
 
-  // Another person's ping with the same event id, alone and (a second id) twice in one batch.
-  const thief = { ...makePing(1, { personId: 6 }), eventId: original.eventId };
+  // Another person's ping with the same event id and time, alone and (a second id) twice in one batch.
+  const thief = { ...makePing(1, { personId: 6 }), eventId: original.eventId, recordedAt: original.recordedAt };
   const inBatch = makePing(2, { personId: 8 });
-  const inBatchThief = { ...makePing(3, { personId: 9 }), eventId: inBatch.eventId };
+  const inBatchThief = { ...makePing(3, { personId: 9 }), eventId: inBatch.eventId, recordedAt: inBatch.recordedAt };
   const replay = { ...original };
   await bed.producer.send(bed.topic, [toMessage(thief)]);
   // Same key, so both sit in one partition and (very likely) one batch.
@@ -108,4 +109,26 @@ test('messages written straight to Kafka get ingest’s checks: the future rule,
   expect(reasons.get(before1970.eventId)).toMatch(/^invalid: recorded_at: must be after 1970-01-01T00:00:00Z, got 1969-07-20T20:17:40\.000Z/);
   await eventually(async () => expect(await countStored(bed.knex, [oldReplay.eventId, atTheEquator.eventId])).toBe(2), 30_000);
   expect(await countStored(bed.knex, [future.eventId, noLatitude.eventId, noLongitude.eventId, badNanos.eventId, negativeNanos.eventId])).toBe(0);
+});
+
+test('an event id reused at another time is stored as a row of its own, for the same person or another: the key does not see it (docs/decisions.md)', async () => {
+  const before = await writer.metrics.values();
+  const original = makePing(4, { personId: 5 });
+  await bed.producer.send(bed.topic, [toMessage(original)]);
+  await eventually(async () => expect(await countStored(bed.knex, [original.eventId])).toBe(1), 30_000);
+  // A device that gives two pings one id, and another person's ping with it an hour later; then a
+  // replay of all three, which is still a duplicate each.
+  const sameLater = { ...makePing(5, { personId: 5 }), eventId: original.eventId, recordedAt: new Date(original.recordedAt!.getTime() + 1_000) };
+  const otherLater = { ...makePing(6, { personId: 6 }), eventId: original.eventId, recordedAt: new Date(original.recordedAt!.getTime() + 3_600_000) };
+  await bed.producer.send(bed.topic, [toMessage(sameLater), toMessage(otherLater)]);
+  await eventually(async () => expect(await countStored(bed.knex, [original.eventId])).toBe(3), 30_000);
+  await bed.producer.send(bed.topic, [original, sameLater, otherLater].map(toMessage));
+  await eventually(async () => expect((await writer.metrics.values()).duplicates - before.duplicates).toBe(3), 30_000);
+  const after = await writer.metrics.values();
+  expect({ inserted: after.rowsInserted - before.rowsInserted, reused: after.eventIdReused - before.eventIdReused }).toEqual({ inserted: 3, reused: 0 });
+  const { rows } = await bed.knex.raw<{ rows: Array<{ person_id: number; creation_time: Date }> }>(
+    'SELECT person_id, creation_time FROM location WHERE event_id = ? ORDER BY creation_time',
+    [original.eventId],
+  );
+  expect(rows).toEqual([original, sameLater, otherLater].map((p) => ({ person_id: p.personId, creation_time: p.recordedAt })));
 });
