@@ -193,6 +193,13 @@ async function main() {
     await waitUntil('location-ingest to serve', async () => (await healthStatus(ingestPort)) === 'SERVING', services, 90_000);
     await waitUntil('location-writer /readyz', async () => (await fetch(`http://127.0.0.1:${writerPort}/readyz`)).ok, services, 90_000);
     await waitUntil('connection-service to serve', async () => (await healthStatus(connectionPort)) === 'SERVING', services, 90_000);
+    // SERVING covers FindConnections; Watch answers UNAVAILABLE until the live feed has read the topic.
+    await waitUntil(
+      'connection-service live meetings',
+      async () => /^udaconnect_meetings_live(\{[^}]*\})? 1$/m.test(await (await fetch(`http://127.0.0.1:${connectionMetricsPort}/metrics`)).text()),
+      services,
+      90_000,
+    );
 
     // ---- every attendee watches their meetings (the phones, in processes of their own: meetings-watcher.ts)
     const phones = Array.from({ length: Math.min(opts.phones, personIds.length) }, (_, i) => {

@@ -38,7 +38,9 @@ function main(order: WatchOrder) {
   process.on('message', (msg: { finish?: boolean }) => {
     if (!msg.finish) return;
     for (const c of calls) c.cancel();
-    process.send!({ told }, () => process.exit(0));
+    // No exit here: the parent may see this process exit before it has read the message (the
+    // answer is megabytes); it ends the process when it has the answer.
+    process.send!({ told });
   });
 }
 
