@@ -3,6 +3,8 @@
  *
  * Issue 16, lever 2: is the writer's one-statement insert (location-store.ts `insertPings`, arrays
  * unnested by PostgreSQL) beaten by COPY into a staging table + one INSERT … SELECT … ON CONFLICT?
+ * Lever 3: what does the day-partitioned table (migration 0009) cost an insert, against the same
+ * statement on the plain table before it (the schema migrated down, each round)?
  * And what does the GiST index (coordinate, creation_time), which the proximity query needs, cost?
  * On a fresh benchmark database (migrated, 1,000 persons; dropped at the end), one connection, each
  * variant inserts `--rows` new pings in batches of `--batch` into an emptied `location`, alternating
@@ -20,8 +22,9 @@ import knexFactory, { type Knex } from 'knex';
 import type { PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { LocationPing } from '@udaconnect/domain';
-import { migrateLatest } from '../../db';
+import { migrateDown, migrateLatest } from '../../db';
 import { insertPings } from '../../modules/location-writer/src/location-store';
+import { ensurePartitions } from '../../modules/location-writer/src/partitions';
 import {
   benchCleanups,
   createBenchDatabase,
@@ -58,6 +61,27 @@ async function insertByCopy(client: PoolClient, pings: readonly LocationPing[]):
   }
 }
 
+/**
+ * The writer's statement as it was before migration 0009 partitioned `location` by day: the same
+ * unnest, with event_id alone as the key (the A/B of lever 3 runs it on the schema migrated down).
+ */
+async function insertUnpartitioned(knex: Knex, pings: readonly LocationPing[]): Promise<number> {
+  const { rows } = await knex.raw<{ rows: unknown[] }>(
+    `INSERT INTO location (person_id, coordinate, creation_time, event_id)
+     SELECT p, ST_SetSRID(ST_MakePoint(lon, lat), 4326)::geography, t, e
+       FROM unnest(?::int[], ?::float8[], ?::float8[], ?::timestamptz[], ?::uuid[]) AS u(p, lon, lat, t, e)
+     ON CONFLICT (event_id) DO NOTHING RETURNING event_id::text`,
+    [
+      pings.map((p) => p.personId),
+      pings.map((p) => p.longitude as number),
+      pings.map((p) => p.latitude as number),
+      pings.map((p) => p.recordedAt!.toISOString()),
+      pings.map((p) => p.eventId),
+    ],
+  );
+  return rows.length;
+}
+
 /** CPU seconds (user + system) the process `pid` has used. */
 function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
@@ -80,10 +104,12 @@ function verdict(results: Result[]): string {
   const writer = mean('one statement (');
   const copy = mean('COPY');
   const noGist = mean('one statement, without');
-  const change = ((copy - writer) / writer) * 100;
+  const flat = mean('one statement into one plain table');
+  const pct = (x: number) => `${x >= 0 ? '+' : ''}${((x / writer) * 100).toFixed(0)} %`;
   return (
     `Means of the rounds: the one statement ${writer.toFixed(1)} µs of PostgreSQL CPU a row, COPY + INSERT ${copy.toFixed(1)} µs ` +
-    `(${change >= 0 ? '+' : ''}${change.toFixed(0)} %). Without the GiST index the one statement costs ${noGist.toFixed(1)} µs: ` +
+    `(${pct(copy - writer)}); the same statement into the table before it was partitioned by day ${flat.toFixed(1)} µs ` +
+    `(the partitioned table costs ${pct(writer - flat)}). Without the GiST index the one statement costs ${noGist.toFixed(1)} µs: ` +
     `the index the proximity query reads is ${(((writer - noGist) / writer) * 100).toFixed(0)} % of an insert's cost (one run, indicative).`
   );
 }
@@ -114,7 +140,10 @@ async function main(): Promise<void> {
     const backend = pidRows[0]!.pid;
     await db.client.releaseConnection(client);
 
-    const t0 = Date.now() - 3_600_000;
+    // The rows go to a day partition, as they do once the first day is past (on a fresh database
+    // today's pings go to the table the migration kept): the day after tomorrow, made as the writer makes it.
+    await ensurePartitions(db, 7);
+    const t0 = (Math.floor(Date.now() / 86_400_000) + 2) * 86_400_000;
     const batches = (): LocationPing[][] =>
       Array.from({ length: Math.ceil(rows / batchSize) }, (_, b) =>
         Array.from({ length: Math.min(batchSize, rows - b * batchSize) }, (_, i) => {
@@ -153,6 +182,10 @@ async function main(): Promise<void> {
     for (let r = 0; r < rounds; r++) {
       results.push(await run('one statement (the writer today)', writer));
       results.push(await run('COPY into a staging table + INSERT … SELECT', copy));
+      await migrateDown(db);
+      results.push(await run('one statement into one plain table (before migration 0009), key event_id', (pings) => insertUnpartitioned(db, pings)));
+      await migrateLatest(db);
+      await ensurePartitions(db, 7);
     }
     await db.raw('DROP INDEX location_coordinate_time_gist');
     results.push(await run('one statement, without the GiST index (coordinate, creation_time)', writer));
