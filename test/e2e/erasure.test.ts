@@ -37,9 +37,12 @@ const countRows = async (table: string, column: string, id: number) => Number((a
 /** Every table of the schema with a column that holds a person id, and how many rows hold `id`. */
 async function rowsMentioning(id: number): Promise<Record<string, number>> {
   const { rows } = await p.knex.raw<{ rows: Array<{ table_name: string; column_name: string }> }>(
-    `SELECT table_name, column_name FROM information_schema.columns
-      WHERE table_schema = 'public' AND (column_name = 'person_id' OR (table_name = 'person' AND column_name = 'id'))
-      ORDER BY table_name`,
+    // Partitions (of location, migration 0009) are counted through their parent.
+    `SELECT c.table_name, c.column_name FROM information_schema.columns c
+       JOIN pg_class k ON k.relname = c.table_name AND k.relnamespace = 'public'::regnamespace
+      WHERE c.table_schema = 'public' AND NOT k.relispartition
+        AND (c.column_name = 'person_id' OR (c.table_name = 'person' AND c.column_name = 'id'))
+      ORDER BY c.table_name`,
   );
   const out: Record<string, number> = {};
   for (const r of rows) out[r.table_name] = await countRows(r.table_name, r.column_name, id);

@@ -67,7 +67,9 @@ const locationIds = (res: { connections: Array<{ location?: { id: number } }> })
 /** Scans of `location` (index and sequential) this server has counted so far, in its cumulative statistics. */
 async function locationScans(knex: Knex): Promise<number> {
   const { rows } = await knex.raw<{ rows: Array<{ scans: string }> }>(
-    "SELECT coalesce(idx_scan, 0) + coalesce(seq_scan, 0) AS scans FROM pg_stat_user_tables WHERE relname = 'location'",
+    // location is partitioned by day (migration 0009): the scans are counted on its partitions.
+    `SELECT coalesce(sum(coalesce(idx_scan, 0) + coalesce(seq_scan, 0)), 0) AS scans FROM pg_stat_user_tables
+      WHERE relid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = 'location'::regclass)`,
   );
   return Number(rows[0]!.scans);
 }
