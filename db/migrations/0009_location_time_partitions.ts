@@ -29,6 +29,13 @@ import type { Knex } from 'knex';
 /** Key of the advisory lock the partition functions take, beside retention's 4207315001 and presence's 4207315002. */
 const PARTITION_LOCK_KEY = 4_207_315_003;
 
+/** The indexes the queries and retention use (migrations 0002, 0001, 0005), on the partitioned table and on the plain one of down(). */
+const LOCATION_INDEXES = [
+  'CREATE INDEX location_coordinate_time_gist ON location USING gist (coordinate, creation_time)',
+  'CREATE INDEX location_person_time_idx ON location (person_id, creation_time)',
+  'CREATE INDEX location_creation_time_brin ON location USING brin (creation_time)',
+];
+
 export async function up(knex: Knex): Promise<void> {
   const { rows: schemas } = await knex.raw<{ rows: Array<{ schema: string }> }>('SELECT quote_ident(current_schema()) AS schema');
   // pg_catalog is searched first when not named; new tables go to the first schema named.
@@ -65,9 +72,7 @@ export async function up(knex: Knex): Promise<void> {
       CONSTRAINT location_person_id_fkey FOREIGN KEY (person_id) REFERENCES person (id)
     ) PARTITION BY RANGE (creation_time)`);
   await knex.raw('ALTER SEQUENCE location_id_seq OWNED BY location.id');
-  await knex.raw('CREATE INDEX location_coordinate_time_gist ON location USING gist (coordinate, creation_time)');
-  await knex.raw('CREATE INDEX location_person_time_idx ON location (person_id, creation_time)');
-  await knex.raw('CREATE INDEX location_creation_time_brin ON location USING brin (creation_time)');
+  for (const index of LOCATION_INDEXES) await knex.raw(index);
 
   // The old rows, where they are. The bound is a UTC midnight, like the days' bounds. A validated
   // CHECK that implies the partition's range lets ATTACH skip its own scan of the table; once
@@ -193,7 +198,5 @@ export async function down(knex: Knex): Promise<void> {
       ADD CONSTRAINT location_pkey PRIMARY KEY (id),
       ADD CONSTRAINT location_event_id_key UNIQUE (event_id),
       ADD CONSTRAINT location_person_id_fkey FOREIGN KEY (person_id) REFERENCES person (id)`);
-  await knex.raw('CREATE INDEX location_coordinate_time_gist ON location USING gist (coordinate, creation_time)');
-  await knex.raw('CREATE INDEX location_person_time_idx ON location (person_id, creation_time)');
-  await knex.raw('CREATE INDEX location_creation_time_brin ON location USING brin (creation_time)');
+  for (const index of LOCATION_INDEXES) await knex.raw(index);
 }
