@@ -130,8 +130,12 @@ export function isDatabaseUnavailable(err: unknown): boolean {
 
 /** One connection of the pool, as withOneConnection hands it to its work. */
 export interface OneConnection {
-  /** Raw SQL on this connection: session state (an advisory lock, settings) stays with it. */
-  query<R>(sql: string, bindings: readonly Knex.RawBinding[]): Promise<R>;
+  /**
+   * Raw SQL on this connection: session state (an advisory lock, settings) stays with it. With
+   * `name`, a named prepared statement: parsed once per connection, then only bound and executed
+   * (the name must be unique to the text: node-postgres refuses a name reused for another text).
+   */
+  query<R>(sql: string, bindings: readonly Knex.RawBinding[], opts?: { name?: string | undefined }): Promise<R>;
   /** Cancels what the connection runs now (pg_cancel_backend, from a connection of its own). */
   cancel(): Promise<unknown>;
   /** Closes the connection (the pool then drops it): for a session whose state cannot be undone. */
@@ -151,8 +155,11 @@ export async function withOneConnection<T>(knex: Knex, work: (c: OneConnection) 
   const conn = await pool.acquireConnection();
   try {
     return await work({
-      query: <R>(sql: string, bindings: readonly Knex.RawBinding[]) =>
-        knex.raw<R>(sql, bindings as Knex.RawBinding[]).connection(conn) as unknown as Promise<R>,
+      query: <R>(sql: string, bindings: readonly Knex.RawBinding[], opts?: { name?: string | undefined }) => {
+        const raw = knex.raw<R>(sql, bindings as Knex.RawBinding[]);
+        // knex hands a query's options to node-postgres as they are: { name } makes it a prepared statement.
+        return (opts?.name ? raw.options({ name: opts.name }) : raw).connection(conn) as unknown as Promise<R>;
+      },
       cancel: () => pool.cancelQuery(conn),
       end: () => conn.end(),
     });

@@ -9,6 +9,7 @@
  * the time range), so the cost grows with the person's pings and the density around them, not
  * with the table. Values are always bound parameters.
  */
+import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import { sleep, withOneConnection } from '@udaconnect/common';
 
@@ -212,7 +213,14 @@ const personOf = (r: { person_id: number; first_name: string; last_name: string;
 
 /**
  * Session settings for the connections that run these queries (connection-service's pool; the
- * benchmark's too), set once per connection rather than per query, so a query is one round trip:
+ * benchmark's too), set once per connection rather than per query, so a query is one round trip.
+ * - plan_cache_mode force_generic_plan, with the queries sent as named prepared statements
+ *   (`prepared` below): each connection plans each statement once. Planned for its values every
+ *   time (a custom plan), the proximity query spent 3–25 ms (once 100 ms) in the planner, as long
+ *   as it ran, weighing PostGIS's selectivity for each partition of `location` the range
+ *   touches; the generic plan has the same shape (one GiST probe per own ping) and prunes the
+ *   partitions when it starts, from the bound range (docs/decisions.md). Statements without
+ *   parameters are unaffected; others on these pools are look-ups by key.
  * - jit off: PostGIS declares its functions expensive, so the planner's cost estimate for a few
  *   hundred own pings passes jit_above_cost and PostgreSQL spends ~150 ms compiling expressions
  *   for a query that runs in milliseconds. JIT does not change the plan, only how it runs.
@@ -221,7 +229,10 @@ const personOf = (r: { person_id: number; first_name: string; last_name: string;
  *   rather than one primary-key look-up per match (~0.5 ms in all). Set by the service, not only
  *   in the server's configuration, so the plan is the same on any PostgreSQL it is given.
  */
-export const CONNECTION_SESSION_SETTINGS = { jit: 'off', random_page_cost: 1.1 } as const;
+export const CONNECTION_SESSION_SETTINGS = { jit: 'off', random_page_cost: 1.1, plan_cache_mode: 'force_generic_plan' } as const;
+
+/** Runs `sql` as a named prepared statement, named after its text (one name per statement shape). */
+const prepared = (sql: string) => ({ name: `uc_${createHash('sha1').update(sql).digest('hex').slice(0, 24)}` });
 
 /**
  * Runs the query (one statement; connections should carry CONNECTION_SESSION_SETTINGS). An
@@ -231,12 +242,12 @@ export const CONNECTION_SESSION_SETTINGS = { jit: 'off', random_page_cost: 1.1 }
  */
 export async function findConnections(db: Queryable, q: ConnectionQuery): Promise<ConnectionResult> {
   const { sql, bindings } = buildConnectionQuery(q);
-  const { rows } = await db.raw<{ rows: unknown[] }>(sql, bindings);
+  const { rows } = await db.raw<{ rows: unknown[] }>(sql, bindings, prepared(sql));
   if (rows.length === 0 && q.page && q.page.offset > 0) {
     const first = await findConnections(db, { ...q, page: { limit: 1, offset: 0 } });
     return first.kind === 'connections' ? { ...first, connections: [] } : first.kind === 'people' ? { ...first, people: [] } : first;
   }
-  if (rows.length === 0 && !(await db.raw<{ rows: unknown[] }>('SELECT 1 FROM person WHERE id = ?::int', [q.personId])).rows.length) {
+  if (rows.length === 0 && !(await db.raw<{ rows: unknown[] }>(PERSON_EXISTS, [q.personId], prepared(PERSON_EXISTS))).rows.length) {
     return { kind: 'unknown-person' };
   }
   const total = rows.length === 0 ? 0 : (rows[0] as { total_count: number }).total_count;
@@ -278,10 +289,23 @@ export async function findConnections(db: Queryable, q: ConnectionQuery): Promis
   };
 }
 
-/** Runs raw SQL: the pool (knex), or one connection of it (see withCancellableConnection). */
+const PERSON_EXISTS = 'SELECT 1 FROM person WHERE id = ?::int';
+
+/**
+ * Runs raw SQL: one connection of the pool (see withCancellableConnection), or the pool itself
+ * (poolQueryable). `name`: as a named prepared statement.
+ */
 export interface Queryable {
-  raw<R>(sql: string, bindings: Knex.RawBinding[]): Promise<R>;
+  raw<R>(sql: string, bindings: Knex.RawBinding[], opts?: { name?: string }): Promise<R>;
 }
+
+/** The pool as a Queryable, with prepared statements as on one connection. */
+export const poolQueryable = (knex: Knex): Queryable => ({
+  raw: <R>(sql: string, bindings: Knex.RawBinding[], opts?: { name?: string }) => {
+    const raw = knex.raw(sql, bindings);
+    return Promise.resolve((opts?.name ? raw.options({ name: opts.name }) : raw) as unknown as R);
+  },
+});
 
 export interface WorkEstimate {
   /** The person's own pings in the range: one GiST probe each. */
@@ -352,7 +376,11 @@ export async function estimateWork(db: Queryable, q: ConnectionQuery, maxPairs: 
            (SELECT count(*) FROM probes)::int AS sampled,
            (SELECT coalesce(sum(hits), 0) FROM probes)::bigint AS sampled_pairs,
            (SELECT count(*) FROM probes WHERE hits >= (SELECT cap FROM plan))::int AS capped`;
-  const { rows } = await db.raw<{ rows: Array<{ own_pings: number; sampled: number; sampled_pairs: number | string; capped: number }> }>(sql, bindings);
+  const { rows } = await db.raw<{ rows: Array<{ own_pings: number; sampled: number; sampled_pairs: number | string; capped: number }> }>(
+    sql,
+    bindings,
+    prepared(sql),
+  );
   const r = rows[0]!;
   const ownPings = Number(r.own_pings);
   const sampled = Number(r.sampled);
@@ -393,10 +421,10 @@ export async function withCancellableConnection<T>(knex: Knex, signal: AbortSign
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       return await work({
-        raw: async <R>(sql: string, bindings: Knex.RawBinding[]) => {
+        raw: async <R>(sql: string, bindings: Knex.RawBinding[], opts?: { name?: string }) => {
           if (signal?.aborted) throw cancelled();
           // A real promise: knex's query is a thenable that runs again on every then().
-          const run = Promise.resolve(conn.query<R>(sql, bindings));
+          const run = Promise.resolve(conn.query<R>(sql, bindings, opts));
           statement = run;
           try {
             return await run;

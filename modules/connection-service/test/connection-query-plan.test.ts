@@ -3,11 +3,13 @@
  * exactly the statement buildConnectionQuery returns shows the person's own pings read through
  * the (person_id, creation_time) btree and every other ping found by probing the GiST index on
  * coordinate once per own ping — never a scan of the whole location table — and, location being
- * partitioned by day (migration 0009), only the partitions its time range meets.
+ * partitioned by day (migration 0009), only the partitions its time range meets. The plans are the
+ * service's: generic ones (plan_cache_mode in CONNECTION_SESSION_SETTINGS) of the statement
+ * prepared once, with the partitions outside the range pruned when the plan starts.
  */
 import type { Knex } from 'knex';
-import { createDatabase, createLogger, type Database } from '@udaconnect/common';
-import { buildConnectionQuery, CONNECTION_SESSION_SETTINGS, type ConnectionQuery } from '../src/connection-query';
+import { createDatabase, createLogger, withOneConnection, type Database } from '@udaconnect/common';
+import { buildConnectionQuery, CONNECTION_SESSION_SETTINGS, findConnections, withCancellableConnection, type ConnectionQuery } from '../src/connection-query';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/test-database';
 
 let testDb: TestDatabase;
@@ -68,7 +70,17 @@ const INDEX_NODES = ['Index Scan', 'Index Only Scan', 'Bitmap Index Scan'];
  */
 async function explain(q: ConnectionQuery): Promise<PlanNode[]> {
   const { sql, bindings } = buildConnectionQuery(q);
-  const { rows } = await knex.raw<{ rows: Array<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }> }>(`EXPLAIN (FORMAT JSON) ${sql}`, bindings);
+  // Prepared, then EXECUTE with the values: the generic plan, as the service's prepared statement runs it.
+  const text = knex.raw(sql, bindings).toSQL().toNative().sql;
+  const execute = knex.raw(`EXECUTE plan_test(${bindings.map(() => '?').join(', ')})`, bindings).toQuery();
+  const rows = await withOneConnection(knex, async (conn) => {
+    await conn.query(`PREPARE plan_test AS ${text}`, []);
+    try {
+      return (await conn.query<{ rows: Array<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }> }>(`EXPLAIN (FORMAT JSON) ${execute}`, [])).rows;
+    } finally {
+      await conn.query('DEALLOCATE plan_test', []);
+    }
+  });
   const { rows: parents } = await knex.raw<{ rows: Array<{ index: string; parent: string }> }>(
     `SELECT c.relname AS index, p.relname AS parent
        FROM pg_index x JOIN pg_inherits i ON i.inhparent = x.indexrelid
@@ -163,4 +175,17 @@ it('reads only the partitions its time range meets', async () => {
     'location_coordinate_time_gist',
     'location_person_time_idx',
   ]);
+});
+
+it('the service plans its statements once per connection: prepared, with a generic plan', async () => {
+  const oneDay = { ...base, start: new Date('2021-03-02T00:00:00Z'), end: new Date('2021-03-03T00:00:00Z') };
+  const run = () => withCancellableConnection(knex, undefined, (db) => findConnections(db, oneDay));
+  const first = await run();
+  expect(first.kind === 'connections' && first.connections.length).toBeGreaterThan(0);
+  expect(await run()).toEqual(first);
+  // The pool has one connection: the statement prepared by the two calls above is on it.
+  const { rows } = await knex.raw<{ rows: Array<{ generic_plans: number; custom_plans: number }> }>(
+    `SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE name LIKE 'uc\\_%' AND statement LIKE '%WITH own AS MATERIALIZED%'`,
+  );
+  expect(rows).toEqual([{ generic_plans: 2, custom_plans: 0 }]);
 });
