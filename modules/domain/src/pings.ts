@@ -37,12 +37,26 @@ const invalid = (field: string, reason: string): PingProblem => ({ field, reason
 const wireProblems = new WeakMap<LocationPing, PingProblem>();
 
 /**
- * Decodes a LocationPing from its protobuf bytes (a gRPC request, a Kafka value) and remembers
- * what checkPing cannot see on the decoded object (Timestamp nanos outside 0..999,999,999).
- * Throws on bytes that are not a LocationPing.
+ * A received ping's own bytes, kept by decodePingBytes when asked: toMessage publishes them as
+ * they are when the ping reaches it unchanged (admitPing and withEventId copy a ping they change),
+ * instead of encoding the same fields again (~4 µs a ping, a tenth of location-ingest's CPU per
+ * ping: docs/benchmarks.md). Consumers decode them with the same decoder, so they read the same
+ * ping; a longer one (unknown fields, padding) is encoded again, so Kafka holds no more than a
+ * ping's fields from any device.
  */
-export function decodePingBytes(bytes: Uint8Array): LocationPing {
+const wireBytes = new WeakMap<LocationPing, Uint8Array>();
+/** A ping of the SDK's is about 75 bytes. */
+const MAX_KEPT_BYTES = 128;
+
+/**
+ * Decodes a LocationPing from its protobuf bytes (a gRPC request, a Kafka value) and remembers
+ * what checkPing cannot see on the decoded object (Timestamp nanos outside 0..999,999,999), and
+ * with `keepBytes` the bytes themselves, for toMessage (they must not change afterwards: pass a
+ * copy the caller owns). Throws on bytes that are not a LocationPing.
+ */
+export function decodePingBytes(bytes: Uint8Array, keepBytes = false): LocationPing {
   const ping = LocationPing.decode(bytes);
+  if (keepBytes && bytes.length <= MAX_KEPT_BYTES) wireBytes.set(ping, bytes);
   if (ping.recordedAt !== undefined) {
     const raw = rawRecordedAt(bytes);
     if (raw && (raw.nanos < 0 || raw.nanos > 999_999_999 || !Number.isInteger(raw.nanos))) {
@@ -57,18 +71,18 @@ export const MAX_PINGS_PER_BATCH = 5_000;
 
 /**
  * Decodes a LocationBatch from its protobuf bytes, each ping with decodePingBytes (so its wire
- * problems are kept). A batch of more than `maxPings` is only counted (its pings are not decoded:
+ * problems and its bytes are kept; the bytes are copied once, so the caller's buffer may change). A batch of more than `maxPings` is only counted (its pings are not decoded:
  * `pings` is empty). Throws on bytes that are not a LocationBatch.
  */
 export function decodeBatchBytes(bytes: Uint8Array, maxPings = Infinity): { count: number; pings: LocationPing[] } {
-  const reader = new BinaryReader(bytes);
+  const reader = new BinaryReader(Buffer.from(bytes));
   const raw: Uint8Array[] = [];
   while (reader.pos < reader.len) {
     const tag = reader.uint32();
     if (tag >>> 3 === 1 && (tag & 7) === 2) raw.push(reader.bytes());
     else reader.skip(tag & 7);
   }
-  return { count: raw.length, pings: raw.length > maxPings ? [] : raw.map(decodePingBytes) };
+  return { count: raw.length, pings: raw.length > maxPings ? [] : raw.map((ping) => decodePingBytes(ping, true)) };
 }
 
 /** The last recorded_at (field 5) of an encoded LocationPing, as sent. */
@@ -146,8 +160,10 @@ export function withEventId(ping: LocationPing): LocationPing {
 }
 
 export function toMessage(ping: LocationPing): OutgoingMessage {
-  // Keyed by person: one person's pings stay on one partition, in order.
-  return { key: String(ping.personId), value: Buffer.from(LocationPing.encode(ping).finish()) };
+  const bytes = wireBytes.get(ping) ?? LocationPing.encode(ping).finish();
+  // Keyed by person: one person's pings stay on one partition, in order. The value is a view of
+  // the bytes, not a copy (Buffer.from of a Uint8Array copies it byte by byte).
+  return { key: String(ping.personId), value: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
 }
 
 /** Decodes a Kafka value; throws on bytes that are not a LocationPing. */

@@ -99,7 +99,8 @@ class UndecodablePing {
 
 const decodeRequest = (value: Buffer): LocationPing => {
   try {
-    return decodePingBytes(value);
+    // A copy of its own: grpc-js gives no promise about the request's buffer once this returns.
+    return decodePingBytes(Buffer.from(value), true);
   } catch (err) {
     return new UndecodablePing((err as Error).message) as unknown as LocationPing;
   }
