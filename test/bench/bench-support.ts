@@ -25,12 +25,15 @@ export interface Service {
 /**
  * Runs `node --import tsx <entry>` with `env`, its output appended to `logFile`. Extra node flags
  * for the services come from BENCH_NODE_FLAGS, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see
- * where a service spends its time (NODE_OPTIONS refuses --cpu-prof).
+ * where a service spends its time (NODE_OPTIONS refuses --cpu-prof). `nice`: the process's
+ * scheduling priority (nice(1), which execs node: same pid, every thread at that priority).
  */
-export function startService(name: string, entry: string, env: Record<string, string>, cwd: string, logFile: string): Service {
+export function startService(name: string, entry: string, env: Record<string, string>, cwd: string, logFile: string, opts: { nice?: number } = {}): Service {
   const log = createWriteStream(logFile, { flags: 'a' });
   const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
-  const child = spawn(process.execPath, [...flags, '--import', 'tsx', entry], {
+  const node = [process.execPath, ...flags, '--import', 'tsx', entry];
+  const [command, ...args] = opts.nice ? ['nice', '-n', String(opts.nice), ...node] : node;
+  const child = spawn(command!, args, {
     cwd,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
