@@ -34,13 +34,13 @@ import { parseArgs } from 'node:util';
 import knexFactory, { type Knex } from 'knex';
 import { z } from 'zod';
 import { migrateLatest } from '../../db';
-import { createDatabase, createLogger, withOneConnection } from '@udaconnect/common';
+import { createDatabase, createLogger } from '@udaconnect/common';
 import { mulberry32 } from '@udaconnect/domain';
 import {
   buildConnectionQuery,
   CONNECTION_SESSION_SETTINGS,
   findConnections,
-  poolQueryable,
+  withCancellableConnection,
   type ConnectionQuery,
 } from '../../modules/connection-service/src/connection-query';
 import {
@@ -63,6 +63,7 @@ import {
   writeDocSection,
   type Service,
 } from './bench-support';
+import { explainPrepared } from '../support/explain-prepared';
 
 const ROOT = join(__dirname, '..', '..');
 const DOC = join(ROOT, 'docs', 'benchmarks.md');
@@ -641,7 +642,8 @@ interface SqlResult {
 /** findConnections, exactly as connection-service runs it (its session settings, one statement), without gRPC and HTTP. */
 async function sqlQuery(knex: Knex, q: Query, distance: number): Promise<SqlResult> {
   const t0 = performance.now();
-  const result = await findConnections(poolQueryable(knex), toConnectionQuery(q, distance));
+  // On one connection of the pool, as connection-service runs it (its statements prepared on that connection).
+  const result = await withCancellableConnection(knex, undefined, (db) => findConnections(db, toConnectionQuery(q, distance)));
   const ms = performance.now() - t0;
   if (result.kind !== 'connections') throw new Error(`person ${q.personId}: ${result.kind}`);
   return { ms, rows: result.connections.map((c) => ({ location: { id: Number(c.location.id) } })) };
@@ -711,14 +713,8 @@ function compareSets(pairs: Array<{ old: Set<number>; current: Set<number> }>): 
  */
 async function explainNew(knex: Knex, q: Query, distance: number): Promise<string> {
   const { sql, bindings } = buildConnectionQuery(toConnectionQuery(q, distance));
-  const text = knex.raw(sql, bindings).toSQL().toNative().sql;
-  return withOneConnection(knex, async (conn) => {
-    await conn.query(`PREPARE bench_typical AS ${text}`, []);
-    const execute = knex.raw(`EXECUTE bench_typical(${bindings.map(() => '?').join(', ')})`, bindings).toQuery();
-    const { rows } = await conn.query<{ rows: Array<{ 'QUERY PLAN': string }> }>(`EXPLAIN (ANALYZE, BUFFERS) ${execute}`, []);
-    await conn.query('DEALLOCATE bench_typical', []);
-    return rows.map((r) => r['QUERY PLAN']).join('\n');
-  });
+  const rows = await explainPrepared<{ 'QUERY PLAN': string }>(knex, 'ANALYZE, BUFFERS', sql, bindings);
+  return rows.map((r) => r['QUERY PLAN']).join('\n');
 }
 
 /** The plan of one of the old per-location queries (the first own ping of the same query). */

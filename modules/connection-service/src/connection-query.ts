@@ -292,20 +292,12 @@ export async function findConnections(db: Queryable, q: ConnectionQuery): Promis
 const PERSON_EXISTS = 'SELECT 1 FROM person WHERE id = ?::int';
 
 /**
- * Runs raw SQL: one connection of the pool (see withCancellableConnection), or the pool itself
- * (poolQueryable). `name`: as a named prepared statement.
+ * Runs raw SQL: one connection of the pool (withCancellableConnection), which runs a statement
+ * given a `name` as a named prepared statement; or the pool itself (knex), which ignores the name.
  */
 export interface Queryable {
   raw<R>(sql: string, bindings: Knex.RawBinding[], opts?: { name?: string }): Promise<R>;
 }
-
-/** The pool as a Queryable, with prepared statements as on one connection. */
-export const poolQueryable = (knex: Knex): Queryable => ({
-  raw: <R>(sql: string, bindings: Knex.RawBinding[], opts?: { name?: string }) => {
-    const raw = knex.raw(sql, bindings);
-    return Promise.resolve((opts?.name ? raw.options({ name: opts.name }) : raw) as unknown as R);
-  },
-});
 
 export interface WorkEstimate {
   /** The person's own pings in the range: one GiST probe each. */

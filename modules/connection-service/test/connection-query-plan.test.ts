@@ -8,9 +8,10 @@
  * prepared once, with the partitions outside the range pruned when the plan starts.
  */
 import type { Knex } from 'knex';
-import { createDatabase, createLogger, withOneConnection, type Database } from '@udaconnect/common';
+import { createDatabase, createLogger, type Database } from '@udaconnect/common';
 import { buildConnectionQuery, CONNECTION_SESSION_SETTINGS, findConnections, withCancellableConnection, type ConnectionQuery } from '../src/connection-query';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/test-database';
+import { explainPrepared } from '../../../test/support/explain-prepared';
 
 let testDb: TestDatabase;
 let db: Database;
@@ -70,17 +71,8 @@ const INDEX_NODES = ['Index Scan', 'Index Only Scan', 'Bitmap Index Scan'];
  */
 async function explain(q: ConnectionQuery): Promise<PlanNode[]> {
   const { sql, bindings } = buildConnectionQuery(q);
-  // Prepared, then EXECUTE with the values: the generic plan, as the service's prepared statement runs it.
-  const text = knex.raw(sql, bindings).toSQL().toNative().sql;
-  const execute = knex.raw(`EXECUTE plan_test(${bindings.map(() => '?').join(', ')})`, bindings).toQuery();
-  const rows = await withOneConnection(knex, async (conn) => {
-    await conn.query(`PREPARE plan_test AS ${text}`, []);
-    try {
-      return (await conn.query<{ rows: Array<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }> }>(`EXPLAIN (FORMAT JSON) ${execute}`, [])).rows;
-    } finally {
-      await conn.query('DEALLOCATE plan_test', []);
-    }
-  });
+  // The generic plan, as the service's prepared statement runs it.
+  const rows = await explainPrepared<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(knex, 'FORMAT JSON', sql, bindings);
   const { rows: parents } = await knex.raw<{ rows: Array<{ index: string; parent: string }> }>(
     `SELECT c.relname AS index, p.relname AS parent
        FROM pg_index x JOIN pg_inherits i ON i.inhparent = x.indexrelid
