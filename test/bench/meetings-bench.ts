@@ -15,9 +15,10 @@
  * - live meetings (the pairs of persons told they met) against the exact query (connection-service's
  *   FindConnections: ST_DWithin 5 m, ±1 minute, for every attendee) and against the truth (the
  *   attendees' true positions at their pings, without noise): precision and recall;
- * - notification delay: from the moment the ping that completed a meeting was written to the
- *   stream (before its acknowledgement, so this is an upper bound of ack → notification) to the
- *   notification's arrival at the watcher; p50, p99, max;
+ * - notification delay: from the acknowledgement of the ping that completed a meeting (the end of
+ *   its RecordBatch call: the issue's "within 2 s of the second ping being acknowledged") to the
+ *   notification's arrival at the watcher, p50, p99, max; and from the moment that ping was written
+ *   to the stream (an upper bound, which adds ingest's time to acknowledge);
  * - visits and attendance stored against the truth (the attendees' real stays): precision, recall.
  */
 import { fork } from 'node:child_process';
@@ -243,7 +244,7 @@ async function main() {
     cpuGroups.postgres = () => findPids((_cmd, comm) => comm === 'postgres');
     cpuGroups.phones = () => phones.map((x) => x.pid!);
     const cpuBefore = readCpu(cpuGroups);
-    const sentAt = await play(scenario, {
+    const { sentAt, ackedAt } = await play(scenario, {
       target: `127.0.0.1:${ingestPort}`,
       token: auth.token,
       personIds,
@@ -300,7 +301,10 @@ async function main() {
     const live = new Set(told.map((t) => pairKey(t.person, t.other)));
     const exact = await exactPairs(`127.0.0.1:${connectionPort}`, auth.token, personIds, at(-600), at(durationSeconds + 600));
     const truth = new Set([...truePairs(scenario)].map(([a, b]) => pairKey(personIds[a]!, personIds[b]!)));
-    const delays = told.map((t) => t.receivedAt - (sentAt.get(t.atMs) ?? Number.NaN)).filter((d) => Number.isFinite(d));
+    const since = (from: Map<number, number>) => told.map((t) => t.receivedAt - (from.get(t.atMs) ?? Number.NaN)).filter((d) => Number.isFinite(d));
+    const delays = since(ackedAt);
+    const writtenDelays = since(sentAt);
+    const ackDelays = [...ackedAt].map(([t, acked]) => acked - sentAt.get(t)!);
     const unmatched = told.length - delays.length;
 
     // ---- presence against the truth
@@ -309,7 +313,18 @@ async function main() {
 
     writeFileSync(
       join(logDir, 'results.json'),
-      JSON.stringify({ live: [...live], exact: [...exact], truth: [...truth], delays, visits, attendance, notifications: told.length, service }),
+      JSON.stringify({
+        live: [...live],
+        exact: [...exact],
+        truth: [...truth],
+        delays,
+        writtenDelays,
+        ackDelays,
+        visits,
+        attendance,
+        notifications: told.length,
+        service,
+      }),
     );
     console.log(`[bench] raw results in ${join(logDir, 'results.json')}`);
     const report = renderReport({
@@ -325,6 +340,8 @@ async function main() {
       exactVsTruth: score(exact, truth),
       notifications: told.length,
       delays,
+      writtenDelays,
+      ackDelays,
       unmatched,
       visits,
       attendance,
@@ -386,11 +403,12 @@ interface PlayOptions {
 /**
  * Sends the scenario's pings in event-time order, paced to `speed`, as RecordBatch calls of the
  * pings due every BATCH_EVERY_MS (at most BATCH_PINGS each, `streams` calls in flight at most).
- * Returns, for each ping time (ms), when its batch was sent.
+ * Returns, for each ping time (ms), when its batch was sent and when that call was acknowledged.
  */
-async function play(s: Scenario, o: PlayOptions): Promise<Map<number, number>> {
+async function play(s: Scenario, o: PlayOptions): Promise<{ sentAt: Map<number, number>; ackedAt: Map<number, number> }> {
   const client = new LocationIngestClient(o.target, grpc.credentials.createInsecure(), { interceptors: [bearerInterceptor(() => o.token)] });
   const sentAt = new Map<number, number>();
+  const ackedAt = new Map<number, number>();
   const inFlight = new Set<Promise<void>>();
   let accepted = 0;
   let failure: Error | undefined;
@@ -399,6 +417,8 @@ async function play(s: Scenario, o: PlayOptions): Promise<Map<number, number>> {
     for (const p of pings) sentAt.set(p.recordedAt!.getTime(), now);
     const call = new Promise<void>((resolve) =>
       client.recordBatch({ pings }, (err, summary) => {
+        const acked = Date.now();
+        for (const p of pings) ackedAt.set(p.recordedAt!.getTime(), acked);
         if (err) failure ??= err;
         else if (summary.accepted !== pings.length) failure ??= new Error(`ingest accepted ${summary.accepted} of ${pings.length}: ${JSON.stringify(summary)}`);
         else accepted += pings.length;
@@ -439,7 +459,7 @@ async function play(s: Scenario, o: PlayOptions): Promise<Map<number, number>> {
   if (failure) throw failure;
   if (accepted !== pings.length) throw new Error(`ingest accepted ${accepted} of ${pings.length} pings`);
   console.log(`[bench] sent and acknowledged ${fmt(accepted)} pings in ${((Date.now() - wallStart) / 1000).toFixed(1)} s`);
-  return sentAt;
+  return { sentAt, ackedAt };
 }
 
 /** The pairs FindConnections (ST_DWithin 5 m, ±1 minute) finds for every attendee over the event. */
@@ -581,7 +601,10 @@ function renderReport(r: {
   liveVsTruth: Score;
   exactVsTruth: Score;
   notifications: number;
+  /** Notification delays from the completing ping's acknowledgement (the target's measure), from its write, and acknowledgement delays, ms. */
   delays: number[];
+  writtenDelays: number[];
+  ackDelays: number[];
   unmatched: number;
   visits: Score;
   attendance: Score;
@@ -619,9 +642,12 @@ function renderReport(r: {
     row('Visits (≥ 2 min) vs true stays', r.visits),
     row('Attendance (≥ half the talk) vs true time in the room', r.attendance),
     '',
-    `Live notifications: ${fmt(r.notifications)} (each meeting tells both persons). Delay from the completing ping written to its stream to the notification at the watcher ` +
-      `(an upper bound of acknowledgement → notification): p50 ${fmt(percentile(r.delays, 50))} ms, p99 ${fmt(p99)} ms, max ${fmt(r.delays.reduce((m, d) => Math.max(m, d), 0))} ms ` +
-      `— target p99 ≤ ${fmt(TARGET_P99_MS)} ms: ${ok(p99 <= TARGET_P99_MS)}${r.unmatched ? ` (${r.unmatched} notifications whose ping time matched no sent ping were left out)` : ''}.`,
+    `Live notifications: ${fmt(r.notifications)} (each meeting tells both persons). Delay from the acknowledgement of the completing ping (its RecordBatch call answered) to the notification at the watcher: ` +
+      `p50 ${fmt(percentile(r.delays, 50))} ms, p99 ${fmt(p99)} ms, max ${fmt(max(r.delays))} ms — target p99 ≤ ${fmt(TARGET_P99_MS)} ms: ${ok(p99 <= TARGET_P99_MS)}` +
+      `${r.unmatched ? ` (${r.unmatched} notifications whose ping time matched no sent ping were left out)` : ''}. ` +
+      `From the completing ping written to its stream instead (an upper bound, which adds ingest's time to acknowledge): p50 ${fmt(percentile(r.writtenDelays, 50))} ms, ` +
+      `p99 ${fmt(percentile(r.writtenDelays, 99))} ms, max ${fmt(max(r.writtenDelays))} ms; the acknowledgements themselves, RecordBatch call written → answered, per ping: ` +
+      `p50 ${fmt(percentile(r.ackDelays, 50))} ms, p99 ${fmt(percentile(r.ackDelays, 99))} ms.`,
     '',
     `connection-service${r.opts['connection-service-nice'] ? ` (at nice ${r.opts['connection-service-nice']}, every other process at 0)` : ''}: done ${r.service.settledS.toFixed(1)} s after the last ping was sent; ${fmt(r.service.detected)} meetings detected, ${fmt(r.service.sent)} notifications sent, ${fmt(r.service.dropped)} dropped (slow streams), ` +
       `${fmt(r.service.skipped)} pings skipped; its delays from the Kafka timestamp to the meeting found: p50 ${r.service.detectionP50}, p99 ${r.service.detectionP99}; ` +
@@ -633,6 +659,10 @@ function renderReport(r: {
     'The truth differs from what the phones report by the GPS noise: pairs whose true distance is near 5 m fall on either side once noise is added, ' +
       'and a ping inside a booth may be reported outside it; the exact query sees only the reported positions, like the live index.',
   ].join('\n');
+}
+
+function max(values: readonly number[]): number {
+  return values.reduce((m, d) => Math.max(m, d), -Infinity);
 }
 
 main().then(

@@ -37,7 +37,7 @@ const REPLAY_NOTIFY_GRACE_MS = 5_000;
  */
 const SLICE_PINGS = 200;
 /** Upper bounds (s) of both delay histograms: found in the grid, written to the stream. */
-const DELAY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10];
+const DELAY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5, 10];
 /** How often open streams are checked for expired or revoked tokens. */
 const TOKEN_SWEEP_MS = 5_000;
 
