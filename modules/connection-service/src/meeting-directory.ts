@@ -34,8 +34,8 @@ export class MeetingDirectory {
     private readonly knex: Knex,
     private readonly logger: Logger,
     private readonly refreshMs: number,
-    /** Told of each new set of places (the detector locates meetings with it). */
-    private readonly onPlaces: (places: PlaceIndex) => void = () => undefined,
+    /** Told of each new set of places, indexed and as read (the detector locates meetings with them). */
+    private readonly onPlaces: (places: PlaceIndex, list: MeetingPlace[]) => void = () => undefined,
   ) {}
 
   /** Whether places and discoverability have been read at least once (nothing is announced before). */
@@ -83,7 +83,7 @@ export class MeetingDirectory {
         this.hidden = new Set(hidden.rows.map((r) => r.id));
         this.hiddenReadAt = readAt;
         this.placeIndex = new PlaceIndex(list);
-        this.onPlaces(this.placeIndex);
+        this.onPlaces(this.placeIndex, list);
       } finally {
         this.refreshing = undefined;
       }

@@ -1,6 +1,6 @@
 /**
- * Live meetings: every ping of the locations topic, in memory (MeetingDetector's grid), told to the
- * open Watch streams of the two persons who met.
+ * Live meetings: every ping of the locations topic, in memory (MeetingDetector's grid, in a worker
+ * thread: detector-thread.ts), told to the open Watch streams of the two persons who met.
  *
  * Every replica reads every ping, with a consumer group of its own that never commits offsets
  * (nothing is left in Kafka when it goes). On each start it seeks the topic to `now − cooldown −
@@ -24,8 +24,9 @@ import {
   type Logger,
   type MessageBatch,
 } from '@udaconnect/common';
-import { checkPing, decodePing, MeetingDetector, PartitionWatermark, type DetectedMeeting, type MeetingRules } from '@udaconnect/domain';
+import { checkPing, decodePing, PartitionWatermark, type MeetingPlace, type MeetingRules } from '@udaconnect/domain';
 import type { Meeting } from '@udaconnect/proto';
+import { DetectorThread, type FoundMeeting, type ObservedPing } from './detector-thread';
 import { MeetingDirectory, type MeetingPerson } from './meeting-directory';
 import { WatcherRegistry } from './meeting-watchers';
 
@@ -61,12 +62,16 @@ export type MeetingFeedState = 'connecting' | 'replaying' | 'live';
 export class MeetingFeed {
   readonly watchers: WatcherRegistry;
   readonly directory: MeetingDirectory;
-  private readonly detector: MeetingDetector;
+  private detector: DetectorThread;
+  /** The places last read, for a detector started again. */
+  private places: MeetingPlace[] = [];
   /** The grid's clock: the oldest of the partitions' newest times (a partition read behind is not late). */
   private watermark = new PartitionWatermark();
   private readonly bus: ReturnType<typeof createKafkaBus>;
   private readonly log: Logger;
   private connection: BackgroundConnection<BusConsumer> | undefined;
+  /** Counts connect() calls: a consumer's crash matters only while it is the last one made. */
+  private generation = 0;
   private current: MeetingFeedState = 'connecting';
   private stopped = false;
   /** Meetings of pings that reached Kafka before this (ms) are not told. */
@@ -79,8 +84,11 @@ export class MeetingFeed {
   constructor(private readonly o: MeetingFeedOptions) {
     this.log = o.logger.child({ component: 'meetings' });
     this.metrics = feedMetrics(o.registry);
-    this.detector = new MeetingDetector(o.rules, { lateMs: o.lateMs });
-    this.directory = new MeetingDirectory(o.knex, this.log, o.refreshMs, (places) => (this.detector.places = places));
+    this.detector = this.startDetector();
+    this.directory = new MeetingDirectory(o.knex, this.log, o.refreshMs, (_index, places) => {
+      this.places = places;
+      this.detector.setPlaces(places);
+    });
     this.bus = createKafkaBus({ brokers: o.brokers, clientId: 'connection-service-meetings', logger: o.logger });
     this.watchers = new WatcherRegistry(this.log, {
       sent: (_meeting, origin) => {
@@ -109,6 +117,7 @@ export class MeetingFeed {
   }
 
   private connect(): void {
+    this.generation++;
     this.current = 'connecting';
     this.metrics.live.set(0);
     this.connection = connectInBackground<BusConsumer>({
@@ -128,10 +137,11 @@ export class MeetingFeed {
     const [startOffsets, endOffsets] = await Promise.all([this.bus.offsetsAt(this.o.topic, from), this.bus.endOffsets(this.o.topic)]);
     const groupId = `connection-service-meetings-${hostname().replace(/[^a-zA-Z0-9._-]/g, '-')}-${randomBytes(4).toString('hex')}`;
     const consumer = this.bus.consumer({ groupId, commitOffsets: false });
+    const generation = this.generation;
     consumer.onCrash((err) => {
-      this.log.error({ err }, 'the Kafka consumer for live meetings gave up; connecting again');
-      void consumer.close().catch(() => undefined);
-      if (!this.stopped) this.connect();
+      // A consumer already replaced (the detector failed meanwhile) is only closed.
+      if (generation === this.generation) this.restart(err, 'the Kafka consumer for live meetings gave up; connecting again');
+      else void consumer.close().catch(() => undefined);
     });
     const start = new Map(startOffsets.map((s) => [s.partition, BigInt(s.offset)]));
     this.replayUntil = new Map(endOffsets.filter((e) => BigInt(e.offset) > (start.get(e.partition) ?? 0n)).map((e) => [e.partition, BigInt(e.offset)]));
@@ -155,17 +165,41 @@ export class MeetingFeed {
   }
 
   /**
-   * Reads a batch in slices of SLICE_PINGS: after each, the meetings found are announced and the
-   * event loop gets a turn, so that their messages reach the sockets (and slow streams drain) while
-   * the rest of a large batch — a consumer catching up reads thousands of pings at once — is read.
+   * A detector thread; when it dies, a new one (with the places last read) and a new consumer, whose
+   * replay of the last cooldown rebuilds its grid.
+   */
+  private startDetector(): DetectorThread {
+    const detector = new DetectorThread({ rules: this.o.rules, lateMs: this.o.lateMs }, (err) => {
+      if (this.stopped) return;
+      this.detector = this.startDetector();
+      this.detector.setPlaces(this.places);
+      this.restart(err, 'the meeting detector thread failed; started again, replaying the topic');
+    });
+    return detector;
+  }
+
+  /** Closes the consumer and connects again (a new consumer replays the last cooldown). */
+  private restart(err: Error, message: string): void {
+    this.log.error({ err }, message);
+    const consumer = this.connection?.current();
+    this.connection?.stop();
+    void consumer?.close().catch(() => undefined);
+    if (!this.stopped) this.connect();
+  }
+
+  /**
+   * Sends a batch to the detector in slices of SLICE_PINGS, without waiting for the answers (the
+   * thread works through them in order while this one writes the meetings of the slices answered);
+   * the event loop gets a turn after each, and the batch is done when every slice is answered.
    */
   private async handle(batch: MessageBatch): Promise<void> {
+    const answered: Array<Promise<void>> = [];
     for (let from = 0; from < batch.messages.length; from += SLICE_PINGS) {
-      const told = this.read(batch, batch.messages.slice(from, from + SLICE_PINGS));
-      if (told.length > 0) void this.announce(told);
+      const slice = this.read(batch, batch.messages.slice(from, from + SLICE_PINGS));
+      if (slice.pings.length > 0) answered.push(this.detector.observe(slice.pings).then((answer) => this.found(slice.origins, answer.found, answer.gridSize)));
       await setImmediate();
     }
-    this.metrics.gridPings.set(this.detector.grid.size);
+    await Promise.all(answered);
     const last = batch.messages[batch.messages.length - 1];
     const until = this.replayUntil.get(batch.partition);
     if (last && until !== undefined && BigInt(last.offset) + 1n >= until) {
@@ -174,9 +208,10 @@ export class MeetingFeed {
     }
   }
 
-  /** Puts the messages' pings in the grid; returns the meetings to tell. */
-  private read(batch: MessageBatch, messages: MessageBatch['messages']): Array<{ meeting: DetectedMeeting; origin: number }> {
-    const told: Array<{ meeting: DetectedMeeting; origin: number }> = [];
+  /** The messages' pings to put in the grid, each with its Kafka timestamp (`origins`, ms). */
+  private read(batch: MessageBatch, messages: MessageBatch['messages']): { pings: ObservedPing[]; origins: number[] } {
+    const pings: ObservedPing[] = [];
+    const origins: number[] = [];
     for (const m of messages) {
       const received = Number(m.timestamp);
       let ping;
@@ -196,22 +231,28 @@ export class MeetingFeed {
       }
       const at = ping.recordedAt!.getTime();
       const clock = this.watermark.observe(batch.partition, Math.min(received, at), Date.now());
-      const meetings = this.detector.observe(
-        { personId: ping.personId, latitude: ping.latitude!, longitude: ping.longitude!, at, eventId: ping.eventId },
-        clock,
-      );
-      if (this.current === 'replaying') this.replay.pings++;
-      if (meetings.length === 0) continue;
-      this.metrics.detected.inc(meetings.length);
-      if (this.current === 'replaying') this.replay.meetings += meetings.length;
-      if (received < this.notifyFrom) continue;
-      const lag = Math.max(0, Date.now() - received) / 1000;
-      for (const meeting of meetings) {
-        told.push({ meeting, origin: received });
-        this.metrics.detectionDelay.observe(lag);
-      }
+      pings.push({ personId: ping.personId, latitude: ping.latitude!, longitude: ping.longitude!, at, eventId: ping.eventId, clock });
+      origins.push(received);
     }
-    return told;
+    if (this.current === 'replaying') this.replay.pings += pings.length;
+    return { pings, origins };
+  }
+
+  /** The detector's answer for one slice: counted, and told when its ping reached Kafka after notifyFrom. */
+  private found(origins: number[], found: FoundMeeting[], gridSize: number): void {
+    this.metrics.gridPings.set(gridSize);
+    if (found.length === 0) return;
+    this.metrics.detected.inc(found.length);
+    if (this.current === 'replaying') this.replay.meetings += found.length;
+    const now = Date.now();
+    const told: Array<{ meeting: FoundMeeting; origin: number }> = [];
+    for (const meeting of found) {
+      const origin = origins[meeting.ping]!;
+      if (origin < this.notifyFrom) continue;
+      told.push({ meeting, origin });
+      this.metrics.detectionDelay.observe(Math.max(0, now - origin) / 1000);
+    }
+    if (told.length > 0) void this.announce(told);
   }
 
   private caughtUp(): void {
@@ -219,7 +260,7 @@ export class MeetingFeed {
     this.current = 'live';
     this.metrics.live.set(1);
     this.log.info(
-      { pings: this.replay.pings, meetings: this.replay.meetings, ms: Date.now() - this.replay.started, gridPings: this.detector.grid.size },
+      { pings: this.replay.pings, meetings: this.replay.meetings, ms: Date.now() - this.replay.started },
       'live meetings: replay done, telling meetings as they happen',
     );
   }
@@ -233,11 +274,11 @@ export class MeetingFeed {
   }
 
   /** Tells each of the two persons who has a stream open about the other, if the other may be announced. */
-  private async announce(told: Array<{ meeting: DetectedMeeting; origin: number }>): Promise<void> {
+  private async announce(told: Array<{ meeting: FoundMeeting; origin: number }>): Promise<void> {
     const tells = told.flatMap(({ meeting, origin }) =>
       [
-        { watcher: meeting.a.personId, other: meeting.b.personId },
-        { watcher: meeting.b.personId, other: meeting.a.personId },
+        { watcher: meeting.a, other: meeting.b },
+        { watcher: meeting.b, other: meeting.a },
       ]
         .filter((d) => this.watchers.has(d.watcher))
         .map((d) => ({ ...d, meeting, origin })),
@@ -272,10 +313,11 @@ export class MeetingFeed {
     this.connection?.stop();
     await consumer?.close().catch(() => undefined);
     await this.bus.close();
+    await this.detector.close();
   }
 }
 
-function toMessage(m: DetectedMeeting, other: MeetingPerson): Meeting {
+function toMessage(m: FoundMeeting, other: MeetingPerson): Meeting {
   return {
     otherPersonId: other.id,
     at: new Date(m.at),
