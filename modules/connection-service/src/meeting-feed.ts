@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { setImmediate } from 'node:timers/promises';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import {
+  backoffDelay,
   connectInBackground,
   createKafkaBus,
   labelledCounter,
@@ -39,6 +40,8 @@ const REPLAY_NOTIFY_GRACE_MS = 5_000;
 const SLICE_PINGS = 200;
 /** Upper bounds (s) of both delay histograms: found in the grid, written to the stream. */
 const DELAY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5, 10];
+/** A detector thread that ran this long (ms) before failing starts again at once; failures in a row back off. */
+const DETECTOR_HEALTHY_MS = 60_000;
 /** How often open streams are checked for expired or revoked tokens. */
 const TOKEN_SWEEP_MS = 5_000;
 
@@ -70,8 +73,11 @@ export class MeetingFeed {
   private readonly bus: ReturnType<typeof createKafkaBus>;
   private readonly log: Logger;
   private connection: BackgroundConnection<BusConsumer> | undefined;
-  /** Counts connect() calls: a consumer's crash matters only while it is the last one made. */
+  /** Counts connect() and disconnect() calls: a consumer's crash matters only while it is the last one made. */
   private generation = 0;
+  private detectorFailures = 0;
+  private lastDetectorFailure = -Infinity;
+  private detectorRestart: NodeJS.Timeout | undefined;
   private current: MeetingFeedState = 'connecting';
   private stopped = false;
   /** Meetings of pings that reached Kafka before this (ms) are not told. */
@@ -165,25 +171,44 @@ export class MeetingFeed {
   }
 
   /**
-   * A detector thread; when it dies, a new one (with the places last read) and a new consumer, whose
-   * replay of the last cooldown rebuilds its grid.
+   * A detector thread. When it dies: the consumer is closed at once (Watch answers UNAVAILABLE),
+   * and after a backoff (failures in a row wait longer) a new thread gets the places last read and
+   * a new consumer replays the last cooldown into its grid.
    */
   private startDetector(): DetectorThread {
-    const detector = new DetectorThread({ rules: this.o.rules, lateMs: this.o.lateMs }, (err) => {
+    return new DetectorThread({ rules: this.o.rules, lateMs: this.o.lateMs }, (err) => {
       if (this.stopped) return;
-      this.detector = this.startDetector();
-      this.detector.setPlaces(this.places);
-      this.restart(err, 'the meeting detector thread failed; started again, replaying the topic');
+      const now = Date.now();
+      this.detectorFailures = now - this.lastDetectorFailure > DETECTOR_HEALTHY_MS ? 1 : this.detectorFailures + 1;
+      this.lastDetectorFailure = now;
+      const waitMs = backoffDelay(this.detectorFailures - 1, 200, 10_000);
+      this.log.error({ err, waitMs }, 'the meeting detector thread failed; starting it again, then replaying the topic');
+      this.disconnect();
+      this.detectorRestart = setTimeout(() => {
+        this.detectorRestart = undefined;
+        if (this.stopped) return;
+        this.detector = this.startDetector();
+        this.detector.setPlaces(this.places);
+        this.connect();
+      }, waitMs);
     });
-    return detector;
+  }
+
+  /** Stops connecting and closes the consumer; no meetings until connect(). */
+  private disconnect(): void {
+    const consumer = this.connection?.current();
+    this.connection?.stop();
+    this.connection = undefined;
+    this.generation++;
+    this.current = 'connecting';
+    this.metrics.live.set(0);
+    void consumer?.close().catch(() => undefined);
   }
 
   /** Closes the consumer and connects again (a new consumer replays the last cooldown). */
   private restart(err: Error, message: string): void {
     this.log.error({ err }, message);
-    const consumer = this.connection?.current();
-    this.connection?.stop();
-    void consumer?.close().catch(() => undefined);
+    this.disconnect();
     if (!this.stopped) this.connect();
   }
 
@@ -308,6 +333,7 @@ export class MeetingFeed {
   /** closeStreams(), then stops consuming and closes the Kafka client. */
   async stop(): Promise<void> {
     this.closeStreams();
+    clearTimeout(this.detectorRestart);
     this.directory.stop();
     const consumer = this.connection?.current();
     this.connection?.stop();

@@ -15,6 +15,7 @@ import { healthStatus, reflectedServices } from '../../../test/support/grpc-prob
 import { metricsText } from '../../../test/support/metrics-text';
 import { infraEnv, runId, serviceDatabaseUrl } from '../../../test/support/test-env';
 import { MEETINGS_SERVICE_NAME } from '../src/connection-service';
+import type { DetectorThread, ObservedPing } from '../src/detector-thread';
 import { startHarness, type Harness } from './harness';
 
 const logger = createLogger('meetings-test', process.env.TEST_LOG_LEVEL ?? 'silent');
@@ -283,6 +284,30 @@ describe('Meetings/Watch', () => {
       { other: ids.alan, name: 'Alan Turing', placeName: 'Booth 1', placeId: ids.booth1, eventId: ids.event, meters: 4, at: B + 145 * SEC },
     ]);
     expect(delays.at(-1)!.fromSendMs).toBeLessThan(2_000);
+  });
+
+  test('a detector thread that dies is replaced: the topic is replayed into the new one, which goes on without telling again what was told', async () => {
+    const feed = h.service.meetings!;
+    // White box: the thread is made to throw (a slice that is not a list of pings), as a bug in it would.
+    const detectorOf = () => (feed as unknown as { detector: DetectorThread }).detector;
+    const dying = detectorOf();
+    await expect(dying.observe(null as unknown as ObservedPing[])).rejects.toThrow();
+    expect(feed.state).toBe('connecting');
+    await eventually(() => expect(feed.state).toBe('live'), 60_000);
+    expect(detectorOf()).not.toBe(dying);
+
+    const g = watch(h.auth.organizer, ids.grace);
+    await g.opened;
+    // Grace 1 m from Alan (145 s) and 3 m from Ada (132 s) at booth 1: both pairs were told there within the cooldown.
+    await record(ids.grace, booth1, 150, 1);
+    // Grace and Alan at booth 2: a new place for them.
+    await record(ids.alan, booth2, 170);
+    const acked = await record(ids.grace, booth2, 171, 2);
+    await nth(g, 1, acked, 'after the detector thread was replaced, Grace meets Alan at booth 2');
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(g.got.map((x) => summary(x.meeting))).toEqual([
+      { other: ids.alan, name: 'Alan Turing', placeName: 'Booth 2', placeId: ids.booth2, eventId: ids.event, meters: 2, at: B + 171 * SEC },
+    ]);
   });
 
   test('who may watch whom: no token → UNAUTHENTICATED; an attendee watching another → PERMISSION_DENIED; unknown or erased → NOT_FOUND', async () => {
