@@ -34,8 +34,8 @@ import { WatcherRegistry } from './meeting-watchers';
 /** Meetings whose ping reached Kafka this long before the consumer connected are still told (to streams already open). */
 const REPLAY_NOTIFY_GRACE_MS = 5_000;
 /**
- * Pings read between two turns of the event loop: a few milliseconds of work, so that meetings found
- * early in a large batch are written at once rather than after the whole batch.
+ * Pings per slice sent to the detector thread: a few milliseconds of its work, so that the meetings of
+ * the first slices of a large batch come back and are written while it works on the rest.
  */
 const SLICE_PINGS = 200;
 /** Upper bounds (s) of both delay histograms: found in the grid, written to the stream. */
