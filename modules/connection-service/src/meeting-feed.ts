@@ -182,6 +182,7 @@ export class MeetingFeed {
       this.detectorFailures = now - this.lastDetectorFailure > DETECTOR_HEALTHY_MS ? 1 : this.detectorFailures + 1;
       this.lastDetectorFailure = now;
       const waitMs = backoffDelay(this.detectorFailures - 1, 200, 10_000);
+      this.metrics.detectorRestarts.inc();
       this.log.error({ err, waitMs }, 'the meeting detector thread failed; starting it again, then replaying the topic');
       this.disconnect();
       this.detectorRestart = setTimeout(() => {
@@ -372,6 +373,11 @@ function feedMetrics(registry: Registry) {
       'reason',
     ]),
     watchers: new Gauge({ name: 'udaconnect_meeting_watchers', help: 'Meetings/Watch streams open.', registers }),
+    detectorRestarts: new Counter({
+      name: 'udaconnect_meeting_detector_restarts_total',
+      help: 'Times the meeting detector thread failed and was started again (the topic is then replayed into it).',
+      registers,
+    }),
     gridPings: new Gauge({ name: 'udaconnect_meeting_grid_pings', help: 'Recent pings held in the meeting grid.', registers }),
     live: new Gauge({
       name: 'udaconnect_meetings_live',

@@ -295,6 +295,7 @@ describe('Meetings/Watch', () => {
     expect(feed.state).toBe('connecting');
     await eventually(() => expect(feed.state).toBe('live'), 60_000);
     expect(detectorOf()).not.toBe(dying);
+    expect(await metricsText(h.service.metricsPort)).toMatch(/^udaconnect_meeting_detector_restarts_total\{service="connection-service"\} 1$/m);
 
     const g = watch(h.auth.organizer, ids.grace);
     await g.opened;
