@@ -324,6 +324,12 @@ export class RevocationList implements RevocationCheck {
   private erased = new Set<number>();
   private timer: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | undefined;
+  /**
+   * What add() and addErasedPerson() were told while a read was running: that read may have started
+   * before the revocation was committed, and the list it returns must not drop it.
+   */
+  private readonly revokedDuringRead = new Set<string>();
+  private readonly erasedDuringRead = new Set<number>();
   private stopped = false;
 
   constructor(
@@ -355,11 +361,13 @@ export class RevocationList implements RevocationCheck {
   /** Known at once in this process (person-api, right after DELETE /api/devices/{id}). */
   add(tokenId: string): void {
     this.revoked?.add(tokenId);
+    if (this.refreshing) this.revokedDuringRead.add(tokenId);
   }
 
   /** Known at once in this process (person-api, right after DELETE /api/persons/{id}). */
   addErasedPerson(personId: number): void {
     this.erased.add(personId);
+    if (this.refreshing) this.erasedDuringRead.add(personId);
   }
 
   async refresh(): Promise<void> {
@@ -370,8 +378,8 @@ export class RevocationList implements RevocationCheck {
           // Ids only (a few bytes each): erasure keeps nothing else of a person.
           this.knex('erased_person').select<Array<{ person_id: number }>>('person_id'),
         ]);
-        this.erased = new Set(erased.map((r) => r.person_id));
-        this.revoked = new Set(rows.map((r) => r.id));
+        this.erased = new Set([...erased.map((r) => r.person_id), ...this.erasedDuringRead]);
+        this.revoked = new Set([...rows.map((r) => r.id), ...this.revokedDuringRead]);
       } catch (err) {
         this.logger.warn(
           { err: (err as Error).message },
@@ -381,6 +389,8 @@ export class RevocationList implements RevocationCheck {
         );
       } finally {
         this.refreshing = undefined;
+        this.revokedDuringRead.clear();
+        this.erasedDuringRead.clear();
       }
     })();
     return this.refreshing;
