@@ -4,7 +4,7 @@
  * met, looked up in one query per batch of meetings and kept for a minute.
  */
 import { periodicRuns, type Knex, type Logger, type PeriodicRuns } from '@udaconnect/common';
-import { PlaceIndex, type GeoPolygon, type MeetingPlace } from '@udaconnect/domain';
+import type { GeoPolygon, MeetingPlace } from '@udaconnect/domain';
 
 /** Events that ended more than this long ago, or start later than this from now, are not loaded. */
 const EVENT_MARGIN = '1 day';
@@ -22,7 +22,7 @@ export interface MeetingPerson {
 }
 
 export class MeetingDirectory {
-  private placeIndex: PlaceIndex | undefined;
+  private placeList: MeetingPlace[] = [];
   private hidden = new Set<number>();
   /** When the query that read `hidden` was sent. */
   private hiddenReadAt = -Infinity;
@@ -34,17 +34,13 @@ export class MeetingDirectory {
     private readonly knex: Knex,
     private readonly logger: Logger,
     private readonly refreshMs: number,
-    /** Told of each new set of places, indexed and as read (the detector locates meetings with them). */
-    private readonly onPlaces: (places: PlaceIndex, list: MeetingPlace[]) => void = () => undefined,
+    /** Told of each new set of places (the detector thread indexes them and locates meetings with them). */
+    private readonly onPlaces: (places: MeetingPlace[]) => void = () => undefined,
   ) {}
 
-  /** Whether places and discoverability have been read at least once (nothing is announced before). */
-  get loaded(): boolean {
-    return this.placeIndex !== undefined;
-  }
-
-  get places(): PlaceIndex {
-    return this.placeIndex ?? new PlaceIndex();
+  /** The places of current events, as last read (none before the first read). */
+  get places(): MeetingPlace[] {
+    return this.placeList;
   }
 
   /**
@@ -82,8 +78,8 @@ export class MeetingDirectory {
         }));
         this.hidden = new Set(hidden.rows.map((r) => r.id));
         this.hiddenReadAt = readAt;
-        this.placeIndex = new PlaceIndex(list);
-        this.onPlaces(this.placeIndex, list);
+        this.placeList = list;
+        this.onPlaces(list);
       } finally {
         this.refreshing = undefined;
       }

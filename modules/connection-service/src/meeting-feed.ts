@@ -25,7 +25,7 @@ import {
   type Logger,
   type MessageBatch,
 } from '@udaconnect/common';
-import { checkPing, decodePing, PartitionWatermark, type MeetingPlace, type MeetingRules } from '@udaconnect/domain';
+import { checkPing, decodePing, PartitionWatermark, type MeetingRules } from '@udaconnect/domain';
 import type { Meeting } from '@udaconnect/proto';
 import { DetectorThread, type FoundMeeting, type ObservedPing } from './detector-thread';
 import { MeetingDirectory, type MeetingPerson } from './meeting-directory';
@@ -66,8 +66,6 @@ export class MeetingFeed {
   readonly watchers: WatcherRegistry;
   readonly directory: MeetingDirectory;
   private detector: DetectorThread;
-  /** The places last read, for a detector started again. */
-  private places: MeetingPlace[] = [];
   /** The grid's clock: the oldest of the partitions' newest times (a partition read behind is not late). */
   private watermark = new PartitionWatermark();
   private readonly bus: ReturnType<typeof createKafkaBus>;
@@ -91,10 +89,7 @@ export class MeetingFeed {
     this.log = o.logger.child({ component: 'meetings' });
     this.metrics = feedMetrics(o.registry);
     this.detector = this.startDetector();
-    this.directory = new MeetingDirectory(o.knex, this.log, o.refreshMs, (_index, places) => {
-      this.places = places;
-      this.detector.setPlaces(places);
-    });
+    this.directory = new MeetingDirectory(o.knex, this.log, o.refreshMs, (places) => this.detector.setPlaces(places));
     this.bus = createKafkaBus({ brokers: o.brokers, clientId: 'connection-service-meetings', logger: o.logger });
     this.watchers = new WatcherRegistry(this.log, {
       sent: (_meeting, origin) => {
@@ -184,32 +179,32 @@ export class MeetingFeed {
       const waitMs = backoffDelay(this.detectorFailures - 1, 200, 10_000);
       this.metrics.detectorRestarts.inc();
       this.log.error({ err, waitMs }, 'the meeting detector thread failed; starting it again, then replaying the topic');
-      this.disconnect();
+      void this.disconnect();
       this.detectorRestart = setTimeout(() => {
         this.detectorRestart = undefined;
         if (this.stopped) return;
         this.detector = this.startDetector();
-        this.detector.setPlaces(this.places);
+        this.detector.setPlaces(this.directory.places);
         this.connect();
       }, waitMs);
     });
   }
 
-  /** Stops connecting and closes the consumer; no meetings until connect(). */
-  private disconnect(): void {
+  /** Stops connecting and closes the consumer (resolves when it is closed); no meetings until connect(). */
+  private disconnect(): Promise<void> {
     const consumer = this.connection?.current();
     this.connection?.stop();
     this.connection = undefined;
     this.generation++;
     this.current = 'connecting';
     this.metrics.live.set(0);
-    void consumer?.close().catch(() => undefined);
+    return consumer ? consumer.close().catch(() => undefined) : Promise.resolve();
   }
 
   /** Closes the consumer and connects again (a new consumer replays the last cooldown). */
   private restart(err: Error, message: string): void {
     this.log.error({ err }, message);
-    this.disconnect();
+    void this.disconnect();
     if (!this.stopped) this.connect();
   }
 
@@ -336,9 +331,7 @@ export class MeetingFeed {
     this.closeStreams();
     clearTimeout(this.detectorRestart);
     this.directory.stop();
-    const consumer = this.connection?.current();
-    this.connection?.stop();
-    await consumer?.close().catch(() => undefined);
+    await this.disconnect();
     await this.bus.close();
     await this.detector.close();
   }
