@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 
 /**
- * Privacy (issue 14): the discoverability flag and the erased-person list.
+ * Privacy: the discoverability flag and the erased-person list.
  *
  * - person.discoverable: false leaves the person out of other people's connection answers
  *   (PATCH /api/persons/{id}); their own answers still work.

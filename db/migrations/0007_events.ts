@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 
 /**
- * Events and venues (issue 15): an event, its places (booths, rooms, areas: polygons in WGS 84)
+ * Events and venues (docs/contract.md §2.3): an event, its places (booths, rooms, areas: polygons in WGS 84)
  * and its sessions (talks in a place, at a time).
  *
  * - A session's place belongs to the session's event: the foreign key is (event_id, place_id).

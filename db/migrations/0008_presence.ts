@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 
 /**
- * Presence (issue 15): visits and attendance derived from the pings by the writer's presence
+ * Presence: visits and attendance derived from the pings by the writer's presence
  * worker (modules/location-writer/src/presence.ts), and the queue of persons whose presence must
  * be computed again.
  *

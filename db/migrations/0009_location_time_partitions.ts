@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 
 /**
- * Time partitioning of `location` (issue 16, lever 3; docs/scaling.md, "Time partitioning").
+ * Time partitioning of `location` (docs/scaling.md, "Time partitioning").
  *
  * `location` becomes `PARTITION BY RANGE (creation_time)`, one partition per UTC day
  * (`location_pYYYYMMDD`), created ahead by location-writer (src/partitions.ts) and dropped whole by

@@ -1,9 +1,9 @@
 /**
  * `npm run bench:insert [-- --rows 200000 --batch 1000 --rounds 2]`
  *
- * Issue 16, lever 2: is the writer's one-statement insert (location-store.ts `insertPings`, arrays
- * unnested by PostgreSQL) beaten by COPY into a staging table + one INSERT … SELECT … ON CONFLICT?
- * Lever 3: what does the day-partitioned table (migration 0009) cost an insert, against the same
+ * Is the writer's one-statement insert (location-store.ts `insertPings`, arrays unnested by
+ * PostgreSQL) beaten by COPY into a staging table + one INSERT … SELECT … ON CONFLICT?
+ * What does the day-partitioned table (migration 0009) cost an insert, against the same
  * statement on the plain table before it (the schema migrated down, each round)?
  * And what does the GiST index (coordinate, creation_time), which the proximity query needs, cost?
  * On a fresh benchmark database (migrated, 1,000 persons; dropped at the end), one connection, each
@@ -63,7 +63,7 @@ async function insertByCopy(client: PoolClient, pings: readonly LocationPing[]):
 
 /**
  * The writer's statement as it was before migration 0009 partitioned `location` by day: the same
- * unnest, with event_id alone as the key (the A/B of lever 3 runs it on the schema migrated down).
+ * unnest, with event_id alone as the key (the time-partitioning A/B runs it on the schema migrated down).
  */
 async function insertUnpartitioned(knex: Knex, pings: readonly LocationPing[]): Promise<number> {
   const { rows } = await knex.raw<{ rows: unknown[] }>(

@@ -1,7 +1,7 @@
 /**
  * `npm run bench:meetings [-- --attendees 500 --hours 1 --rate 5000 --interval 10 --noise 1 --seed 7 --phones 4]`
  *
- * How right and how fast the answers of issue 15 are. A simulated event (meetings-scenario.ts:
+ * How right and how fast the presence and live-meeting answers are. A simulated event (meetings-scenario.ts:
  * attendees wander between 24 booths and a lounge and sit in talks in 4 rooms, each phone pinging
  * every `--interval` seconds with Gaussian GPS noise of `--noise` meters) is played through the real
  * system — gRPC location-ingest → Kafka → location-writer (pings, then visits and attendance) and
@@ -16,7 +16,7 @@
  *   FindConnections: ST_DWithin 5 m, ±1 minute, for every attendee) and against the truth (the
  *   attendees' true positions at their pings, without noise): precision and recall;
  * - notification delay: from the acknowledgement of the ping that completed a meeting (the end of
- *   its RecordBatch call: the issue's "within 2 s of the second ping being acknowledged") to the
+ *   its RecordBatch call: the target's "within 2 s of the second ping being acknowledged", docs/contract.md §7) to the
  *   notification's arrival at the watcher, p50, p99, max; and from the moment that ping was written
  *   to the stream (an upper bound, which adds ingest's time to acknowledge);
  * - visits and attendance stored against the truth (the attendees' real stays): precision, recall.

@@ -1,5 +1,5 @@
 /**
- * The event page (issue 15) in Debian's Chromium (playwright-core): Chromium → the frontend server
+ * The event page in Debian's Chromium (playwright-core): Chromium → the frontend server
  * (child process, its /api proxy) → person-api (in-process, private copy of the seeded test
  * database; connection-service in-process for the Connections view). Events, places and the talk
  * are created through the real API; the map tiles are blocked, and the floor plan must still be

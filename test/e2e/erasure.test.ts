@@ -1,8 +1,8 @@
 /**
- * Erasure (issue 14, finding 12), end to end over the real broker and PostGIS: DELETE
- * /api/persons/{id} removes the person, every ping, every device; their pings still in Kafka are
- * dropped by the writer, and a replay of the whole topic (a new consumer group) brings nothing
- * back; their tokens stop working on REST and gRPC.
+ * Erasure (docs/decisions.md, "Erasure keeps the erased id, and nothing else"), end to end over the
+ * real broker and PostGIS: DELETE /api/persons/{id} removes the person, every ping, every device;
+ * their pings still in Kafka are dropped by the writer, and a replay of the whole topic (a new
+ * consumer group) brings nothing back; their tokens stop working on REST and gRPC.
  */
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';

@@ -1,5 +1,5 @@
 /**
- * Issue 15 end to end, through the real transports: a scripted event with two booths and one talk,
+ * Events, presence and live meetings end to end, through the real transports: a scripted event with two booths and one talk,
  * three persons whose pings (gRPC location-ingest → Kafka) make exactly known visits, attendance and
  * meetings. location-writer derives the visits and attendance; person-api answers /visits and
  * /shared; connection-service tells live meetings on the gRPC Watch stream and, relayed by

@@ -205,7 +205,7 @@ describe('a connection query', () => {
     expect(rest!.attributes['http.response.status_code']).toBe(404);
     expect(rest!.status).toBe('unset');
     // connection-service's NOT_FOUND, or CANCELLED when person-api's own person check answered 404
-    // first and it called off the query it no longer needs (issue 14: no work for a gone caller).
+    // first and it called off the query it no longer needs (no work for a gone caller: docs/contract.md §6, "Limits").
     expect(['NOT_FOUND', 'CANCELLED']).toContain(client!.attributes['rpc.status_code']);
     expect(server!.status).toBe('unset');
   });

@@ -1,5 +1,5 @@
 /**
- * Live meetings (issue 15): two persons' pings within `distanceMeters` and `windowMs` of each other
+ * Live meetings: two persons' pings within `distanceMeters` and `windowMs` of each other
  * are a meeting, told once per pair and place per `cooldownMs`. Pure code, so connection-service's
  * live stream, person-api's meeting count and the tests apply the same rules:
  *

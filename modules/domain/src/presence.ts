@@ -1,5 +1,5 @@
 /**
- * The presence rules of issue 15, as pure functions over one person's pings in time order, so the
+ * The presence rules, as pure functions over one person's pings in time order, so the
  * consumer that derives visits and attendance from Kafka, its tests and the accuracy benchmark all
  * apply the same ones:
  *

@@ -1,4 +1,4 @@
-/** Live meetings (issue 15): the grid of recent pings, the cooldown, the meeting count, places and the detector. */
+/** Live meetings: the grid of recent pings, the cooldown, the meeting count, places and the detector. */
 import {
   countMeetings,
   GridGeometry,

@@ -1,4 +1,4 @@
-/** The presence rules (issue 15): visits, time inside a room, attendance, point in polygon. */
+/** The presence rules: visits, time inside a room, attendance, point in polygon. */
 import { attended, isInside, timeInside, visitsOf, type GeoPolygon, type PresencePing } from '../src/presence';
 
 const MIN = 60_000;

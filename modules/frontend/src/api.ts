@@ -135,7 +135,7 @@ export function validateParams(p: QueryParams): string | null {
 
 export const fullName = (p: Person) => `${p.first_name} ${p.last_name}`;
 
-// Events and presence (issue 15).
+// Events (docs/contract.md §2.3) and presence (docs/architecture.md, "Where presence and meetings come from").
 
 /** GET /api/events: a conference. Times are ISO 8601 (UTC). */
 export interface ConferenceEvent {

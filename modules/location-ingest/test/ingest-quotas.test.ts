@@ -1,5 +1,5 @@
 /**
- * Per-token quotas of location-ingest (issue 14, item 2), through real gRPC and the real broker, with
+ * Per-token quotas of location-ingest (docs/contract.md §7, "Ingest quotas"), through real gRPC and the real broker, with
  * small limits: attendee tokens 1 ping/s and a reserve of 20 (a 20 s window), 10 pings per stream;
  * organizer tokens 500 pings/s, 100 per stream. Over a quota a call ends with RESOURCE_EXHAUSTED and
  * `quota` and `retry-after-ms` metadata; the refused pings never reach Kafka.

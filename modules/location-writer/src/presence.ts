@@ -1,5 +1,6 @@
 /**
- * Presence: visits and attendance derived from the pings as they arrive (issue 15).
+ * Presence: visits and attendance derived from the pings as they arrive (docs/architecture.md, "Where presence and
+ * meetings come from").
  *
  * The batch insert queues a mark (presence_dirty: person, first and last ping time) for each
  * person with pings inside some event's window (event-windows.ts), in its own transaction. Every

@@ -167,7 +167,8 @@ describe('messages that can never be written', () => {
 
     await processor.process(batch);
 
-    // The writer applies ingest's checkPing, the 5-minute future rule included (issue 14, finding 6).
+    // The writer applies ingest's checkPing, the 5-minute future rule included (docs/decisions.md,
+    // "The writer applies the 5-minute future rule, against its own clock").
     expect([...mem.rows.values()].map((p) => p.eventId)).toEqual([good.eventId]);
     expect(deadLetters.map((d) => d.headers!['dlq-original-offset'])).toEqual(['100', '101', '103', '104', '105', '106']);
     const reasons = deadLetters.map((d) => d.headers!['dlq-reason']);

@@ -23,7 +23,7 @@ test('defaults follow the contract: port 30004 on the loopback interface, group 
     RETENTION_BATCH_ROWS: 10_000,
     // Day partitions of location made for today and the 7 days after.
     LOCATION_PARTITION_DAYS_AHEAD: 7,
-    // Presence: a run a second, up to 2,000 persons; the rules of issue 15 (2-minute visits, 5-minute gaps and covers).
+    // Presence: a run a second, up to 2,000 persons; the presence rules (2-minute visits, 5-minute gaps and covers).
     PRESENCE_INTERVAL_MS: 1_000,
     PRESENCE_PERSONS_PER_RUN: 2_000,
     PRESENCE_MIN_VISIT_SECONDS: 120,

@@ -2,8 +2,9 @@
  * The writer against the real broker and PostGIS, for messages written straight to Kafka: it applies
  * ingest's own checkPing (the 5-minute future rule, required coordinates, Timestamp nanos), and an
  * event id already stored with the same time for another person is dead-lettered with a reason and
- * counted, never dropped silently (issue 14, findings 5 and 6). The same event id at another time is
- * a ping of its own (the key is (event_id, creation_time) since migration 0009).
+ * counted, never dropped silently (docs/decisions.md, "The writer applies the 5-minute future rule, against
+ * its own clock" and "Event ids reused by another person: dead-lettered by the writer"). The same event id at
+ * another time is a ping of its own (the key is (event_id, creation_time) since migration 0009).
  */
 import { LocationPing, Timestamp } from '@udaconnect/proto';
 import { toMessage } from '@udaconnect/domain';

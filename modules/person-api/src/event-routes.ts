@@ -1,5 +1,5 @@
 /**
- * Events and venues (issue 15): organizers create an event, its places (booths, rooms, areas as
+ * Events and venues (docs/contract.md §2.3): organizers create an event, its places (booths, rooms, areas as
  * GeoJSON polygons) and its sessions, one by one or a whole venue in one request; anyone signed
  * in reads them (attendees need the floor plan).
  */

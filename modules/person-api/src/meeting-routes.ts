@@ -1,8 +1,9 @@
 /**
  * GET /api/persons/{id}/meetings/live: the person's live meetings as Server-Sent Events, relayed
- * from connection-service's Meetings/Watch stream (issue 15). One `meeting` event per meeting; a
- * comment every 15 s keeps proxies from closing an idle stream; when the upstream stream ends, an
- * `end` event says why and the response ends (the client reconnects, EventSource-style).
+ * from connection-service's Meetings/Watch stream (docs/decisions.md, "The page's live stream is SSE
+ * relayed from gRPC, with the caller's own token"). One `meeting` event per meeting; a comment every
+ * 15 s keeps proxies from closing an idle stream; when the upstream stream ends, an `end` event says
+ * why and the response ends (the client reconnects, EventSource-style).
  */
 import { z } from 'zod';
 import * as grpc from '@grpc/grpc-js';

@@ -94,7 +94,7 @@ export function presenceRepository(db: Knex): PresenceRepository {
     },
 
     async shared(personId, eventId) {
-      // Persons who opted out of discovery are left out of others' answers (issue 10).
+      // Persons who opted out of discovery are left out of others' answers (docs/contract.md §6, "Discoverability").
       const [places, sessions] = await Promise.all([
         db.raw<{ rows: Array<PlaceRow & { other: number }> }>(
           `SELECT DISTINCT o.person_id AS other, p.id, p.name, p.kind

@@ -1,6 +1,7 @@
 /**
- * The attendee's answers of issue 15: which places a person visited and which talks they attended
- * during an event, and whom they share them (or a meeting) with. Visits and attendance are read
+ * The attendee's presence answers (docs/architecture.md, "Where presence and meetings come from"):
+ * which places a person visited and which talks they attended during an event, and whom they share
+ * them (or a meeting) with. Visits and attendance are read
  * from what location-writer derived (cheap); meetings are counted from one proximity query per
  * request, with the same rule (domain meetings.ts) the live stream applies.
  */

@@ -1,4 +1,4 @@
-/** What GET /api/persons/{id}/visits and /shared answer (issue 15): presence the writer derived from pings. */
+/** What GET /api/persons/{id}/visits and /shared answer: presence the writer derived from pings. */
 import { z } from 'zod';
 import { decimalInteger, INT4_MAX } from './http/fields';
 import { personSummarySchema } from './person-schemas';

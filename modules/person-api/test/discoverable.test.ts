@@ -1,5 +1,5 @@
 /**
- * Consent (issue 14, finding 13): PATCH /api/persons/{id} with `discoverable: false` leaves the
+ * Consent (docs/contract.md §6, "Discoverability"): PATCH /api/persons/{id} with `discoverable: false` leaves the
  * person out of everyone else's connection answers — REST and connection-service's gRPC — while
  * their own answers still work; setting it back brings them back. Through person-api and a real
  * connection-service on one test database.

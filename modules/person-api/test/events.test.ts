@@ -1,5 +1,5 @@
 /**
- * Events and venues (issue 15, item 1) over HTTP on a real database: organizers create events,
+ * Events and venues (docs/contract.md §2.3) over HTTP on a real database: organizers create events,
  * places (GeoJSON polygons, checked by PostGIS) and sessions, one by one or as a whole venue in
  * one transaction; any signed-in caller reads them.
  */

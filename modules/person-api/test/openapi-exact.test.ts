@@ -1,5 +1,5 @@
 /**
- * Issue 14, finding 10, case by case: what an outside fuzzer found the document allowed and the
+ * Case by case, what an outside fuzzer found the OpenAPI document allowed and the
  * API refused (or the reverse). Each value is refused by both, or accepted by both; other methods
  * are 405 with Allow; a body that is not JSON is 415. openapi-fuzz.test.ts generalises this.
  */

@@ -1,5 +1,5 @@
 /**
- * Issue 14, finding 9: GET /api/persons used to stop at 1,000 persons without saying so. Without
+ * GET /api/persons (docs/contract.md §2.3) used to stop at 1,000 persons without saying so. Without
  * `limit` it now answers everyone up to 10,000, always with X-Total-Count, and with RFC 8288
  * Link next/prev when there are more pages; the body stays the plain array the old page reads.
  */

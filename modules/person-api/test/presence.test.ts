@@ -1,5 +1,5 @@
 /**
- * The attendee's answers of issue 15 over HTTP on a real database: GET /api/persons/{id}/visits and
+ * The attendee's presence answers over HTTP on a real database: GET /api/persons/{id}/visits and
  * /shared read the visits and attendance the writer derives (stored here directly: the writer's
  * own tests and test/e2e/presence.test.ts cover the deriving), /shared counts meetings from the
  * stored pings with the live rule, and /meetings/live relays the Watch stream as Server-Sent Events

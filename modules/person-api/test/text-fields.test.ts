@@ -1,5 +1,5 @@
 /**
- * Issue 14, finding 7: every text field of the REST API refuses control, bidi and invisible
+ * Text fields (docs/contract.md §2.1): every text field of the REST API refuses control, bidi and invisible
  * characters and whitespace-only text with a 400 naming the field (a NUL was a 500: PostgreSQL
  * 22021), counts its limit in code points, and stores text trimmed and NFC-normalised.
  */

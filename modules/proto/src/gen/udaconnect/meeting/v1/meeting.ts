@@ -21,7 +21,7 @@ export const protobufPackage = "udaconnect.meeting.v1";
 export const protobufFileName = "udaconnect/meeting/v1/meeting.proto";
 
 /**
- * Live meetings (issue 15): a device, or person-api relaying for the page, is told as it
+ * Live meetings: a device, or person-api relaying for the page, is told as it
  * happens that its person just met another attendee. Served by connection-service.
  *
  * Field numbers are part of the wire contract: add fields and methods as needed,
