@@ -19,7 +19,6 @@ import { createTokenVerifier, organizerTokens, readKeySetFile } from '@udaconnec
 import { migrateLatest, seed } from '../../db';
 import {
   createBenchDatabase,
-  dropBenchDatabase,
   benchCleanups,
   fmt,
   freePort,
@@ -81,8 +80,7 @@ async function main() {
   mkdirSync(logDir, { recursive: true });
   const services: Service[] = [];
   const { cleanups, cleanUp } = benchCleanups();
-  await createBenchDatabase(infra.DATABASE_URL, dbName);
-  cleanups.push({ name: `database ${dbName}`, run: () => dropBenchDatabase(infra.DATABASE_URL, dbName) });
+  await createBenchDatabase(infra.DATABASE_URL, dbName, cleanups);
   try {
     const knex = knexFactory({ client: 'pg', connection: benchUrl, pool: { min: 0, max: 1 } });
     await migrateLatest(knex);

@@ -319,12 +319,14 @@ async function onServer<T>(serverUrl: string, run: (admin: Knex) => Promise<T>):
   }
 }
 
-export async function createBenchDatabase(serverUrl: string, name: string): Promise<void> {
+/** Creates the database `name`; with `cleanups`, also registers its drop there (benchCleanups). */
+export async function createBenchDatabase(serverUrl: string, name: string, cleanups?: Cleanups): Promise<void> {
   if (!BENCH_DATABASE.test(name)) throw new Error(`refusing to create ${name}: not a benchmark database name`);
   await onServer(serverUrl, (admin) => admin.raw(`CREATE DATABASE ${name}`));
+  cleanups?.push({ name: `database ${name}`, run: () => dropBenchDatabase(serverUrl, name) });
 }
 
-export async function dropBenchDatabase(serverUrl: string, name: string): Promise<void> {
+async function dropBenchDatabase(serverUrl: string, name: string): Promise<void> {
   if (!BENCH_DATABASE.test(name)) throw new Error(`refusing to drop ${name}: not a benchmark database name`);
   await onServer(serverUrl, (admin) => dropDatabaseForce(admin, name));
 }
@@ -358,8 +360,11 @@ export function readDocSection(file: string, heading: string): string | undefine
  * What a benchmark run created (database, services, topics), undone in reverse order by
  * `cleanUp()` at the end, or on Ctrl-C (then the process exits 130).
  */
+/** What a benchmark undoes at its end, last registered first. */
+type Cleanups = Array<{ name: string; run: () => Promise<unknown> }>;
+
 export function benchCleanups() {
-  const cleanups: Array<{ name: string; run: () => Promise<unknown> }> = [];
+  const cleanups: Cleanups = [];
   const cleanUp = async () => {
     for (const c of cleanups.reverse()) {
       try {

@@ -46,7 +46,6 @@ import {
 import {
   createBenchDatabase,
   deleteKafkaTopic,
-  dropBenchDatabase,
   fmt,
   freePort,
   machineDescription,
@@ -160,9 +159,8 @@ async function main() {
 
   const knexes: Knex[] = [];
   try {
-    await createBenchDatabase(infra.DATABASE_URL, dbName);
+    await createBenchDatabase(infra.DATABASE_URL, dbName, opts['keep-db'] ? undefined : cleanups);
     if (opts['keep-db']) console.log(`[bench] --keep-db: ${dbName} stays after the run`);
-    else cleanups.push({ name: `database ${dbName}`, run: () => dropBenchDatabase(infra.DATABASE_URL, dbName) });
     const bench = knexFactory({ client: 'pg', connection: benchUrl, pool: { min: 0, max: Math.max(2, opts['load-workers']) } });
     knexes.push(bench);
     await migrateLatest(bench);

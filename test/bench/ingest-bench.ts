@@ -45,7 +45,6 @@ import { healthStatus } from '../support/grpc-probes';
 import {
   cpuPercent,
   createBenchDatabase,
-  dropBenchDatabase,
   findPids,
   fmt,
   freePort,
@@ -177,8 +176,7 @@ async function main() {
   let bench: Knex | undefined;
   try {
     // ---- database: created, migrated, seeded, with the bench persons
-    await createBenchDatabase(infra.DATABASE_URL, dbName);
-    cleanups.push({ name: `database ${dbName}`, run: () => dropBenchDatabase(infra.DATABASE_URL, dbName) });
+    await createBenchDatabase(infra.DATABASE_URL, dbName, cleanups);
     bench = knexFactory({ client: 'pg', connection: benchUrl, pool: { min: 0, max: 2 } });
     await migrateLatest(bench);
     await seed(bench);

@@ -28,7 +28,6 @@ import { ensurePartitions } from '../../modules/location-writer/src/partitions';
 import {
   benchCleanups,
   createBenchDatabase,
-  dropBenchDatabase,
   fmt,
   insertPersons,
   machineDescription,
@@ -128,8 +127,7 @@ async function main(): Promise<void> {
   const { cleanups, cleanUp } = benchCleanups();
   let knex: Knex | undefined;
   try {
-    await createBenchDatabase(infra.DATABASE_URL, dbName);
-    cleanups.push({ name: `database ${dbName}`, run: () => dropBenchDatabase(infra.DATABASE_URL, dbName) });
+    await createBenchDatabase(infra.DATABASE_URL, dbName, cleanups);
     // One connection: every statement of a variant runs on the same backend, whose CPU is read.
     knex = knexFactory({ client: 'pg', connection: withDatabase(infra.DATABASE_URL, dbName), pool: { min: 1, max: 1 } });
     await migrateLatest(knex);

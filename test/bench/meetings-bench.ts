@@ -49,7 +49,6 @@ import {
   readMetrics,
   type CpuGroups,
   createBenchDatabase,
-  dropBenchDatabase,
   fmt,
   freePort,
   insertPersons,
@@ -151,8 +150,7 @@ async function main() {
 
   let bench: Knex | undefined;
   try {
-    await createBenchDatabase(infra.DATABASE_URL, dbName);
-    cleanups.push({ name: `database ${dbName}`, run: () => dropBenchDatabase(infra.DATABASE_URL, dbName) });
+    await createBenchDatabase(infra.DATABASE_URL, dbName, cleanups);
     bench = knexFactory({ client: 'pg', connection: benchUrl, pool: { min: 0, max: 4 } });
     await migrateLatest(bench);
     const personIds = await insertPersons(bench, opts.attendees);

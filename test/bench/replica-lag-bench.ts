@@ -18,7 +18,6 @@ import { ensureReplica, lagSummary, measureReplicaLag, withPort, type LagMeasure
 import {
   benchCleanups,
   createBenchDatabase,
-  dropBenchDatabase,
   fmt,
   insertPersons,
   machineDescription,
@@ -82,8 +81,7 @@ async function main() {
   const stamp = new Date().toISOString().replace(/\D/g, '').slice(0, 14);
   const dbName = `udaconnect_bench_replicalag_${stamp}`;
   const { cleanups, cleanUp } = benchCleanups();
-  await createBenchDatabase(infra.DATABASE_URL, dbName);
-  cleanups.push({ name: `database ${dbName}`, run: () => dropBenchDatabase(infra.DATABASE_URL, dbName) });
+  await createBenchDatabase(infra.DATABASE_URL, dbName, cleanups);
   const primary = knexFactory({ client: 'pg', connection: withDatabase(infra.DATABASE_URL, dbName), pool: { min: 0, max: 2 } });
   const replica = knexFactory({ client: 'pg', connection: withPort(withDatabase(infra.DATABASE_URL, dbName), port), pool: { min: 0, max: 1 } });
   cleanups.push({ name: 'connections', run: () => Promise.all([primary.destroy(), replica.destroy()]) });
