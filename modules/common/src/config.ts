@@ -117,7 +117,8 @@ export const kafkaTopicsConfigShape = {
 
 /**
  * The operator port (GET /metrics, /healthz), never the public one. It binds the loopback interface
- * unless an operator opens it (K3s sets 0.0.0.0, reachable in the cluster, never by a NodePort).
+ * unless an operator opens it. On K3s location-writer's manifest opens it (0.0.0.0, reachable in the
+ * cluster, never by a NodePort) for its HTTP probes; the others keep loopback, which kubectl port-forward reaches.
  */
 export const metricsConfigShape = (port: number) => ({
   METRICS_PORT: env.port(port),

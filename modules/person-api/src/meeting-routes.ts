@@ -54,7 +54,7 @@ export function addMeetingRoutes(ctx: RouteContext, deps: { persons: PersonRepos
     summary: 'Live "you just met" notifications, as Server-Sent Events',
     description:
       "`text/event-stream`. Each meeting is an `event: meeting` whose `data` is a LiveMeeting (JSON): two persons' pings within 5 meters " +
-      'and 60 seconds, told once per pair and place per 30 minutes, within about 2 seconds of the later ping. A comment line (`: keep-alive`) ' +
+      "and 60 seconds, told once per pair and place per 30 minutes (by default: connection-service's MEETING_* settings), within about 2 seconds of the later ping. A comment line (`: keep-alive`) " +
       'comes every 15 s. When the stream ends on the server side (a restart, an expired token) an `event: end` with `{reason}` comes last: ' +
       'connect again after a pause. Persons who opted out of discovery are never announced. The Authorization header is needed, so read it ' +
       'with fetch() rather than EventSource.',

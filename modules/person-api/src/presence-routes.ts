@@ -81,7 +81,7 @@ export function addPresenceRoutes(ctx: RouteContext, deps: PresenceRouteDeps): v
     description:
       'One entry per other person who visited a place this person visited during the event (not necessarily together), attended ' +
       'a session they attended, or met them: pings within 5 meters and 60 seconds of each other, counted once per place per 30 ' +
-      'minutes (the rule of the live stream, GET /api/persons/{id}/meetings/live). Most shared first. Persons who opted out of ' +
+      'minutes by default (the rule of the live stream, GET /api/persons/{id}/meetings/live). Most shared first. Persons who opted out of ' +
       'discovery are left out.',
     tags,
     access: access.ownPerson,

@@ -25,7 +25,10 @@ export const visitsSchema = z
           first_seen: z.string().meta({ description: 'The first ping of the first visit' }),
           last_seen: z.string().meta({ description: 'The last ping of the last visit' }),
           minutes: z.number().meta({ description: 'The visits together, first to last ping of each, in minutes (one decimal)' }),
-          visits: z.number().int().meta({ description: 'Separate visits (a gap over 5 minutes, or a ping outside, starts a new one)' }),
+          visits: z
+            .number()
+            .int()
+            .meta({ description: 'Separate visits (more than 5 minutes between two pings inside starts a new one; pings outside in between do not)' }),
         })
         .meta({ id: 'PlaceVisited' }),
     ),
