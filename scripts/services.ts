@@ -72,8 +72,9 @@ function allServices(portOffset: number): ServiceSpec[] {
       name: 'connection-service',
       entry: 'modules/connection-service/src/main.ts',
       port: port(30003),
-      url: `grpc://localhost:${port(30003)} (internal)`,
-      env: { METRICS_PORT: String(port(30013)) },
+      url: `grpc://localhost:${port(30003)} (internal); devices' Meetings on ${tlsDir ? `localhost:${port(30005)} (gRPC over TLS)` : `grpc://localhost:${port(30005)}`}`,
+      // The devices' port (Meetings only) is 30005, TLS with --tls like ingest's.
+      env: { ...serverTls, MEETINGS_PORT: String(port(30005)), METRICS_PORT: String(port(30013)) },
       database: 'connection-service',
     },
     {

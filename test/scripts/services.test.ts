@@ -28,6 +28,8 @@ test('npm start (no overrides): every service on 30000–30004, with the built-i
   expect(all.find((s) => s.name === 'person-api')!.url).toBe('http://localhost:30001/');
   // The frontend's operator port (/metrics) is set explicitly, as the other services' are.
   expect(all.find((s) => s.name === 'frontend')!.env?.METRICS_PORT).toBe('30010');
+  // connection-service also serves the devices' Meetings port.
+  expect(all.find((s) => s.name === 'connection-service')!.env?.MEETINGS_PORT).toBe('30005');
   // Nothing set that the services' defaults already say.
   for (const s of all) {
     expect(s.env?.PERSON_API_URL).toBeUndefined();
@@ -43,6 +45,7 @@ test('UDACONNECT_PORT_OFFSET moves every port and the addresses the services cal
   expect(byName.frontend!.env).toMatchObject({ PERSON_API_URL: 'http://localhost:31001', METRICS_PORT: '31010' });
   expect(byName['person-api']!.env).toMatchObject({ CONNECTION_SERVICE_ADDRESS: 'localhost:31003', CORS_ORIGINS: 'http://localhost:31000' });
   expect(byName['location-writer']!.url).toBe('http://localhost:31004/metrics');
+  expect(byName['connection-service']!.env).toMatchObject({ MEETINGS_PORT: '31005', METRICS_PORT: '31013' });
 });
 
 test('UDACONNECT_SERVICES runs only the named services; bad values are refused', () => {

@@ -1,10 +1,22 @@
 import { z } from 'zod';
-import { authConfigShape, crossVariableCheck, env, metricsConfigShape, tracingConfigShape } from '@udaconnect/common';
+import { authConfigShape, crossVariableCheck, env, metricsConfigShape, tlsEnv, tlsFilesPaired, tracingConfigShape } from '@udaconnect/common';
 import { LOCATIONS_TOPIC } from '@udaconnect/domain';
 
 /** The variables; connectionConfigSchema adds the check that needs two of them. */
 const connectionConfigShape = z.object({
+  /** ConnectionService and Meetings, plaintext: for person-api inside the cluster (NetworkPolicy + bearer token). */
   PORT: env.port(30003),
+  /**
+   * The devices' port: Meetings/Watch alone (plus health and reflection), no FindConnections, so it can
+   * face the outside (K3s: NodePort 30005). Unset: no second port. 0 = any free port (tests).
+   */
+  MEETINGS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  /**
+   * TLS for MEETINGS_PORT: a PEM certificate (chain) and its private key. Both set: MEETINGS_PORT speaks
+   * gRPC over TLS only; neither: plaintext (the local default). PORT stays plaintext either way.
+   */
+  TLS_CERT_FILE: tlsEnv.certFile(),
+  TLS_KEY_FILE: tlsEnv.keyFile(),
   DATABASE_URL: env.databaseUrl(),
   /**
    * A read-only streaming replica of DATABASE_URL's database (a hot standby), reached as the same
@@ -85,6 +97,20 @@ function sameRoleOnTheReplica(value: { DATABASE_URL?: string; DATABASE_READ_URL?
   }
 }
 
-export const connectionConfigSchema = connectionConfigShape.superRefine(sameRoleOnTheReplica, crossVariableCheck);
+/** TLS is for MEETINGS_PORT only: a certificate without that port would be silently unused. */
+function tlsNeedsMeetingsPort(value: { TLS_CERT_FILE?: string | undefined; MEETINGS_PORT?: number | undefined }, ctx: z.RefinementCtx): void {
+  if (value.TLS_CERT_FILE && value.MEETINGS_PORT === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['MEETINGS_PORT'],
+      message: "must be set with TLS_CERT_FILE: TLS is for the devices' Meetings port only (PORT stays plaintext)",
+    });
+  }
+}
+
+export const connectionConfigSchema = connectionConfigShape
+  .superRefine(sameRoleOnTheReplica, crossVariableCheck)
+  .superRefine(tlsFilesPaired, crossVariableCheck)
+  .superRefine(tlsNeedsMeetingsPort, crossVariableCheck);
 
 export type ConnectionConfig = z.infer<typeof connectionConfigSchema>;

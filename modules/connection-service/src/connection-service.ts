@@ -7,6 +7,7 @@ import {
   createDatabase,
   createMetricsRegistry,
   databaseMetrics,
+  loadServerTls,
   startGrpcServer,
   startOperatorServer,
   startTokenVerification,
@@ -26,6 +27,10 @@ export const MEETINGS_SERVICE_NAME = 'udaconnect.meeting.v1.Meetings';
 
 export interface ConnectionService {
   port: number;
+  /** The devices' port (MEETINGS_PORT): Meetings only; undefined when not configured. */
+  meetingsPort: number | undefined;
+  /** Whether the devices' port speaks TLS (TLS_CERT_FILE, TLS_KEY_FILE). */
+  meetingsTls: boolean;
   /** The operator port: /metrics, /healthz, /readyz (METRICS_PORT). */
   metricsPort: number;
   /** Live meetings; undefined when turned off (MEETINGS_ENABLED=false or no KAFKA_BROKERS). */
@@ -35,6 +40,8 @@ export interface ConnectionService {
 }
 
 export async function startConnectionService(config: ConnectionConfig, logger: Logger): Promise<ConnectionService> {
+  // Read first: a certificate that cannot be used stops the start before anything is opened.
+  const tls = loadServerTls(config);
   const db = createDatabase({
     url: config.DATABASE_URL,
     logger,
@@ -73,6 +80,7 @@ export async function startConnectionService(config: ConnectionConfig, logger: L
   const auth = await startTokenVerification({ jwksFile: config.AUTH_JWKS_FILE, knex: db.knex, logger, pollMs: config.REVOCATION_POLL_MS });
 
   let server: GrpcServerHandle | undefined;
+  let devicesServer: GrpcServerHandle | undefined;
   const handlers = createConnectionHandlers({
     knex: (readDb ?? db).knex,
     verifier: auth.verifier,
@@ -85,7 +93,10 @@ export async function startConnectionService(config: ConnectionConfig, logger: L
       maxUnpagedResults: config.MAX_UNPAGED_RESULTS,
     },
     metrics: registry,
-    onDatabaseUnavailable: () => server?.setServing(false),
+    onDatabaseUnavailable: () => {
+      server?.setServing(false);
+      devicesServer?.setServing(false);
+    },
   });
 
   // Live meetings: each replica reads every ping (meeting-feed.ts), connected in the background.
@@ -120,19 +131,24 @@ export async function startConnectionService(config: ConnectionConfig, logger: L
       revocation_list: () => auth.revocations.loaded,
     },
   });
+  const serving = databaseUp && replicaUp && auth.revocations.loaded;
+  const meetingsService = { name: MEETINGS_SERVICE_NAME, definition: MeetingsDefinition, implementation: meetingHandlers };
   try {
     server = await startGrpcServer({
       port: config.PORT,
       logger,
       metrics: registry,
-      serving: databaseUp && replicaUp && auth.revocations.loaded,
-      services: [
-        { name: CONNECTION_SERVICE_NAME, definition: ConnectionServiceDefinition, implementation: handlers },
-        { name: MEETINGS_SERVICE_NAME, definition: MeetingsDefinition, implementation: meetingHandlers },
-      ],
+      serving,
+      services: [{ name: CONNECTION_SERVICE_NAME, definition: ConnectionServiceDefinition, implementation: handlers }, meetingsService],
     });
+    // The devices' port: the same Meetings handlers (one stream limit per attendee across both ports),
+    // nothing else, so it may face the outside while FindConnections stays internal.
+    if (config.MEETINGS_PORT !== undefined) {
+      devicesServer = await startGrpcServer({ port: config.MEETINGS_PORT, logger, metrics: registry, serving, tls, services: [meetingsService] });
+    }
   } catch (err) {
     // A port in use: leave nothing open behind the failed start.
+    server?.server.forceShutdown();
     auth.stop();
     await operator.close();
     await db.close();
@@ -140,12 +156,26 @@ export async function startConnectionService(config: ConnectionConfig, logger: L
     throw err;
   }
   const grpcServer = server;
+  const devices = devicesServer;
+  const servers = [grpcServer, ...(devices ? [devices] : [])];
 
-  grpcServer.followHealth(async () => auth.revocations.loaded && (await db.isReady()) && (!replica || (await replica.check())), config.DB_HEALTH_INTERVAL_MS);
+  // One check for both ports: the devices' port reports what the main one does.
+  grpcServer.followHealth(async () => {
+    let healthy = false;
+    try {
+      healthy = auth.revocations.loaded && (await db.isReady()) && (!replica || (await replica.check()));
+    } finally {
+      devices?.setServing(healthy);
+    }
+    return healthy;
+  }, config.DB_HEALTH_INTERVAL_MS);
   meetings?.start();
+  if (devices) logger.info({ port: devices.port, tls: tls !== undefined }, 'Meetings for devices on their own port');
 
   return {
     port: grpcServer.port,
+    meetingsPort: devices?.port,
+    meetingsTls: devices !== undefined && tls !== undefined,
     metricsPort: operator.port,
     meetings,
     async stop() {
@@ -153,7 +183,7 @@ export async function startConnectionService(config: ConnectionConfig, logger: L
       // they would hold the drain below for its whole timeout.
       meetings?.closeStreams();
       auth.stop();
-      await grpcServer.shutdown(config.DRAIN_TIMEOUT_MS);
+      await Promise.all(servers.map((s) => s.shutdown(config.DRAIN_TIMEOUT_MS)));
       await meetings?.stop();
       await operator.close();
       await db.close();

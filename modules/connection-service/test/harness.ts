@@ -68,7 +68,11 @@ export async function startHarness(
     client,
     auth,
     async restartService() {
-      const ports = { PORT: service.port, METRICS_PORT: service.metricsPort };
+      const ports = {
+        PORT: service.port,
+        METRICS_PORT: service.metricsPort,
+        ...(service.meetingsPort !== undefined && { MEETINGS_PORT: service.meetingsPort }),
+      };
       await service.stop();
       service = await startConnectionService({ ...config, ...ports }, logger);
       h.service = service;

@@ -2,19 +2,22 @@
  * Live meetings through the real transports: pings recorded through a real location-ingest (gRPC →
  * the real Kafka topic), connection-service reading the topic and streaming Meetings/Watch over real
  * gRPC. Three persons and two booths, plus a person who is not discoverable and an erased one; a
- * 2-minute cooldown, exercised through the pings' recorded times (no waiting).
+ * 2-minute cooldown, exercised through the pings' recorded times (no waiting). The service also
+ * serves Meetings alone on the devices' port (MEETINGS_PORT) over TLS, as it does on K3s.
  */
+import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { createKafkaBus, createLogger, parseConfig, type BusProducer } from '@udaconnect/common';
 import { PingPublisher } from '@udaconnect/domain';
-import { LocationIngestClient, MeetingsClient, type LocationPing, type Meeting } from '@udaconnect/proto';
+import { ConnectionServiceClient, LocationIngestClient, MeetingsClient, type LocationPing, type Meeting } from '@udaconnect/proto';
 import { ingestConfigSchema } from '../../location-ingest/src/config';
 import { startIngest } from '../../location-ingest/src/ingest-service';
 import { eventually } from '../../../test/support/eventually';
 import { healthStatus, reflectedServices } from '../../../test/support/grpc-probes';
 import { metricsText } from '../../../test/support/metrics-text';
 import { infraEnv, runId, serviceDatabaseUrl } from '../../../test/support/test-env';
-import { MEETINGS_SERVICE_NAME } from '../src/connection-service';
+import { makeCerts, tempDir, type CertSet } from '../../../test/tls/certs';
+import { CONNECTION_SERVICE_NAME, MEETINGS_SERVICE_NAME } from '../src/connection-service';
 import type { DetectorThread, ObservedPing } from '../src/detector-thread';
 import { startHarness, type Harness } from './harness';
 
@@ -53,12 +56,24 @@ const B = Date.now() - 60 * SEC;
 /** Per meeting: ingest's acknowledgement of the completing ping → the Watch message, and the Record call sent → the message (an upper bound). */
 const delays: Array<{ what: string; ms: number; fromSendMs: number }> = [];
 const streams: Array<{ close(): void }> = [];
+/** The devices' port's certificate (and the CA a device trusts). */
+const tlsDir = tempDir('meetings-tls');
+let certs: CertSet;
 
 beforeAll(async () => {
   const brokers = infraEnv().kafkaBrokers;
   topic = `test.${runId()}.meetings.${process.pid}.locations`;
+  certs = makeCerts(join(tlsDir.path, 'devices'));
   h = await startHarness('meetings', {
-    env: { KAFKA_BROKERS: brokers, LOCATIONS_TOPIC: topic, MEETING_COOLDOWN_MINUTES: '2', MEETING_REFRESH_MS: '200' },
+    env: {
+      KAFKA_BROKERS: brokers,
+      LOCATIONS_TOPIC: topic,
+      MEETING_COOLDOWN_MINUTES: '2',
+      MEETING_REFRESH_MS: '200',
+      MEETINGS_PORT: '0',
+      TLS_CERT_FILE: certs.certFile,
+      TLS_KEY_FILE: certs.keyFile,
+    },
   });
   const person = async (first: string, last: string, discoverable = true) =>
     (await h.knex('person').insert({ first_name: first, last_name: last, company_name: 'Test', discoverable }).returning('id'))[0].id as number;
@@ -113,6 +128,7 @@ afterAll(async () => {
   await bus?.close();
   await ingest?.stop();
   await h?.close();
+  tlsDir.remove();
   if (delays.length) {
     console.info(
       `meeting delays (ms), ingest ack → Watch message / Record sent → message: ${delays.map((d) => `${d.what} ${d.ms}/${d.fromSendMs}`).join(', ')}`,
@@ -142,8 +158,11 @@ interface Stream {
   close(): void;
 }
 
-function watch(token: string | undefined, personId?: number): Stream {
-  const client = new MeetingsClient(`127.0.0.1:${h.service.port}`, grpc.credentials.createInsecure(), token ? h.auth.grpcOptions(token) : {});
+/** A Watch call on person-api's port (plaintext), or with `devices` on the devices' port over TLS. */
+function watch(token: string | undefined, personId?: number, devices = false): Stream {
+  const client = devices
+    ? new MeetingsClient(`localhost:${h.service.meetingsPort}`, grpc.credentials.createSsl(certs.ca), token ? h.auth.grpcOptions(token) : {})
+    : new MeetingsClient(`127.0.0.1:${h.service.port}`, grpc.credentials.createInsecure(), token ? h.auth.grpcOptions(token) : {});
   const call = client.watch(personId === undefined ? {} : { personId });
   const got: Stream['got'] = [];
   call.on('data', (meeting: Meeting) => got.push({ meeting, receivedAt: Date.now() }));
@@ -329,6 +348,59 @@ describe('Meetings/Watch', () => {
     // Served beside ConnectionService: its own health status, and listed by reflection (grpcurl).
     expect(await healthStatus(h.service.port, MEETINGS_SERVICE_NAME)).toBe('SERVING');
     expect(await reflectedServices(h.service.port)).toContain(MEETINGS_SERVICE_NAME);
+  });
+
+  test("the devices' port (MEETINGS_PORT): Watch over TLS tells a device its meeting; FindConnections is not served there; plaintext is refused", async () => {
+    expect(h.service.meetingsTls).toBe(true);
+    const person = async (first: string, last: string) =>
+      (await h.knex('person').insert({ first_name: first, last_name: last, company_name: 'Test' }).returning('id'))[0].id as number;
+    const katherine = await person('Katherine', 'Johnson');
+    const dorothy = await person('Dorothy', 'Vaughan');
+    // Katherine's phone on the devices' port, Dorothy followed by an organizer on the internal one.
+    const phone = watch(await h.auth.attendee(katherine), undefined, true);
+    const internal = watch(h.auth.organizer, dorothy);
+    await Promise.all([phone.opened, internal.opened]);
+    // 100 m north of the hall, in no place, after every other ping of this file (none is late).
+    const spot = { latitude: hall.latitude + north(100), longitude: hall.longitude };
+    await record(dorothy, spot, 200);
+    const acked = await record(katherine, spot, 201, 2);
+    await nth(phone, 1, acked, "Katherine's phone, on the devices' port over TLS, meets Dorothy");
+    await eventually(() => expect(internal.got).toHaveLength(1), 5_000);
+    expect(phone.got.map((x) => summary(x.meeting))).toEqual([
+      { other: dorothy, name: 'Dorothy Vaughan', placeId: undefined, placeName: '', eventId: undefined, meters: 2, at: B + 201 * SEC },
+    ]);
+    expect(internal.got.map((x) => x.meeting.otherPersonId)).toEqual([katherine]);
+
+    // Only Meetings (and health, reflection) there: proximity queries stay internal.
+    const port = h.service.meetingsPort!;
+    const tls = grpc.credentials.createSsl(certs.ca);
+    expect(await healthStatus(port, MEETINGS_SERVICE_NAME, tls)).toBe('SERVING');
+    const listed = await reflectedServices(port, 'v1', tls);
+    expect(listed).toContain(MEETINGS_SERVICE_NAME);
+    expect(listed).not.toContain(CONNECTION_SERVICE_NAME);
+    const finder = new ConnectionServiceClient(`localhost:${port}`, tls, h.auth.grpcOptions());
+    try {
+      const err = await new Promise<grpc.ServiceError>((resolve, reject) =>
+        finder.findConnections(
+          {
+            personId: 5,
+            distanceMeters: 5,
+            start: new Date('2020-01-01T00:00:00Z'),
+            end: new Date('2020-12-31T00:00:00Z'),
+            groupBy: 0,
+            withClosest: false,
+            pageSize: 0,
+            pageToken: '',
+          },
+          (e) => (e ? resolve(e) : reject(new Error("FindConnections was answered on the devices' port"))),
+        ),
+      );
+      expect(err.code).toBe(grpc.status.UNIMPLEMENTED);
+    } finally {
+      finder.close();
+    }
+    // A plaintext client gets no TLS handshake: UNAVAILABLE, nothing served.
+    expect(await healthStatus(port, '').catch((e: grpc.ServiceError) => e.code)).toBe(grpc.status.UNAVAILABLE);
   });
 });
 
