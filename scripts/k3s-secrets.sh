@@ -41,10 +41,10 @@ ADMIN_USER=ct_admin
 # <PREFIX>:<role>, as db/roles.ts declares them (passwordEnv <PREFIX>_DB_PASSWORD, urlEnv
 # <PREFIX>_DATABASE_URL); test/deployment checks that the two agree.
 SERVICE_ROLES=(PERSON_API:udaconnect_person_api INGEST:udaconnect_ingest WRITER:udaconnect_writer CONNECTION_SERVICE:udaconnect_connections)
-# The names person-api and location-ingest are reached by: in the cluster (short and qualified
-# Service names), and from the host through the forwarded NodePorts.
+# The names the TLS ports are reached by: in the cluster (short and qualified Service names), and
+# from the host through the forwarded NodePorts.
 TLS_HOSTS=""
-for svc in person-api location-ingest; do
+for svc in person-api location-ingest connection-service-meetings; do
   TLS_HOSTS="$TLS_HOSTS$svc,$svc.$NS,$svc.$NS.svc,$svc.$NS.svc.cluster.local,"
 done
 TLS_HOSTS="${TLS_HOSTS}localhost,127.0.0.1"

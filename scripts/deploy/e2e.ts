@@ -21,8 +21,10 @@ import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import * as grpc from '@grpc/grpc-js';
 import pg from 'pg';
 import { organizerTokens } from '@udaconnect/common';
+import { MeetingsClient, type Meeting } from '@udaconnect/proto';
 import type { Plan } from './podman-kube';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -100,6 +102,7 @@ export async function runEndToEnd(args: string[]): Promise<void> {
   const api = `https://127.0.0.1:${hostPort('person-api', 30001)}`;
   const ingest = `127.0.0.1:${hostPort('location-ingest', 30002)}`;
   const frontend = `http://127.0.0.1:${hostPort('frontend', 30000)}`;
+  const meetingsPort = `127.0.0.1:${hostPort('connection-service', 30005)}`;
 
   // 1. Token, signed with the private key person-api mounts from the udaconnect-auth Secret.
   const keyFile = path.join(path.dirname(planFile), 'volumes', 'person-api', 'auth', 'signing-key.json');
@@ -220,7 +223,7 @@ export async function runEndToEnd(args: string[]): Promise<void> {
   // 5. Presence and live meetings: an event with a booth; a person's pings there for 3 minutes become a
   //    visit (location-writer's presence worker), and two persons meeting there now are told on the SSE
   //    stream (connection-service reading Kafka → Meetings/Watch → person-api).
-  await presenceAndMeetings({ api, token, ca, mk });
+  await presenceAndMeetings({ api, token, ca, mk, meetingsPort });
 
   // 6. The frontend's page and its proxy to person-api (in-cluster name + the CA of udaconnect-tls).
   const page = await request(`${frontend}/`);
@@ -237,7 +240,7 @@ export async function runEndToEnd(args: string[]): Promise<void> {
 }
 
 /** Step 5 (see the file's comment). */
-async function presenceAndMeetings(o: { api: string; token: string; ca: Buffer; mk: (first: string) => Promise<number> }): Promise<void> {
+async function presenceAndMeetings(o: { api: string; token: string; ca: Buffer; mk: (first: string) => Promise<number>; meetingsPort: string }): Promise<void> {
   const { api, token, ca } = o;
   const post = async (path: string, body: unknown, want: number) => {
     const r = await request(`${api}${path}`, { method: 'POST', token, ca, body });
@@ -274,7 +277,36 @@ async function presenceAndMeetings(o: { api: string; token: string; ca: Buffer; 
     return places.find((p) => p.place.id === booth.id);
   });
 
-  // A live meeting, told to Dee on the SSE stream.
+  // A live meeting, told to Cy's phone on connection-service's devices' port (gRPC over TLS, with a
+  // device token person-api issues) and to Dee on the SSE stream.
+  const issued = await request(`${api}/api/persons/${cy}/devices`, { method: 'POST', token, ca, body: { label: 'deploy-test phone', ttl: '15m' } });
+  check(issued.status === 201, `POST /api/persons/${cy}/devices → ${issued.status} ${issued.body}`);
+  const deviceToken = (JSON.parse(issued.body) as { token: string }).token;
+  const phoneClient = new MeetingsClient(o.meetingsPort, grpc.credentials.createSsl(ca));
+  const auth = new grpc.Metadata();
+  auth.set('authorization', `Bearer ${deviceToken}`);
+  const phoneGot: Meeting[] = [];
+  let phoneError: grpc.ServiceError | undefined;
+  let phoneOpen = false;
+  let phone: grpc.ClientReadableStream<Meeting> | undefined;
+  const openPhone = () => {
+    phoneError = undefined;
+    const call = phoneClient.watch({}, auth);
+    call.on('data', (m: Meeting) => phoneGot.push(m));
+    call.on('error', (err: grpc.ServiceError) => (phoneError = err));
+    call.on('metadata', () => (phoneOpen = true));
+    phone = call;
+  };
+  openPhone();
+  // UNAVAILABLE while connection-service is still catching up with the topic: call again, as a phone does.
+  await until(`Cy's phone stream open on ${o.meetingsPort}`, 60_000, () => {
+    const failed = phoneError;
+    if (failed) {
+      if (failed.code === grpc.status.UNAVAILABLE) openPhone();
+      throw new Error(`Meetings/Watch on the devices' port: ${failed.code} ${failed.details}`);
+    }
+    return Promise.resolve(phoneOpen || undefined);
+  });
   let text = '';
   const stream = await new Promise<http.ClientRequest>((resolve, reject) => {
     const req = https.get(`${api}/api/persons/${dee}/meetings/live`, { ca, headers: { Authorization: `Bearer ${token}` } }, (res) => {
@@ -301,13 +333,21 @@ async function presenceAndMeetings(o: { api: string; token: string; ca: Buffer; 
         told.every((t) => t.other_person.id === cy),
         `Dee is told only of Cy: ${JSON.stringify(told)}`,
       );
-      return told[0];
+      if (phoneError) throw new Error(`Cy's phone stream failed: ${phoneError.code} ${phoneError.details}`);
+      check(
+        phoneGot.every((m) => m.otherPersonId === dee),
+        `Cy's phone is told only of Dee: ${JSON.stringify(phoneGot)}`,
+      );
+      return told[0] && phoneGot[0] ? told[0] : undefined;
     });
     proved(
       `presence and meetings: person ${cy}'s 3 minutes at a booth are a visit (${visit.minutes} min, location-writer), and persons ${cy} and ${dee} ` +
-        `meeting there are told on the SSE stream (${meeting.distance_meters} m at ${meeting.place?.name ?? 'no place'}; connection-service ← Kafka → Meetings/Watch → person-api)`,
+        `meeting there are told on the SSE stream (${meeting.distance_meters} m at ${meeting.place?.name ?? 'no place'}; connection-service ← Kafka → Meetings/Watch → person-api) ` +
+        `and on person ${cy}'s phone: Meetings/Watch over TLS on connection-service's devices' port, with a device token`,
     );
   } finally {
     stream.destroy();
+    phone?.cancel();
+    phoneClient.close();
   }
 }

@@ -149,6 +149,23 @@ function portNumber(c: Container, port: number | string): number {
 }
 
 describe('workloads against the services’ config schemas', () => {
+  it("connection-service's devices' port: MEETINGS_PORT, TLS on, behind a NodePort Service of its own on the same number", () => {
+    const c = container('connection-service');
+    const env = connectionConfigSchema.parse(resolveEnv(c));
+    expect(env.MEETINGS_PORT).toBe(30005);
+    // TLS only there: the config applies TLS_CERT_FILE/TLS_KEY_FILE to MEETINGS_PORT alone.
+    expect(env.TLS_CERT_FILE).toBe('/etc/udaconnect/tls/tls.crt');
+    expect(env.TLS_KEY_FILE).toBe('/etc/udaconnect/tls/tls.key');
+    const svc = service('connection-service-meetings');
+    expect(svc.spec.type).toBe('NodePort');
+    expect(svc.spec.selector).toEqual(workload('connection-service').spec.selector.matchLabels);
+    expect(svc.spec.ports).toHaveLength(1);
+    const sp = svc.spec.ports[0];
+    expect([sp.port, sp.nodePort, portNumber(c, sp.targetPort)]).toEqual([30005, 30005, 30005]);
+    // The internal Service does not list it (a NodePort Service publishes every port it lists).
+    expect(service('connection-service').spec.ports.map((p: { port: number }) => p.port)).toEqual([30003]);
+  });
+
   it.each(EXPECTED.map((e) => [e.workload, e] as const))('%s gets every required variable, and the config parses', (_n, e) => {
     const w = workload(e.workload);
     expect(w.kind).toBe(e.kind);
@@ -165,12 +182,16 @@ describe('workloads against the services’ config schemas', () => {
     (_n, e) => {
       const c = container(e.workload);
       const defaultPort = defaultOf(e.schema, 'PORT') as number;
-      const env = e.schema.parse(resolveEnv(c)) as { PORT: number; HEALTH_PORT?: number; TLS_CERT_FILE?: string };
+      const env = e.schema.parse(resolveEnv(c)) as { PORT: number; HEALTH_PORT?: number; MEETINGS_PORT?: number; TLS_CERT_FILE?: string };
       expect(env.PORT).toBe(defaultPort);
-      // location-ingest's plaintext health-only port, when set, is the only other port.
+      // The only other ports: location-ingest's plaintext health-only port and connection-service's
+      // devices' port (a Service of its own, checked below), when set.
       const healthPort = env.HEALTH_PORT;
-      expect(c.ports.map((p: { containerPort: number }) => p.containerPort)).toEqual(healthPort === undefined ? [defaultPort] : [defaultPort, healthPort]);
-      if (healthPort !== undefined) expect(healthPort).not.toBe(defaultPort);
+      const others = [healthPort, env.MEETINGS_PORT].filter((p): p is number => p !== undefined);
+      expect(c.ports.map((p: { containerPort: number }) => p.containerPort)).toEqual([defaultPort, ...others]);
+      for (const p of others) expect(p).not.toBe(defaultPort);
+      // Whether PORT itself speaks TLS: connection-service's certificate is for its devices' port only.
+      const portTls = Boolean(env.TLS_CERT_FILE) && env.MEETINGS_PORT === undefined;
 
       const svc = service(e.workload);
       expect(svc.spec.type ?? 'ClusterIP').toBe(e.serviceType);
@@ -188,8 +209,7 @@ describe('workloads against the services’ config schemas', () => {
         // TCP checks need no protocol: on PORT itself, TLS or not. A gRPC probe cannot speak TLS.
         const expected = probe.grpc && healthPort !== undefined ? healthPort : defaultPort;
         expect({ probeName, port: portNumber(c, port) }).toEqual({ probeName, port: expected });
-        if (probe.grpc && env.TLS_CERT_FILE)
-          expect({ probeName, grpcProbeOnTlsPort: probe.grpc.port === defaultPort }).toEqual({ probeName, grpcProbeOnTlsPort: false });
+        if (probe.grpc && portTls) expect({ probeName, grpcProbeOnTlsPort: probe.grpc.port === defaultPort }).toEqual({ probeName, grpcProbeOnTlsPort: false });
       }
       if (e.protocol === 'http') {
         expect(c.readinessProbe.httpGet.path).toBe('/readyz');
@@ -197,7 +217,7 @@ describe('workloads against the services’ config schemas', () => {
         // HTTPS when the service serves TLS, plain HTTP otherwise (the kubelet does not verify the certificate).
         for (const probeName of ['readinessProbe', 'livenessProbe', 'startupProbe']) {
           if (c[probeName]?.httpGet)
-            expect({ probeName, scheme: c[probeName].httpGet.scheme ?? 'HTTP' }).toEqual({ probeName, scheme: env.TLS_CERT_FILE ? 'HTTPS' : 'HTTP' });
+            expect({ probeName, scheme: c[probeName].httpGet.scheme ?? 'HTTP' }).toEqual({ probeName, scheme: portTls ? 'HTTPS' : 'HTTP' });
         }
       } else {
         // Native gRPC health probe (grpc.health.v1), on the plaintext health port when there is
@@ -383,7 +403,7 @@ const FILE_VARIABLES: Record<string, { secret: string; key: string }> = {
 const SECRET_FILES: Record<string, string[]> = {
   'person-api': [`${AUTH_SECRET}/jwks.json`, `${AUTH_SECRET}/signing-key.json`, `${TLS_SECRET}/tls.crt`, `${TLS_SECRET}/tls.key`],
   'location-ingest': [`${AUTH_SECRET}/jwks.json`, `${TLS_SECRET}/tls.crt`, `${TLS_SECRET}/tls.key`],
-  'connection-service': [`${AUTH_SECRET}/jwks.json`],
+  'connection-service': [`${AUTH_SECRET}/jwks.json`, `${TLS_SECRET}/tls.crt`, `${TLS_SECRET}/tls.key`],
   frontend: [`${TLS_SECRET}/ca.crt`],
   'location-writer': [],
   'db-migrate': [],
@@ -540,11 +560,11 @@ describe('secrets: database roles, token keys, certificates', () => {
 describe('what is reachable from outside the cluster', () => {
   const services = byKind(docs, 'Service');
 
-  it('NodePorts: the frontend, person-api and location-ingest’s TLS port, nothing else', () => {
+  it('NodePorts: the frontend, person-api, location-ingest’s TLS port and connection-service’s devices’ port, nothing else', () => {
     const exposed = services
       .filter((s) => s.spec.type === 'NodePort' || s.spec.type === 'LoadBalancer')
       .flatMap((s) => s.spec.ports.map((p: { nodePort?: number }) => `${s.metadata.name}:${p.nodePort}`));
-    expect(exposed.sort()).toEqual(['frontend:30000', 'location-ingest:30002', 'person-api:30001']);
+    expect(exposed.sort()).toEqual(['connection-service-meetings:30005', 'frontend:30000', 'location-ingest:30002', 'person-api:30001']);
     for (const s of services) {
       expect({ s: s.metadata.name, type: s.spec.type ?? 'ClusterIP' }).not.toEqual({ s: s.metadata.name, type: 'LoadBalancer' });
       expect(s.spec.externalIPs).toBeUndefined();
@@ -796,6 +816,7 @@ describe('network policies', () => {
     const expected = [
       'any -> person-api:30001',
       'any -> location-ingest:30002',
+      'any -> connection-service:30005',
       'any -> frontend:30000',
       'frontend -> person-api:30001',
       'person-api -> connection-service:30003',

@@ -84,7 +84,7 @@ describeKubectl('scripts/deploy/podman-kube.ts convert', () => {
       for (const c of podOf(p.name).spec.containers as Obj[])
         for (const port of (c.ports ?? []) as Obj[]) {
           expect(port.hostIP).toBe('127.0.0.1');
-          expect([5432, 9092, 9093, 30000, 30001, 30002, 30003, 30004]).not.toContain(port.hostPort);
+          expect([5432, 9092, 9093, 30000, 30001, 30002, 30003, 30004, 30005]).not.toContain(port.hostPort);
         }
     }
     expect(plan.services.find((s) => s.name === 'postgis')!.hostnames).toContain('postgis.udaconnect.svc.cluster.local');
