@@ -1,7 +1,7 @@
 /**
- * TLS configuration of person-api and location-ingest: TLS_CERT_FILE and TLS_KEY_FILE both or
- * neither (a config error naming the missing one), and a clear start-up error, before anything
- * connects, when the files cannot be used.
+ * TLS configuration of person-api, location-ingest and connection-service (its devices' port):
+ * TLS_CERT_FILE and TLS_KEY_FILE both or neither (a config error naming the missing one), and a
+ * clear start-up error, before anything connects, when the files cannot be used.
  */
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -10,6 +10,8 @@ import { ConfigError, createLogger, loadServerTls, parseConfig, TlsConfigError }
 import { personApiConfigSchema } from '../../modules/person-api/src/config';
 import { ingestConfigSchema } from '../../modules/location-ingest/src/config';
 import { startIngest } from '../../modules/location-ingest/src/ingest-service';
+import { connectionConfigSchema } from '../../modules/connection-service/src/config';
+import { startConnectionService } from '../../modules/connection-service/src/connection-service';
 import { ROOT } from '../support/test-env';
 import { testAuth } from '../support/auth';
 import { makeCerts, tempDir, type CertSet } from './certs';
@@ -31,7 +33,10 @@ beforeAll(async () => {
 });
 afterAll(() => tmp.remove());
 
-function configProblems(schema: typeof ingestConfigSchema | typeof personApiConfigSchema, env: Record<string, string>): string[] {
+function configProblems(
+  schema: typeof ingestConfigSchema | typeof personApiConfigSchema | typeof connectionConfigSchema,
+  env: Record<string, string>,
+): string[] {
   try {
     parseConfig(schema, env);
   } catch (err) {
@@ -44,6 +49,7 @@ function configProblems(schema: typeof ingestConfigSchema | typeof personApiConf
 describe.each([
   ['person-api', personApiConfigSchema],
   ['location-ingest', ingestConfigSchema],
+  ['connection-service', connectionConfigSchema],
 ] as const)('%s config', (_name, schema) => {
   it('names the missing half when only one of TLS_CERT_FILE / TLS_KEY_FILE is set', () => {
     expect(configProblems(schema, { ...NOWHERE, TLS_CERT_FILE: certs.certFile })).toContain(
@@ -65,6 +71,16 @@ describe.each([
     expect(tlsProblems({ ...NOWHERE })).toEqual([]);
     expect(tlsProblems({ ...NOWHERE, TLS_CERT_FILE: certs.certFile, TLS_KEY_FILE: certs.keyFile })).toEqual([]);
   });
+});
+
+test("connection-service: TLS is for its devices' port, so a certificate without MEETINGS_PORT is refused by name", () => {
+  const both = { ...NOWHERE, TLS_CERT_FILE: certs.certFile, TLS_KEY_FILE: certs.keyFile };
+  expect(configProblems(connectionConfigSchema, both)).toEqual([
+    "MEETINGS_PORT: must be set with TLS_CERT_FILE: TLS is for the devices' Meetings port only (PORT stays plaintext)",
+  ]);
+  expect(configProblems(connectionConfigSchema, { ...both, MEETINGS_PORT: '30005' })).toEqual([]);
+  expect(configProblems(connectionConfigSchema, { ...NOWHERE, MEETINGS_PORT: '30005' })).toEqual([]);
+  expect(configProblems(connectionConfigSchema, { ...NOWHERE, MEETINGS_PORT: '70000' }).some((p) => p.startsWith('MEETINGS_PORT'))).toBe(true);
 });
 
 describe('loadServerTls', () => {
@@ -128,6 +144,20 @@ describe('start-up', () => {
     });
     const started = Date.now();
     await expect(startIngest(config, logger)).rejects.toThrow(/^TLS_CERT_FILE: cannot read/);
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it("connection-service fails on an unusable certificate for its devices' port before connecting to anything", async () => {
+    const config = parseConfig(connectionConfigSchema, {
+      ...NOWHERE,
+      PORT: '0',
+      METRICS_PORT: '0',
+      MEETINGS_PORT: '0',
+      TLS_CERT_FILE: certs.certFile,
+      TLS_KEY_FILE: other.keyFile,
+    });
+    const started = Date.now();
+    await expect(startConnectionService(config, logger)).rejects.toThrow(/^TLS_KEY_FILE: .* is not the key of the certificate in TLS_CERT_FILE/);
     expect(Date.now() - started).toBeLessThan(2_000);
   });
 
