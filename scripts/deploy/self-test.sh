@@ -33,10 +33,12 @@ for line in "${cases[@]}"; do
   if DEPLOY_TEST_BREAK=$name DEPLOY_TEST_READY_TIMEOUT=${DEPLOY_TEST_READY_TIMEOUT:-60} bash "$HERE/test-deploy.sh" >"$log" 2>&1; then
     results+=("NOT CAUGHT $name: the broken run passed ($what)"); failed=1
   elif grep -q "FAILED at: $stage" "$log"; then
-    why=$(grep -E 'not ready after|refused|Error|error' "$log" | grep -v '^\s*$' | head -n 3 | sed 's/\x1b\[[0-9;]*m//g' | tr '\n' ' ' | cut -c1-300)
+    # grep stops by itself (-m): a `| head` would end it by SIGPIPE when the log has many such
+    # lines, and under pipefail that status (141) ended the whole self-test.
+    why=$(grep -m 3 -E 'not ready after|refused|Error|error' "$log" | sed 's/\x1b\[[0-9;]*m//g' | tr '\n' ' ' | cut -c1-300) || why='(no error line in the log)'
     results+=("caught $name at \"$stage\" in $(($(date +%s) - t)) s: $why")
   else
-    results+=("WRONG STAGE $name: failed at $(grep -o 'FAILED at: .*(' "$log" | head -n 1), wanted \"$stage\" (log: $log)"); failed=1
+    results+=("WRONG STAGE $name: failed at $(grep -m 1 -o 'FAILED at: .*(' "$log" || echo '(no FAILED line)'), wanted \"$stage\" (log: $log)"); failed=1
   fi
 done
 echo >&2
