@@ -6,24 +6,14 @@
  * accepted, because a poll that had started before it replaced the list without the new id.)
  */
 import { randomUUID } from 'node:crypto';
-import type { Knex } from 'knex';
 import { createLogger, RevocationList } from '@udaconnect/common';
-import { createTestDatabase, type TestDatabase, testKnex } from '../support/test-database';
+import { useTestDatabase } from '../support/test-database';
 
 const logger = createLogger('revocation-list-test', process.env.TEST_LOG_LEVEL ?? 'silent');
-let testDb: TestDatabase;
-let knex: Knex;
-beforeAll(async () => {
-  testDb = await createTestDatabase('revocations');
-  knex = testKnex(testDb.url);
-});
-afterAll(async () => {
-  await knex.destroy();
-  await testDb.drop();
-});
+const t = useTestDatabase('revocations');
 
 test('a token revoked and a person erased while the list is being re-read are not dropped by that read', async () => {
-  const list = new RevocationList(knex, logger, 60_000);
+  const list = new RevocationList(t.knex, logger, 60_000);
   await list.refresh();
   const deviceId = randomUUID();
   expect(list.isRevoked(deviceId)).toBe(false);

@@ -43,3 +43,32 @@ export async function createTestDatabase(label: string): Promise<TestDatabase> {
 export function testKnex(url: string, max = 2): Knex {
   return knexFactory({ client: 'pg', connection: { connectionString: url, types: PG_TYPES }, pool: { min: 0, max } });
 }
+
+/**
+ * A private test database for the whole test file: created (with a testKnex pool) before its tests,
+ * pool closed and database dropped after them. `knex` is there once the file's beforeAll has run.
+ */
+export function useTestDatabase(label: string): { readonly knex: Knex; readonly db: TestDatabase } {
+  let db: TestDatabase | undefined;
+  let knex: Knex | undefined;
+  beforeAll(async () => {
+    db = await createTestDatabase(label);
+    knex = testKnex(db.url);
+  });
+  afterAll(async () => {
+    await knex?.destroy();
+    await db?.drop();
+  });
+  const ready = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error(`the test database ${label} is used before beforeAll created it`);
+    return value;
+  };
+  return {
+    get knex() {
+      return ready(knex);
+    },
+    get db() {
+      return ready(db);
+    },
+  };
+}
